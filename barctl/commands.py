@@ -1,0 +1,298 @@
+"""Every command barctl sends to a node, built as an argv tuple, and the one way it is rendered.
+
+Pure: no I/O. `remote.py` is the only module that sends what `render` returns.
+
+Why the wrapping (ecosystem.md §2.4): a client-side timeout only closes the SSH channel and the
+remote process keeps running, so every command runs under coreutils `timeout --kill-after`, set a
+little below the client's own timeout. `sudo -n` comes first so that `timeout` runs as root and can
+kill a root process; `-n` fails at once instead of waiting on a password prompt.
+Secrets (the MySQL root password) travel on stdin as a `[client]` option file read by
+`--defaults-extra-file=/dev/stdin`, never in argv: the vendor role put `-p<password>` on the
+command line, visible in `ps` and in logs (tripleo.md §8).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+KILL_AFTER_SECONDS = 30
+HIERA_CONFIG = "/etc/puppet/hiera.yaml"
+MYSQL_PASSWORD_KEY = "mysql::server::root_password"  # noqa: S105 (a hiera key name)
+NODE_RUN_DIRECTORY = "/var/lib/barctl"
+REAR_RUN_CONFIG_NAME = "barctl-run"
+REAR_CONFIG_DIRECTORY = "/etc/rear"
+OPTION_FILE = "--defaults-extra-file=/dev/stdin"
+# The vendor role stops pacemaker with a one-hour request timeout (tripleo.md §2b).
+PCS_REQUEST_TIMEOUT_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class RemoteCommand:
+    """One command for one node: argv, limits, and whether it changes the node's state."""
+
+    name: str
+    argv: tuple[str, ...]
+    timeout_seconds: int
+    changes_state: bool = False
+    stdin: str | None = None
+    stdout_path: str | None = None
+    stdout_filter: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Human-readable form for plans and logs: argv and redirections, never stdin content."""
+        text = shlex.join(self.argv)
+        if self.stdout_filter:
+            text += " | " + shlex.join(self.stdout_filter)
+        if self.stdout_path:
+            text += " > " + shlex.quote(self.stdout_path)
+        if self.stdin is not None:
+            text += "  (secret on stdin)" if "password" in self.stdin else "  (input on stdin)"
+        return text
+
+
+def render(command: RemoteCommand, user: str) -> str:
+    """Return the single shell string sent to the node; every argument is quoted."""
+    prefix: list[str] = []
+    if user != "root":
+        prefix += ["sudo", "-n"]
+    prefix += ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", f"{command.timeout_seconds}s"]
+    if command.stdout_path is None and not command.stdout_filter:
+        return shlex.join([*prefix, *command.argv])
+    # Redirection needs a shell on the node; umask 077 because dumps hold every credential.
+    pipeline = shlex.join(command.argv)
+    if command.stdout_filter:
+        pipeline = f"set -o pipefail; {pipeline} | {shlex.join(command.stdout_filter)}"
+    if command.stdout_path:
+        pipeline += f" > {shlex.quote(command.stdout_path)}"
+    return shlex.join([*prefix, "bash", "-c", f"umask 077; {pipeline}"])
+
+
+def client_timeout_seconds(command: RemoteCommand) -> int:
+    """Client-side limit: the server-side one plus its kill grace plus slack for the network."""
+    return command.timeout_seconds + KILL_AFTER_SECONDS + 15
+
+
+def mysql_option_file(password: str) -> str:
+    """A MySQL option file carrying the password, sent on stdin."""
+    return f"[client]\nuser=root\npassword={password}\n"
+
+
+# --- read-only probes -----------------------------------------------------------------------
+
+
+def node_name(timeout_seconds: int) -> RemoteCommand:
+    """The trivial command proving SSH, authentication and a shell work."""
+    return RemoteCommand("node_name", ("uname", "-n"), timeout_seconds)
+
+
+def rear_version(timeout_seconds: int) -> RemoteCommand:
+    """Proves ReaR is installed on the node."""
+    return RemoteCommand("rear_version", ("rear", "-V"), timeout_seconds)
+
+
+def pcs_status(timeout_seconds: int) -> RemoteCommand:
+    """Pacemaker membership and quorum as this node sees it."""
+    return RemoteCommand("pcs_status", ("pcs", "status"), timeout_seconds)
+
+
+def container_names(timeout_seconds: int) -> RemoteCommand:
+    """Every container on the node, running or paused, one name per line."""
+    return RemoteCommand(
+        "container_names", ("podman", "ps", "-a", "--format", "{{.Names}}"), timeout_seconds
+    )
+
+
+def paused_container_names(timeout_seconds: int) -> RemoteCommand:
+    """Containers currently paused on the node."""
+    argv = ("podman", "ps", "--filter", "status=paused", "--format", "{{.Names}}")
+    return RemoteCommand("paused_container_names", argv, timeout_seconds)
+
+
+def hiera_lookup(key: str, timeout_seconds: int) -> RemoteCommand:
+    """Read one hiera key on the node (the MySQL password lives there, tripleo.md §2a)."""
+    return RemoteCommand("hiera_lookup", ("hiera", "-c", HIERA_CONFIG, key), timeout_seconds)
+
+
+def galera_status(container: str, password: str, timeout_seconds: int) -> RemoteCommand:
+    """Galera state and cluster size on this node, tab-separated name/value lines."""
+    query = (
+        "SHOW GLOBAL STATUS WHERE Variable_name IN "
+        "('wsrep_local_state_comment','wsrep_cluster_size')"
+    )
+    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
+    return RemoteCommand("galera_status", argv, timeout_seconds, stdin=mysql_option_file(password))
+
+
+def directory_exists(path: str, timeout_seconds: int) -> RemoteCommand:
+    """Exit 0 when `path` is a directory on the node (the backup export, for the gate)."""
+    return RemoteCommand("directory_exists", ("test", "-d", path), timeout_seconds)
+
+
+def file_sizes(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """Size in bytes and path of each file, to verify what ReaR wrote."""
+    return RemoteCommand("file_sizes", ("stat", "-c", "%s %n", *paths), timeout_seconds)
+
+
+# --- state-changing commands ----------------------------------------------------------------
+
+
+def make_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
+    """Create the run-stamped directory for dumps and cluster configuration on the node."""
+    return RemoteCommand(
+        "make_run_directory", ("install", "-d", "-m", "0700", path), timeout_seconds, True
+    )
+
+
+def write_rear_config(content: str, timeout_seconds: int) -> RemoteCommand:
+    """Write the per-run ReaR config that names the ISO and archive after host and run id."""
+    path = f"{REAR_CONFIG_DIRECTORY}/{REAR_RUN_CONFIG_NAME}.conf"
+    return RemoteCommand(
+        "write_rear_config",
+        ("tee", path),
+        timeout_seconds,
+        True,
+        stdin=content,
+        # Through bash so umask 077 applies: the file may carry the SFTP password.
+        stdout_path="/dev/null",
+    )
+
+
+def rear_mkbackup(timeout_seconds: int) -> RemoteCommand:
+    """Create the rescue ISO and the backup archive with the per-run config appended."""
+    argv = ("rear", "-v", "-C", REAR_RUN_CONFIG_NAME, "mkbackup")
+    return RemoteCommand("rear_mkbackup", argv, timeout_seconds, True)
+
+
+def database_dump(
+    container: str, databases: tuple[str, ...], password: str, path: str, timeout_seconds: int
+) -> RemoteCommand:
+    """Consistent InnoDB dump (--single-transaction) of the given databases, or all of them."""
+    selection = ("--databases", *databases) if databases else ("--all-databases",)
+    argv = _mysql_in(
+        container, "mysqldump", OPTION_FILE, "--single-transaction", "--routines", *selection
+    )
+    return RemoteCommand(
+        "database_dump", argv, timeout_seconds, True, mysql_option_file(password), path
+    )
+
+
+def database_names(container: str, password: str, timeout_seconds: int) -> RemoteCommand:
+    """InnoDB schemas other than `mysql`, as the vendor role selects them (tripleo.md §2b)."""
+    query = (
+        "SELECT DISTINCT table_schema FROM information_schema.tables "
+        "WHERE engine='innodb' AND table_schema != 'mysql'"
+    )
+    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
+    return RemoteCommand("database_names", argv, timeout_seconds, stdin=mysql_option_file(password))
+
+
+def grants_dump(container: str, password: str, path: str, timeout_seconds: int) -> RemoteCommand:
+    """Grant statements of local, wildcard and IP users, root included (LP#1952099)."""
+    query = (
+        "SELECT CONCAT('SHOW GRANTS FOR ''',user,'''@''',host,''';') FROM mysql.user "
+        "WHERE length(user) > 0 AND (host='localhost' OR host='%' OR IS_IPV4(host) "
+        "OR IS_IPV6(host))"
+    )
+    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
+    return RemoteCommand(
+        "grants_dump",
+        argv,
+        timeout_seconds,
+        True,
+        mysql_option_file(password),
+        path,
+        ("sed", "s/$/;/"),
+    )
+
+
+def galera_desync(
+    container: str, enable: bool, password: str, timeout_seconds: int
+) -> RemoteCommand:
+    """Take this galera node out of flow control while it is dumped (LP#1934654)."""
+    value = "ON" if enable else "OFF"
+    argv = _mysql_in(container, "mysql", OPTION_FILE, "-e", f"SET GLOBAL wsrep_desync = {value}")
+    name = "galera_desync_on" if enable else "galera_desync_off"
+    return RemoteCommand(name, argv, timeout_seconds, True, mysql_option_file(password))
+
+
+def pacemaker_config_backup(prefix: str, timeout_seconds: int) -> RemoteCommand:
+    """`pcs config backup`, restorable with `pcs config restore` (writes PREFIX.tar.bz2)."""
+    argv = ("pcs", "config", "backup", prefix)
+    return RemoteCommand("pacemaker_config_backup", argv, timeout_seconds, True)
+
+
+def pacemaker_cib(path: str, timeout_seconds: int) -> RemoteCommand:
+    """Save the cluster information base to `path`."""
+    return RemoteCommand("pacemaker_cib", ("pcs", "cluster", "cib", path), timeout_seconds, True)
+
+
+def ceph_auth_export(host: str, path: str, timeout_seconds: int) -> RemoteCommand:
+    """Export every ceph auth entity from the node's monitor container."""
+    argv = ("podman", "exec", f"ceph-mon-{host}", "ceph", "--cluster", "ceph", "auth", "export")
+    return RemoteCommand("ceph_auth_export", argv, timeout_seconds, True, stdout_path=path)
+
+
+def ceph_units(host: str) -> tuple[str, ...]:
+    """The colocated ceph monitor and manager units of a ceph-ansible controller."""
+    return (f"ceph-mon@{host}", f"ceph-mgr@{host}")
+
+
+def ceph_stop(host: str, timeout_seconds: int) -> RemoteCommand:
+    """Stop the colocated ceph monitor and manager before ReaR (tripleo.md §2b)."""
+    argv = ("systemctl", "stop", *ceph_units(host))
+    return RemoteCommand("ceph_stop", argv, timeout_seconds, True)
+
+
+def ceph_start(host: str, timeout_seconds: int) -> RemoteCommand:
+    """Start the colocated ceph monitor and manager again."""
+    argv = ("systemctl", "start", *ceph_units(host))
+    return RemoteCommand("ceph_start", argv, timeout_seconds, True)
+
+
+def pcs_cluster_stop(timeout_seconds: int, *, every_node: bool = False) -> RemoteCommand:
+    """Stop pacemaker on this node (or on all with `every_node`)."""
+    scope = ("--all",) if every_node else ()
+    argv = ("pcs", "cluster", "stop", *scope, f"--request-timeout={PCS_REQUEST_TIMEOUT_SECONDS}")
+    name = "pcs_cluster_stop_all" if every_node else "pcs_cluster_stop"
+    return RemoteCommand(name, argv, timeout_seconds, True)
+
+
+def pcs_cluster_start(timeout_seconds: int, *, every_node: bool = False) -> RemoteCommand:
+    """Start pacemaker on this node (or on all with `every_node`)."""
+    scope = ("--all",) if every_node else ()
+    name = "pcs_cluster_start_all" if every_node else "pcs_cluster_start"
+    return RemoteCommand(name, ("pcs", "cluster", "start", *scope), timeout_seconds, True)
+
+
+def pause_containers(names: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """Freeze the given containers so the offline backup sees quiet services (guide ch. 3)."""
+    return RemoteCommand("pause_containers", ("podman", "pause", *names), timeout_seconds, True)
+
+
+def unpause_containers(names: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """Resume exactly the containers this run paused."""
+    argv = ("podman", "unpause", *names)
+    return RemoteCommand("unpause_containers", argv, timeout_seconds, True)
+
+
+def _mysql_in(container: str, *argv: str) -> tuple[str, ...]:
+    # -i keeps podman's stdin open so the option file reaches the client inside the container.
+    return ("podman", "exec", "-i", container, *argv)
+
+
+def artifact_prefix(host: str, run_id: str) -> str:
+    """ISO and archive share one prefix so each pair matches (wallaby overwrote backup.tar.gz)."""
+    return f"{host}-{run_id}"
+
+
+def rear_run_config(prefix: str, variables: tuple[tuple[str, str], ...]) -> str:
+    """Per-run ReaR settings, appended after local.conf by `rear -C`; values are quoted."""
+    lines = [
+        "# Written by barctl for one run; read by `rear -C barctl-run` after local.conf.",
+        f"ISO_PREFIX={shlex.quote(prefix)}",
+        f"BACKUP_PROG_ARCHIVE={shlex.quote(prefix)}",
+        f'LOGFILE="$LOG_DIR/rear-{prefix}.log"',
+    ]
+    lines += [f"{name}={shlex.quote(value)}" for name, value in variables]
+    return "\n".join(lines) + "\n"
