@@ -1,0 +1,407 @@
+"""Plans as data: which steps run on which node, in which order, and what undoes each change.
+
+Pure. Inputs are the resolved nodes, the facts probed on them by the gate, and the run context;
+the output is a `Plan` that `barctl plan` prints and `engine.py` walks.
+
+Undo model: a COMMAND step with an `undo` registers that undo (persisted, engine.py) *before* the
+command runs. A later UNDO step with the same key runs it on the normal path. Whatever is still
+registered when a run fails, times out or is interrupted runs in reverse order. This is the
+block/always the vendor role lacked for desync, pause and `pcs cluster stop --all` (tripleo.md §2d).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from barctl import commands
+from barctl.commands import RemoteCommand
+
+GALERA_CONTAINER = re.compile(r"galera-bundle-podman-\d+")
+# Pacemaker bundles are managed by pacemaker itself; pausing them would make it fence or restart
+# them. The guide's chapter 3 filters galera|mysql|bundle with egrep; barctl matches exactly.
+PACEMAKER_BUNDLE = re.compile(r"[a-z0-9_.-]+-bundle-podman-\d+")
+UNDERCLOUD_DATABASE_CONTAINER = "mysql"
+
+
+class StepKind(Enum):
+    """What the engine does for a step."""
+
+    COMMAND = "command"
+    UNDO = "undo"
+    CHECK_PEERS = "check_peers"
+    WAIT_REJOIN = "wait_rejoin"
+    VERIFY_ARTIFACTS = "verify_artifacts"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node as barctl reaches it."""
+
+    name: str
+    address: str
+    user: str
+    port: int = 22
+    groups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """What the gate learned on a node; every choice below is an exact match on these."""
+
+    containers: tuple[str, ...] = ()
+    pacemaker_member: bool = False
+    databases: tuple[str, ...] = ()
+
+    def galera_container(self) -> str | None:
+        """The node's galera bundle container, when exactly one exists (LP#1964655)."""
+        found = [name for name in self.containers if GALERA_CONTAINER.fullmatch(name)]
+        return found[0] if len(found) == 1 else None
+
+    def has_ceph_monitor(self, node: str) -> bool:
+        """A ceph-ansible monitor container named after this node runs here."""
+        return f"ceph-mon-{node}" in self.containers
+
+    def pausable_containers(self) -> tuple[str, ...]:
+        """Containers the offline mode pauses: all but databases and pacemaker bundles."""
+        keep = {"mysql", "galera"}
+        return tuple(
+            name
+            for name in self.containers
+            if name not in keep and not PACEMAKER_BUNDLE.fullmatch(name)
+        )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Server-side limits in seconds for each kind of command."""
+
+    command: int = 300
+    database_dump: int = 3600
+    rear: int = 14400
+    rejoin: int = 1800
+    run: int = 43200
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where ReaR writes, and how barctl checks it is there and verifies what landed."""
+
+    node: Node
+    directory: str
+    rear_variables: tuple[tuple[str, str], ...]
+
+    def artifact_paths(self, host: str, run_id: str) -> tuple[str, str]:
+        """The ISO and the archive a node's ReaR run must leave on the target."""
+        prefix = commands.artifact_prefix(host, run_id)
+        return (
+            f"{self.directory}/{host}/{prefix}.iso",
+            f"{self.directory}/{host}/{prefix}.tar.gz",
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a plan needs besides nodes and facts."""
+
+    plan: str
+    run_id: str
+    timeouts: Timeouts
+    target: BackupTarget
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do on one node."""
+
+    node: str
+    kind: StepKind
+    command: RemoteCommand | None = None
+    undo: RemoteCommand | None = None
+    undo_key: str = ""
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        """Stable step name for history, logs and metrics."""
+        if self.command is not None:
+            return self.command.name
+        return f"{self.kind.value}:{self.undo_key}" if self.undo_key else self.kind.value
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Steps grouped by node; nodes of a parallel phase run at once, each node in order."""
+
+    title: str
+    steps: tuple[tuple[str, tuple[Step, ...]], ...]
+    parallel: bool = False
+
+    def nodes(self) -> tuple[str, ...]:
+        """Nodes that have work in this phase."""
+        return tuple(node for node, steps in self.steps if steps)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered, printable description of one backup run."""
+
+    name: str
+    run_id: str
+    mode: str
+    nodes: tuple[Node, ...]
+    target: BackupTarget
+    phases: tuple[Phase, ...]
+
+    def all_steps(self) -> tuple[Step, ...]:
+        """Every step in execution order (parallel phases flattened node by node)."""
+        return tuple(step for phase in self.phases for _, steps in phase.steps for step in steps)
+
+
+def run_directory(run_id: str) -> str:
+    """Absolute, run-stamped directory on each node for dumps and cluster configuration."""
+    return f"{commands.NODE_RUN_DIRECTORY}/{run_id}"
+
+
+def _command(node: str, command: RemoteCommand) -> Step:
+    return Step(node, StepKind.COMMAND, command)
+
+
+def _guarded(node: str, command: RemoteCommand, undo: RemoteCommand, key: str) -> Step:
+    return Step(node, StepKind.COMMAND, command, undo=undo, undo_key=key)
+
+
+def _undo(node: str, key: str) -> Step:
+    return Step(node, StepKind.UNDO, undo_key=key)
+
+
+def rear_steps(node: str, context: Context) -> tuple[Step, ...]:
+    """Write the per-run ReaR config naming ISO and archive, then run `rear mkbackup`."""
+    prefix = commands.artifact_prefix(node, context.run_id)
+    variables = (
+        ("NETFS_PREFIX", node),
+        ("OUTPUT_PREFIX", node),
+        *context.target.rear_variables,
+    )
+    content = commands.rear_run_config(prefix, variables)
+    timeouts = context.timeouts
+    return (
+        _command(node, commands.write_rear_config(content, timeouts.command)),
+        _command(node, commands.rear_mkbackup(timeouts.rear)),
+    )
+
+
+def database_steps(
+    node: str, container: str, facts: NodeFacts, context: Context
+) -> tuple[Step, ...]:
+    """Grants and data dump of a galera node into the run directory."""
+    directory = run_directory(context.run_id)
+    timeouts = context.timeouts
+    return (
+        _command(
+            node,
+            commands.grants_dump(
+                container,
+                context.password,
+                f"{directory}/openstack-backup-mysql-grants.sql",
+                timeouts.database_dump,
+            ),
+        ),
+        _command(
+            node,
+            commands.database_dump(
+                container,
+                facts.databases,
+                context.password,
+                f"{directory}/openstack-backup-mysql.sql",
+                timeouts.database_dump,
+            ),
+        ),
+    )
+
+
+def pacemaker_backup_steps(node: str, context: Context) -> tuple[Step, ...]:
+    """`pcs config backup` and the CIB, taken while the cluster still runs (tripleo.md §8)."""
+    directory = run_directory(context.run_id)
+    timeout = context.timeouts.command
+    return (
+        _command(node, commands.pacemaker_config_backup(f"{directory}/pacemaker_backup", timeout)),
+        _command(node, commands.pacemaker_cib(f"{directory}/cib.xml", timeout)),
+    )
+
+
+def preparation_phase(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Phase:
+    """Run directories everywhere, and the ceph auth export on monitor nodes while ceph runs."""
+    directory = run_directory(context.run_id)
+    timeout = context.timeouts.command
+    steps = []
+    for node in nodes:
+        node_steps = [_command(node.name, commands.make_run_directory(directory, timeout))]
+        if facts[node.name].has_ceph_monitor(node.name):
+            path = f"{directory}/ceph_auth_export.bak"
+            node_steps.append(
+                _command(node.name, commands.ceph_auth_export(node.name, path, timeout))
+            )
+        steps.append((node.name, tuple(node_steps)))
+    return Phase("prepare", tuple(steps), parallel=True)
+
+
+def verification_phase(nodes: tuple[Node, ...]) -> Phase:
+    """Check on the backup target that each node's ISO and archive exist and are not empty."""
+    steps = tuple((node.name, (Step(node.name, StepKind.VERIFY_ARTIFACTS),)) for node in nodes)
+    return Phase("verify", steps, parallel=True)
+
+
+def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Plan:
+    """Undercloud: consistent dump of every database, then ReaR, with services left running."""
+    directory = run_directory(context.run_id)
+    timeouts = context.timeouts
+    steps: list[Step] = [
+        _command(node.name, commands.make_run_directory(directory, timeouts.command))
+    ]
+    if UNDERCLOUD_DATABASE_CONTAINER in facts.containers:
+        steps.append(
+            _command(
+                node.name,
+                commands.database_dump(
+                    UNDERCLOUD_DATABASE_CONTAINER,
+                    (),
+                    context.password,
+                    f"{directory}/openstack-backup-mysql.sql",
+                    timeouts.database_dump,
+                ),
+            )
+        )
+    steps += rear_steps(node.name, context)
+    phases = (Phase("backup", ((node.name, tuple(steps)),)), verification_phase((node,)))
+    return Plan(context.plan, context.run_id, "live", (node,), context.target, phases)
+
+
+def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
+    """One controller out at a time: re-check peers, dump, stop, ReaR, start, wait until back."""
+    name = node.name
+    timeouts = context.timeouts
+    steps: list[Step] = [
+        Step(name, StepKind.CHECK_PEERS, note="every other node online, galera Synced")
+    ]
+    container = facts.galera_container()
+    if container is not None:
+        desync_on = commands.galera_desync(container, True, context.password, timeouts.command)
+        desync_off = commands.galera_desync(container, False, context.password, timeouts.command)
+        steps.append(_guarded(name, desync_on, desync_off, "galera_desync"))
+        steps += database_steps(name, container, facts, context)
+        steps.append(_undo(name, "galera_desync"))
+    if facts.pacemaker_member:
+        steps += pacemaker_backup_steps(name, context)
+    ceph = facts.has_ceph_monitor(name)
+    if ceph:
+        stop = commands.ceph_stop(name, timeouts.command)
+        steps.append(_guarded(name, stop, commands.ceph_start(name, timeouts.command), "ceph"))
+    if facts.pacemaker_member:
+        stop = commands.pcs_cluster_stop(timeouts.command)
+        start = commands.pcs_cluster_start(timeouts.command)
+        steps.append(_guarded(name, stop, start, "pacemaker"))
+    steps += rear_steps(name, context)
+    if facts.pacemaker_member:
+        steps.append(_undo(name, "pacemaker"))
+        steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
+    if ceph:
+        steps.append(_undo(name, "ceph"))
+    return tuple(steps)
+
+
+def build_rolling_plan(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Plan:
+    """Control plane, rolling: the cloud stays up; stop at the first failed node."""
+    phases = [preparation_phase(nodes, facts, context)]
+    for node in nodes:
+        steps = rolling_node_steps(node, facts[node.name], context)
+        phases.append(Phase(f"node {node.name}", ((node.name, steps),)))
+    phases.append(verification_phase(nodes))
+    return Plan(context.plan, context.run_id, "rolling", nodes, context.target, tuple(phases))
+
+
+def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:
+    return Phase(title, ((node, steps),))
+
+
+def _each(title: str, nodes: tuple[Node, ...], make: Callable[[Node], tuple[Step, ...]]) -> Phase:
+    steps = tuple((node.name, tuple(make(node))) for node in nodes)
+    return Phase(title, tuple(item for item in steps if item[1]), parallel=True)
+
+
+def build_offline_plan(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Plan:
+    """Control plane, offline (guide chapter 3): quiesce everything, ReaR on all nodes at once."""
+    timeouts = context.timeouts
+    members = [node.name for node in nodes if facts[node.name].pacemaker_member]
+    galera = [node.name for node in nodes if facts[node.name].galera_container() is not None]
+
+    def pause(node: Node) -> tuple[Step, ...]:
+        names = facts[node.name].pausable_containers()
+        if not names:
+            return ()
+        pause_command = commands.pause_containers(names, timeouts.command)
+        resume = commands.unpause_containers(names, timeouts.command)
+        return (_guarded(node.name, pause_command, resume, "containers"),)
+
+    def stop_ceph(node: Node) -> tuple[Step, ...]:
+        if not facts[node.name].has_ceph_monitor(node.name):
+            return ()
+        stop = commands.ceph_stop(node.name, timeouts.command)
+        return (
+            _guarded(node.name, stop, commands.ceph_start(node.name, timeouts.command), "ceph"),
+        )
+
+    def resume(node: Node) -> tuple[Step, ...]:
+        keys = []
+        if facts[node.name].has_ceph_monitor(node.name):
+            keys.append("ceph")
+        if facts[node.name].pausable_containers():
+            keys.append("containers")
+        return tuple(_undo(node.name, key) for key in keys)
+
+    phases = [preparation_phase(nodes, facts, context), _each("pause containers", nodes, pause)]
+    if galera:
+        container = facts[galera[0]].galera_container() or ""
+        phases.append(
+            _single(
+                "database",
+                galera[0],
+                database_steps(galera[0], container, facts[galera[0]], context),
+            )
+        )
+    if members:
+        first = members[0]
+        phases.append(
+            _single("pacemaker configuration", first, pacemaker_backup_steps(first, context))
+        )
+    phases.append(_each("stop ceph", nodes, stop_ceph))
+    if members:
+        stop_all = commands.pcs_cluster_stop(timeouts.command, every_node=True)
+        start_all = commands.pcs_cluster_start(timeouts.command, every_node=True)
+        phases.append(
+            _single(
+                "stop cluster",
+                members[0],
+                (_guarded(members[0], stop_all, start_all, "pacemaker_all"),),
+            )
+        )
+    phases.append(_each("rear", nodes, lambda node: rear_steps(node.name, context)))
+    if members:
+        rejoin = Step(
+            members[0], StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced"
+        )
+        phases.append(
+            _single("start cluster", members[0], (_undo(members[0], "pacemaker_all"), rejoin))
+        )
+    phases.append(_each("resume", nodes, resume))
+    phases.append(verification_phase(nodes))
+    return Plan(context.plan, context.run_id, "offline", nodes, context.target, tuple(phases))
