@@ -1,0 +1,226 @@
+"""THE SSH chokepoint: every byte barctl sends to a node goes through `Session.run`.
+
+Fabric is used with its unsafe defaults undone (ecosystem.md §2): Fabric sets AutoAddPolicy and
+loads no known_hosts, so barctl sets RejectPolicy and loads its known_hosts read-only with
+`load_system_host_keys` (`load_host_keys` would write unknown keys back). ssh_config files and the
+agent are ignored (a stale SSH_AUTH_SOCK hangs `open()`, fabric#2306). One fresh connection per
+node per run: a dead connection's channel open waits paramiko's hidden 3600 s (fabric#2197).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from fabric import Config, Connection
+from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from paramiko.ssh_exception import NoValidConnectionsError
+
+from barctl.commands import RemoteCommand, client_timeout_seconds, render
+from barctl.plan import Node
+
+LineCallback = Callable[[str, str], None]
+STDERR_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How barctl authenticates nodes and itself."""
+
+    private_key: str
+    known_hosts: str
+    connect_timeout_seconds: int = 10
+    accept_new_hosts_file: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What came back from one remote command."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_seconds: float
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the command ran to completion with exit code 0."""
+        return self.exit_code == 0
+
+    def stderr_tail(self) -> str:
+        """The last lines of stderr, for history and logs."""
+        return "\n".join(self.stderr.splitlines()[-STDERR_TAIL_LINES:])
+
+
+class ConnectError(Exception):
+    """A node could not be reached or authenticated; `reason` is one short operator word."""
+
+    def __init__(self, node: str, reason: str, detail: str) -> None:
+        self.node = node
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{node}: {reason}: {detail}")
+
+
+class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
+    """Record a never-seen host key in a barctl-owned file; a changed key still fails."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with self.lock, open(self.path, "a", encoding="ascii") as handle:
+            handle.write(line)
+
+
+class _LineWriter(io.TextIOBase):
+    """Receives output chunks from invoke and hands complete lines to the callback."""
+
+    def __init__(self, stream: str, callback: LineCallback | None) -> None:
+        self.stream = stream
+        self.callback = callback
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if self.callback is not None:
+                self.callback(self.stream, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending and self.callback is not None:
+            self.callback(self.stream, self.pending)
+        self.pending = ""
+
+
+# Checked in order; the first match names the reason (ecosystem.md §2.4 lists the messages).
+_ERROR_TYPES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (paramiko.BadHostKeyException, "host key changed"),
+    (paramiko.AuthenticationException, "authentication failed"),
+    ((NoValidConnectionsError, ConnectionRefusedError), "connection refused"),
+    ((socket.timeout, TimeoutError), "connect timeout"),
+)
+_ERROR_TEXTS = (
+    ("not found in known_hosts", "unknown host key"),
+    ("protocol banner", "ssh banner timeout"),
+    # A server that accepts TCP but never speaks gives this after the connect timeout.
+    ("No existing session", "ssh banner timeout"),
+)
+
+
+def classify_connect_error(error: BaseException) -> str:
+    """Map a connect-time exception to the reason an operator acts on."""
+    for types, reason in _ERROR_TYPES:
+        if isinstance(error, types):
+            return reason
+    text = str(error)
+    for fragment, reason in _ERROR_TEXTS:
+        if fragment in text:
+            return reason
+    return "unreachable" if isinstance(error, OSError) else "ssh error"
+
+
+def _connection(node: Node, settings: SshSettings) -> Connection:
+    config = Config(
+        overrides={
+            "load_ssh_configs": False,
+            "timeouts": {"connect": settings.connect_timeout_seconds, "command": None},
+            "run": {"echo_stdin": False},
+        }
+    )
+    timeout = settings.connect_timeout_seconds
+    connection = Connection(
+        node.address,
+        user=node.user,
+        port=node.port,
+        config=config,
+        connect_kwargs={
+            "key_filename": [settings.private_key],
+            "look_for_keys": False,
+            "allow_agent": False,
+            "banner_timeout": timeout,
+            "auth_timeout": timeout,
+        },
+    )
+    client = connection.client
+    client.load_system_host_keys(settings.known_hosts)
+    if settings.accept_new_hosts_file is not None:
+        if Path(settings.accept_new_hosts_file).exists():
+            client.load_system_host_keys(settings.accept_new_hosts_file)
+        client.set_missing_host_key_policy(_AcceptNewPolicy(settings.accept_new_hosts_file))
+    else:
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    return connection
+
+
+class Session:
+    """An open SSH connection to one node for one run."""
+
+    def __init__(self, node: Node, connection: Connection) -> None:
+        self.node = node
+        self.connection = connection
+
+    def run(self, command: RemoteCommand, on_line: LineCallback | None = None) -> CommandResult:
+        """Run one command; a non-zero exit or a timeout is a result, not an exception."""
+        stdout = _LineWriter("stdout", on_line)
+        stderr = _LineWriter("stderr", on_line)
+        arguments: dict[str, Any] = {
+            "hide": True,
+            "warn": True,
+            "pty": False,
+            "timeout": client_timeout_seconds(command),
+            "in_stream": io.StringIO(command.stdin) if command.stdin is not None else False,
+            "out_stream": stdout,
+            "err_stream": stderr,
+        }
+        started = time.monotonic()
+        try:
+            result = self.connection.run(render(command, self.node.user), **arguments)
+        except CommandTimedOut as error:
+            return CommandResult(
+                None, error.result.stdout, error.result.stderr, time.monotonic() - started, True
+            )
+        except UnexpectedExit as error:  # pragma: no cover - warn=True makes this rare
+            result = error.result
+        finally:
+            stdout.flush()
+            stderr.flush()
+        exit_code = result.exited
+        # coreutils timeout exits 124 (or 137 after --kill-after) when the server-side limit hit.
+        timed_out = exit_code in (124, 137)
+        return CommandResult(
+            exit_code, result.stdout, result.stderr, time.monotonic() - started, timed_out
+        )
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        self.connection.close()
+
+
+@contextmanager
+def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
+    """Open a fresh, host-key-verified connection to `node`; always closed on exit."""
+    connection = _connection(node, settings)
+    try:
+        try:
+            connection.open()
+        except Exception as error:  # every connect failure becomes a reason
+            raise ConnectError(node.name, classify_connect_error(error), str(error)) from None
+        yield Session(node, connection)
+    finally:
+        connection.close()
