@@ -25,7 +25,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 self.duplicates.append((key_node, str(key), seen[key]))
             elif isinstance(key, str | int | float | bool):
@@ -77,7 +77,8 @@ def load_yaml(path: str | Path) -> YamlDocument:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise InputError([SourceProblem(name, 1, 1, "", f"cannot read file: {error.strerror}")]) from None
+        message = f"cannot read file: {error.strerror}"
+        raise InputError([SourceProblem(name, 1, 1, "", message)]) from None
     except UnicodeDecodeError:
         raise InputError([SourceProblem(name, 1, 1, "", "file is not UTF-8 text")]) from None
     return parse_yaml(text, name)
@@ -88,19 +89,21 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
     loader = _UniqueKeyLoader(text)
     loader.duplicates = []
     try:
-        root = loader.get_single_node()  # type: ignore[no-untyped-call]
-        data = loader.construct_document(root) if root is not None else None  # type: ignore[no-untyped-call]
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(part for part in (error.context, error.problem) if part)
         if "found undefined alias" in message or "expected alphabetic or numeric" in message:
-            message += " (a value starting with * or & must be quoted, e.g. schedule: \"*/5 * * * *\")"
+            message += (
+                " (a value starting with * or & must be quoted, e.g. schedule: \"*/5 * * * *\")"
+            )
         raise InputError([SourceProblem(name, line, column, "", message)]) from None
     except yaml.YAMLError as error:
         raise InputError([SourceProblem(name, 1, 1, "", f"not valid YAML: {error}")]) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     if loader.duplicates:
         problems = [
             SourceProblem(
