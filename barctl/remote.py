@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,3 +224,52 @@ def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
         yield Session(node, connection)
     finally:
         connection.close()
+
+
+class SessionPool:
+    """One connection per node for a whole run, opened on first use and reopened if it drops."""
+
+    def __init__(self, opener: Callable[[Node], AbstractContextManager[Session]]) -> None:
+        self.opener = opener
+        self.stacks: dict[str, ExitStack] = {}
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.Lock()
+
+    def _session(self, node: Node) -> Session:
+        with self.lock:
+            if node.name not in self.sessions:
+                stack = ExitStack()
+                self.sessions[node.name] = stack.enter_context(self.opener(node))
+                self.stacks[node.name] = stack
+            return self.sessions[node.name]
+
+    def _drop(self, node: Node) -> None:
+        with self.lock:
+            self.sessions.pop(node.name, None)
+            stack = self.stacks.pop(node.name, None)
+        if stack is not None:
+            stack.close()
+
+    def run(
+        self, node: Node, command: RemoteCommand, on_line: LineCallback | None = None
+    ) -> CommandResult:
+        """Run on `node`; a connection lost mid-command is a failed result and a fresh session."""
+        started = time.monotonic()
+        try:
+            return self._session(node).run(command, on_line)
+        except ConnectError as error:
+            return CommandResult(None, "", f"{error.reason}: {error.detail}", 0.0)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            self._drop(node)
+            return CommandResult(None, "", f"connection lost: {error}", time.monotonic() - started)
+
+    def close(self) -> None:
+        """Close every connection."""
+        for name in list(self.stacks):
+            self._drop(Node(name, "", ""))
+
+    def __enter__(self) -> SessionPool:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
