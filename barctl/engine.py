@@ -1,0 +1,288 @@
+"""Walks a plan: one step at a time per node, undos registered first, unwound on any exit.
+
+Safe points are the gaps between steps: on SIGTERM/SIGINT (`abort`) the current command finishes
+(it is bounded by its server-side `timeout`), no further step starts, and every registered undo
+runs. A controlplane run stops at the first failed node, so a second controller is never taken
+out while the first one is not back (tripleo.md §3, §9.2).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+
+from barctl import cluster, commands
+from barctl.journal import Clock, Journal, UndoFailure
+from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome
+from barctl.plan import Node, NodeFacts, Phase, Plan, Step, StepKind
+from barctl.remote import CommandResult, SessionPool
+from barctl.store import Artifact, Store
+
+log = structlog.get_logger("barctl.engine")
+Progress = Callable[[str, str, str], None]
+
+
+@dataclass
+class RunReport:
+    """How a run ended, what failed, and which undos failed."""
+
+    run_id: str
+    outcome: RunOutcome = RunOutcome.SUCCESS
+    failures: list[str] = field(default_factory=list)
+    undo_failures: list[UndoFailure] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for history and the canonical log line."""
+        parts = [*self.failures, *(str(failure) for failure in self.undo_failures)]
+        return "; ".join(parts) if parts else "all nodes backed up"
+
+
+@dataclass
+class Environment:
+    """The imperative parts an execution uses."""
+
+    store: Store
+    pool: SessionPool
+    clock: Clock
+    abort: threading.Event
+    secrets: tuple[str, ...] = ()
+    progress: Progress | None = None
+    poll_seconds: float = 2.0
+    max_parallel: int = 8
+
+
+class Execution:
+    """One run of one plan."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        nodes: dict[str, Node],
+        facts: dict[str, NodeFacts],
+        environment: Environment,
+        *,
+        password: str,
+        rejoin_seconds: int,
+    ) -> None:
+        self.plan = plan
+        self.nodes = nodes
+        self.facts = facts
+        self.environment = environment
+        self.password = password
+        self.rejoin_seconds = rejoin_seconds
+        self.journal = Journal(environment.store, plan.run_id, environment.clock)
+        self.report = RunReport(plan.run_id)
+        self.node_outcomes: dict[str, tuple[NodeOutcome, str]] = {}
+        self.artifacts: dict[str, list[Artifact]] = {}
+        self.lock = threading.Lock()
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> RunReport:
+        """Run every phase until one fails or an abort arrives, then unwind what is left."""
+        interrupted = False
+        try:
+            for phase in self.plan.phases:
+                if self.environment.abort.is_set():
+                    interrupted = True
+                    break
+                if not self._run_phase(phase):
+                    break
+        finally:
+            self._unwind()
+        interrupted = interrupted or self.environment.abort.is_set()
+        self.report.outcome = self._outcome(interrupted)
+        self._record_nodes()
+        return self.report
+
+    def _outcome(self, interrupted: bool) -> RunOutcome:
+        if self.report.undo_failures:
+            return RunOutcome.DEGRADED
+        if interrupted:
+            return RunOutcome.INTERRUPTED
+        return RunOutcome.FAILED if self.report.failures else RunOutcome.SUCCESS
+
+    def _run_phase(self, phase: Phase) -> bool:
+        work = [(node, steps) for node, steps in phase.steps if steps]
+        if phase.parallel and len(work) > 1:
+            workers = max(1, self.environment.max_parallel)
+            with ThreadPoolExecutor(max_workers=workers) as executor:
+                results = list(executor.map(lambda item: self._run_node(*item), work))
+        else:
+            results = []
+            for node, steps in work:
+                results.append(self._run_node(node, steps))
+                if not results[-1]:
+                    break
+        return all(results)
+
+    def _run_node(self, node: str, steps: tuple[Step, ...]) -> bool:
+        for step in steps:
+            if self.environment.abort.is_set():
+                self._set_node(node, NodeOutcome.INTERRUPTED, "stopped by signal")
+                return False
+            problem = self._run_step(step)
+            if problem:
+                self._fail(node, f"{node}: {step.name}: {problem}")
+                return False
+        return True
+
+    def _run_step(self, step: Step) -> str:
+        """Run one step; return a problem description, empty when it succeeded."""
+        node = self.nodes.get(step.node) or self.plan.target.node
+        if step.kind is StepKind.COMMAND:
+            assert step.command is not None
+            if step.undo is not None:
+                self.journal.register(node, step.undo_key, step.undo)
+            return self._problem(self._command(node, step.command))
+        if step.kind is StepKind.UNDO:
+            return self._undo(step.node, step.undo_key)
+        if step.kind is StepKind.CHECK_PEERS:
+            return "; ".join(self._cluster_problems(node))
+        if step.kind is StepKind.WAIT_REJOIN:
+            return self._wait_rejoin(node)
+        return self._verify(step.node)
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    def _command(self, node: Node, command: commands.RemoteCommand) -> CommandResult:
+        environment = self.environment
+        step_id = environment.store.start_step(
+            self.plan.run_id, node.name, command.name, command.describe(), environment.clock()
+        )
+        self._progress(node.name, command.name, "started")
+
+        def on_line(stream: str, line: str) -> None:
+            log.info(line, node=node.name, step=command.name, stream=stream)
+
+        result = environment.pool.run(node, command, on_line)
+        outcome = StepOutcome.SUCCESS if result.ok else StepOutcome.FAILED
+        if result.timed_out:
+            outcome = StepOutcome.TIMED_OUT
+        environment.store.finish_step(
+            step_id,
+            outcome,
+            environment.clock(),
+            exit_code=result.exit_code,
+            stderr=result.stderr,
+            secrets=(*environment.secrets, self.password),
+        )
+        self._progress(node.name, command.name, f"{outcome.value} ({result.duration_seconds:.1f}s)")
+        return result
+
+    @staticmethod
+    def _problem(result: CommandResult) -> str:
+        if result.ok:
+            return ""
+        if result.timed_out:
+            return "timed out (killed on the node)"
+        last = result.stderr_tail().splitlines()[-1:] or [""]
+        return f"exit {result.exit_code}: {last[0]}".rstrip(": ")
+
+    def _undo(self, node: str, key: str) -> str:
+        entry = self.journal.take(node, key)
+        if entry is None:
+            return ""
+        undo_id, target, command = entry
+        result = self._command(target, command)
+        self.journal.settle(undo_id, result)
+        if result.ok:
+            return ""
+        failure = UndoFailure(node, command.name, result.exit_code, self._problem(result))
+        with self.lock:
+            self.report.undo_failures.append(failure)
+        log.error("Undo failed", node=node, step=command.name, exit_code=result.exit_code)
+        self._set_node(node, NodeOutcome.DEGRADED, str(failure))
+        return self._problem(result)
+
+    def _unwind(self) -> None:
+        """Run every undo still registered, newest first, whatever happened before."""
+        for node, key in self.journal.remaining():
+            self._undo(node, key)
+
+    # ---- cluster checks -----------------------------------------------------------------------
+
+    def _cluster_problems(self, via: Node) -> list[str]:
+        timeout = self.plan_timeout()
+        result = self.environment.pool.run(via, commands.pcs_status(timeout))
+        if not result.ok:
+            return [f"pcs status failed on {via.name}: {self._problem(result)}"]
+        status = cluster.parse_pcs_status(result.stdout)
+        members = frozenset(name for name, facts in self.facts.items() if facts.pacemaker_member)
+        problems = cluster.pacemaker_problems(status, members | status.members)
+        galera = {name: facts.galera_container() for name, facts in self.facts.items()}
+        galera_nodes = {name: container for name, container in galera.items() if container}
+        for name, container in galera_nodes.items():
+            command = commands.galera_status(container, self.password, timeout)
+            answer = self.environment.pool.run(self.nodes[name], command)
+            if not answer.ok:
+                problems.append(f"{name}: galera status unavailable")
+                continue
+            parsed = cluster.parse_galera_status(answer.stdout)
+            problems += cluster.galera_problems(name, parsed, len(galera_nodes))
+        return problems
+
+    def plan_timeout(self) -> int:
+        """Limit for the short status commands of cluster checks."""
+        return 60
+
+    def _wait_rejoin(self, node: Node) -> str:
+        deadline = time.monotonic() + self.rejoin_seconds
+        problems = self._cluster_problems(node)
+        while problems and time.monotonic() < deadline:
+            if self.environment.abort.wait(self.environment.poll_seconds):
+                break
+            problems = self._cluster_problems(node)
+        if not problems:
+            return ""
+        return f"not back within {self.rejoin_seconds}s: " + "; ".join(problems)
+
+    # ---- verification and bookkeeping ---------------------------------------------------------
+
+    def _verify(self, node: str) -> str:
+        paths = self.plan.target.artifact_paths(node, self.plan.run_id)
+        result = self._command(self.plan.target.node, commands.file_sizes(paths, 60))
+        if not result.ok:
+            return f"artifacts missing on the backup target: {self._problem(result)}"
+        found = []
+        for line in result.stdout.splitlines():
+            size, _, path = line.partition(" ")
+            found.append(Artifact(path, int(size)))
+        empty = [artifact.path for artifact in found if artifact.size_bytes == 0]
+        if empty:
+            return "empty artifacts: " + ", ".join(empty)
+        with self.lock:
+            self.artifacts[node] = found
+        return ""
+
+    def _progress(self, node: str, step: str, status: str) -> None:
+        if self.environment.progress is not None:
+            self.environment.progress(node, step, status)
+
+    def _set_node(self, node: str, outcome: NodeOutcome, reason: str) -> None:
+        with self.lock:
+            current = self.node_outcomes.get(node)
+            if current is None or current[0] is not NodeOutcome.DEGRADED:
+                self.node_outcomes[node] = (outcome, reason)
+
+    def _fail(self, node: str, reason: str) -> None:
+        with self.lock:
+            self.report.failures.append(reason)
+        self._set_node(node, NodeOutcome.FAILED, reason)
+        log.error("Step failed", node=node, reason=reason)
+
+    def _record_nodes(self) -> None:
+        now = self.environment.clock()
+        for node in self.plan.nodes:
+            outcome, reason = self.node_outcomes.get(node.name, (NodeOutcome.SUCCESS, ""))
+            artifacts = self.artifacts.get(node.name, [])
+            if outcome is NodeOutcome.SUCCESS and not artifacts:
+                outcome, reason = NodeOutcome.SKIPPED, "not reached"
+            self.environment.store.record_node(
+                self.plan.run_id, node.name, outcome, artifacts, reason, now=now
+            )
