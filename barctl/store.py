@@ -38,11 +38,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             started_at REAL NOT NULL, ended_at REAL, outcome TEXT, summary TEXT NOT NULL DEFAULT '',
             pid INTEGER NOT NULL)""",
         "CREATE INDEX runs_by_plan ON runs (plan, started_at)",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
         "CREATE INDEX runs_running ON runs (started_at) WHERE ended_at IS NULL",
         """CREATE TABLE nodes (run_id TEXT NOT NULL REFERENCES runs (id), node TEXT NOT NULL,
             outcome TEXT NOT NULL, artifacts TEXT NOT NULL, size_bytes INTEGER NOT NULL,
             reason TEXT NOT NULL, recorded_at REAL NOT NULL, PRIMARY KEY (run_id, node))""",
-        "CREATE INDEX nodes_by_node ON nodes (node, outcome, recorded_at)",
         """CREATE TABLE steps (id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs (id),
             node TEXT NOT NULL, step TEXT NOT NULL, command TEXT NOT NULL,
             started_at REAL NOT NULL, ended_at REAL, exit_code INTEGER, outcome TEXT,
@@ -373,19 +373,12 @@ class Store:
         listing = json.dumps(
             [{"path": item.path, "size_bytes": item.size_bytes} for item in artifacts]
         )
+        size = sum(item.size_bytes for item in artifacts)
         with self._write() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
                 " reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    node,
-                    NodeOutcome(outcome).value,
-                    listing,
-                    sum(item.size_bytes for item in artifacts),
-                    reason,
-                    _epoch(now),
-                ),
+                (run_id, node, NodeOutcome(outcome).value, listing, size, reason, _epoch(now)),
             )
 
     def start_step(self, run_id: str, node: str, step: str, command: str, now: datetime) -> int:
@@ -473,6 +466,15 @@ class Store:
             " id DESC"
         ).fetchall()
         return [_undo(row) for row in rows]
+
+    def undos_total(self) -> dict[UndoState, int]:
+        """How many journal entries there are per state (every state present, maybe 0)."""
+        totals = dict.fromkeys(UndoState, 0)
+        for state, count in self._connection.execute(
+            "SELECT state, count(*) FROM undos GROUP BY state"
+        ):
+            totals[UndoState(state)] = count
+        return totals
 
     # ---- missed schedule slots ----------------------------------------------------------------
 

@@ -343,6 +343,13 @@ def test_undo_round_trip_and_completion(store: Store) -> None:
     assert detail is not None
     states = [(undo.state, undo.exit_code, undo.finished_at) for undo in detail.undos]
     assert states == [(UndoState.DONE, 0, at(3)), (UndoState.FAILED, 1, at(4))]
+    totals = store.undos_total()
+    assert totals == {
+        UndoState.PENDING: 0,
+        UndoState.DONE: 1,
+        UndoState.FAILED: 1,
+        UndoState.CANCELLED: 0,
+    }
 
 
 def test_a_settled_or_unknown_undo_cannot_be_settled_again(store: Store) -> None:
