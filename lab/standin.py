@@ -1,0 +1,840 @@
+"""Stand-in commands for the lab hosts (stdlib only, run as a script).
+
+Every lab host has ``<lab>/bin/<name>`` wrappers that exec
+``python -I -S lab/standin.py <name> ARGS...``.  The script records the invocation in
+``<lab>/invocations.jsonl`` (argv only, never stdin), applies injected faults, then
+simulates the tool against the shared cluster state in ``<lab>/state.json``
+(read-modify-write under ``fcntl.flock`` of ``<lab>/state.lock``).
+
+The environment gives ``BARCTL_LAB_DIR`` and ``BARCTL_LAB_HOST`` (set by each host's sshd).
+The state helpers here are also used by :mod:`lab.lab` (the Python side of the lab).
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import fcntl
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STANDIN_NAMES = (
+    "rear",
+    "pcs",
+    "podman",
+    "hiera",
+    "mysql",
+    "mysqldump",
+    "ceph",
+    "cephadm",
+    "clustercheck",
+    "systemctl",
+    "sudo",
+)
+
+State = dict[str, Any]
+
+CRM_MON_ERROR = "Error: error running crm_mon, is pacemaker running?"
+ACCESS_DENIED = "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: {})"
+NO_SERVER = "ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)"  # noqa: E501
+DATABASES = ("keystone", "nova", "glance", "neutron")
+
+
+# --------------------------------------------------------------------------- state helpers
+
+
+@contextlib.contextmanager
+def locked_state(lab_dir: Path) -> Iterator[State]:
+    """Yield the shared state for read-modify-write; written back when the block succeeds."""
+    with open(lab_dir / "state.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            path = lab_dir / "state.json"
+            state: State = json.loads(path.read_text())
+            settle(state, time.time())
+            yield state
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+            tmp.replace(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def settle(state: State, now: float) -> None:
+    """Apply time-based transitions: a starting node becomes online and Synced at ``online_at``."""
+    for node in state["nodes"].values():
+        online_at = node.get("online_at")
+        if node["pacemaker"] == "starting" and online_at is not None and now >= online_at:
+            node["pacemaker"] = "online"
+            node["online_at"] = None
+            if node["galera"]:
+                node["wsrep_state"] = "Synced"
+                node["wsrep_desync"] = "OFF"
+
+
+def record(lab_dir: Path, host: str, argv: list[str]) -> None:
+    """Append one invocation line (host, argv, time, pid); stdin is never recorded."""
+    line = json.dumps({"host": host, "argv": argv, "time": time.time(), "pid": os.getpid()})
+    with open(lab_dir / "invocations.jsonl", "a") as out:
+        fcntl.flock(out, fcntl.LOCK_EX)
+        out.write(line + "\n")
+        out.flush()
+        fcntl.flock(out, fcntl.LOCK_UN)
+
+
+def take_fault(state: State, host: str, argv: list[str]) -> dict[str, Any] | None:
+    """Return (and consume one use of) the first fault rule matching host and argv prefix."""
+    faults: list[dict[str, Any]] = state["faults"]
+    for index, rule in enumerate(faults):
+        if rule["host"] not in (None, host):
+            continue
+        prefix: list[str] = rule["prefix"]
+        if argv[: len(prefix)] != prefix:
+            continue
+        if rule.get("times") is not None:
+            rule["times"] -= 1
+            if rule["times"] <= 0:
+                del faults[index]
+        return dict(rule)
+    return None
+
+
+def apply_fault(lab_dir: Path, host: str, argv: list[str]) -> None:
+    """Apply an injected fault (exit/hang/sleep) for this invocation, before any state change."""
+    with locked_state(lab_dir) as state:
+        rule = take_fault(state, host, argv)
+    if rule is None:
+        return
+    if rule.get("sleep"):
+        time.sleep(float(rule["sleep"]))
+    if rule.get("hang"):
+        while True:
+            time.sleep(3600)
+    if rule.get("exit") is not None:
+        sys.stderr.write(f"{argv[0]}: lab injected failure (exit {rule['exit']})\n")
+        raise SystemExit(int(rule["exit"]))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class Ctx:
+    """One invocation: lab directory, host name, stdout/stderr writers."""
+
+    def __init__(self, lab_dir: Path, host: str) -> None:
+        self.lab_dir = lab_dir
+        self.host = host
+
+    def out(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        sys.stdout.flush()
+
+    def err(self, text: str) -> None:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+
+
+def _is_bundle(name: str) -> bool:
+    return "-bundle-podman-" in name
+
+
+def container_status(node: dict[str, Any], name: str) -> str | None:
+    """running | paused | exited (bundle containers while pacemaker is not online) | None."""
+    status: str | None = node["containers"].get(name)
+    if status is None:
+        return None
+    if _is_bundle(name) and node["pacemaker"] != "online":
+        return "exited"
+    return status
+
+
+# --------------------------------------------------------------------------- pcs
+
+
+def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
+    members = sorted(n for n, v in state["nodes"].items() if v["pacemaker_member"])
+    online = [n for n in members if state["nodes"][n]["pacemaker"] == "online"]
+    offline = [n for n in members if n not in online]
+    quorum = "partition with quorum" if len(online) * 2 > len(members) else (
+        "partition WITHOUT quorum"
+    )
+    dc = online[0] if online else "NONE"
+    lines = [
+        f"Cluster name: {cluster_name}",
+        "Cluster Summary:",
+        "  * Stack: corosync",
+        f"  * Current DC: {dc} (version 2.0.5-9.el8_4.5-ba59be7122) - {quorum}",
+        f"  * Last updated: {time.strftime('%a %b %d %H:%M:%S %Y')}",
+        f"  * {len(members)} nodes configured",
+        "",
+        "Node List:",
+        f"  * Online: [ {' '.join(online)} ]",
+    ]
+    if offline:
+        lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
+    lines += ["", "Full List of Resources:"]
+    galera = [n for n in members if state["nodes"][n]["galera"]]
+    if galera:
+        lines.append(
+            "  * Container bundle set: galera-bundle [cluster.common.tag/mariadb:pcmklatest]:"
+        )
+        for i, name in enumerate(galera):
+            node = state["nodes"][name]
+            role = "Master" if node["pacemaker"] == "online" else "Stopped"
+            where = f" {name}" if role == "Master" else ""
+            lines.append(f"    * galera-bundle-{i}\t(ocf::heartbeat:galera):\t {role}{where}")
+    for bundle, image, agent, run in (
+        ("rabbitmq-bundle", "rabbitmq", "ocf::heartbeat:rabbitmq-cluster", "Started"),
+        ("haproxy-bundle", "haproxy", "ocf::heartbeat:haproxy", "Started"),
+    ):
+        hosts = [n for n in members if f"{bundle}-podman-0" in state["nodes"][n]["containers"]]
+        if not hosts:
+            continue
+        lines.append(
+            f"  * Container bundle set: {bundle} [cluster.common.tag/{image}:pcmklatest]:"
+        )
+        for i, name in enumerate(hosts):
+            up = state["nodes"][name]["pacemaker"] == "online"
+            where = f"{run} {name}" if up else "Stopped"
+            lines.append(f"    * {bundle}-{i}\t({agent}):\t {where}")
+    lines += ["", "Daemon Status:", "  corosync: active/enabled", "  pacemaker: active/enabled",
+              "  pcsd: active/enabled"]
+    return "\n".join(lines) + "\n"
+
+
+def _node_stop(node: dict[str, Any]) -> None:
+    node["pacemaker"] = "offline"
+    node["online_at"] = None
+    if node["galera"]:
+        node["wsrep_state"] = "Disconnected"
+        node["wsrep_desync"] = "OFF"
+
+
+def _node_start(node: dict[str, Any], delay: float) -> None:
+    if node["pacemaker"] == "online":
+        return
+    if delay > 0:
+        node["pacemaker"] = "starting"
+        node["online_at"] = time.time() + delay
+        if node["galera"]:
+            node["wsrep_state"] = "Joining: receiving State Transfer"
+    else:
+        node["pacemaker"] = "online"
+        node["online_at"] = None
+        if node["galera"]:
+            node["wsrep_state"] = "Synced"
+            node["wsrep_desync"] = "OFF"
+
+
+def cmd_pcs(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
+    words = [a for a in args if not a.startswith("-")]
+    flags = [a for a in args if a.startswith("-")]
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host)
+        member = bool(node and node["pacemaker_member"])
+        if words[:1] == ["status"] or not words:
+            if not member or node is None or node["pacemaker"] != "online":
+                ctx.err(CRM_MON_ERROR)
+                return 1
+            ctx.out(pcs_status_text(state, state.get("cluster_name", "tripleo_cluster")))
+            return 0
+        if not member or node is None:
+            ctx.err("Error: Unable to read /etc/corosync/corosync.conf: No such file or directory")
+            return 1
+        delay = float(state.get("rejoin_delay", 0.0))
+        members = [v for v in state["nodes"].values() if v["pacemaker_member"]]
+        if words[:2] == ["cluster", "stop"]:
+            targets = members if "--all" in flags else [node]
+            for target in targets:
+                _node_stop(target)
+            names = [n for n, v in state["nodes"].items() if v in targets]
+            for name in names:
+                ctx.out(f"{name}: Stopping Cluster (pacemaker)...")
+            for name in names:
+                ctx.out(f"{name}: Stopping Cluster (corosync)...")
+            return 0
+        if words[:2] == ["cluster", "start"]:
+            targets = members if "--all" in flags else [node]
+            for target in targets:
+                _node_start(target, delay)
+            for name in [n for n, v in state["nodes"].items() if v in targets]:
+                ctx.out(f"{name}: Starting Cluster...")
+            return 0
+        if node["pacemaker"] != "online":
+            ctx.err(CRM_MON_ERROR)
+            return 1
+        if words[:2] == ["cluster", "cib"]:
+            xml = (
+                '<cib crm_feature_set="3.7.1" validate-with="pacemaker-3.5" epoch="42">\n'
+                f"  <configuration><nodes>{ctx.host}</nodes></configuration>\n</cib>\n"
+            )
+            if len(words) > 2:
+                Path(words[2]).write_text(xml)
+            else:
+                ctx.out(xml)
+            return 0
+        if words[:2] == ["config", "backup"] and len(words) > 2:
+            target = Path(words[2] + ".tar.bz2")
+            target.write_bytes(b"BZh91AY&SY" + hashlib.sha256(ctx.host.encode()).digest() * 8)
+            return 0
+    ctx.err(f"Error: lab pcs does not simulate: pcs {' '.join(args)}")
+    return 1
+
+
+# --------------------------------------------------------------------------- podman
+
+
+def cmd_podman(ctx: Ctx, args: list[str]) -> int:
+    if not args:
+        ctx.err("Error: missing command 'podman COMMAND'")
+        return 125
+    sub, rest = args[0], args[1:]
+    if sub == "ps":
+        return _podman_ps(ctx, rest)
+    if sub in ("pause", "unpause"):
+        return _podman_pause(ctx, sub, rest)
+    if sub == "exec":
+        return _podman_exec(ctx, rest)
+    ctx.err(f"Error: lab podman does not simulate: podman {' '.join(args)}")
+    return 125
+
+
+def _podman_ps(ctx: Ctx, args: list[str]) -> int:
+    show_all = "-a" in args or "--all" in args
+    quiet = "-q" in args or "--quiet" in args
+    wanted: str | None = None
+    name_filter: str | None = None
+    for i, arg in enumerate(args):
+        value = None
+        if arg in ("--filter", "-f") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--filter="):
+            value = arg.split("=", 1)[1]
+        if value is None:
+            continue
+        value = value.strip("'\"")
+        if value.startswith("status="):
+            wanted = value.split("=", 1)[1]
+        elif value.startswith("name="):
+            name_filter = value.split("=", 1)[1]
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host, {"containers": {}, "pacemaker": "offline"})
+        rows = [(name, container_status(node, name)) for name in sorted(node["containers"])]
+    for name, status in rows:
+        if status == "exited" and not show_all and wanted is None:
+            continue
+        if wanted is not None and status != wanted:
+            continue
+        if name_filter is not None and not re.search(name_filter, name):
+            continue
+        if quiet:
+            ctx.out(hashlib.sha256(name.encode()).hexdigest()[:12])
+        else:
+            ctx.out(name)
+    return 0
+
+
+def _podman_pause(ctx: Ctx, sub: str, names: list[str]) -> int:
+    names = [n for n in names if not n.startswith("-")]
+    code = 0
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host, {"containers": {}, "pacemaker": "offline"})
+        for name in names:
+            status = container_status(node, name)
+            if status is None:
+                ctx.err(f"Error: no container with name or ID \"{name}\" found: no such container")
+                code = 125
+            elif sub == "pause" and status != "running":
+                ctx.err(f'Error: "{name}" is not running, can\'t pause: container state improper')
+                code = 125
+            elif sub == "unpause" and status != "paused":
+                ctx.err(f'Error: "{name}" is not paused, can\'t unpause: container state improper')
+                code = 125
+            else:
+                node["containers"][name] = "paused" if sub == "pause" else "running"
+                ctx.out(name)
+    return code
+
+
+def _podman_exec(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911
+    i = 0
+    with_value = {"-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file"}
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in with_value else 1
+    if i >= len(args):
+        ctx.err("Error: must provide a non-empty command to start an exec session")
+        return 125
+    container, inner = args[i], args[i + 1 :]
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host, {"containers": {}, "pacemaker": "offline"})
+        status = container_status(node, container)
+    if status is None:
+        ctx.err(f"Error: no container with name or ID \"{container}\" found: no such container")
+        return 125
+    if status == "paused":
+        ctx.err(f"Error: cannot exec into paused container {container}: container state improper")
+        return 126
+    if status != "running":
+        ctx.err(
+            "Error: can only create exec sessions on running containers: container state improper"
+        )
+        return 125
+    if not inner:
+        ctx.err("Error: must provide a non-empty command to start an exec session")
+        return 125
+    name = os.path.basename(inner[0])
+    if name not in HANDLERS or name in ("podman", "sudo"):
+        ctx.err(
+            f"Error: crun: executable file `{inner[0]}` not found in $PATH: "
+            "No such file or directory: OCI runtime attempted to invoke a command that was "
+            "not found"
+        )
+        return 127
+    apply_fault(ctx.lab_dir, ctx.host, [name, *inner[1:]])
+    return HANDLERS[name](ctx, inner[1:])
+
+
+# --------------------------------------------------------------------------- hiera
+
+
+def cmd_hiera(ctx: Ctx, args: list[str]) -> int:
+    keys: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-c", "--config"):
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        keys.append(arg)
+    with locked_state(ctx.lab_dir) as state:
+        hiera: dict[str, Any] = state["hiera"]
+    for key in keys[:1]:
+        value = hiera.get(key)
+        if value is None:
+            ctx.out("nil")
+        elif isinstance(value, str):
+            ctx.out(value)
+        else:
+            ctx.out(json.dumps(value))
+    return 0
+
+
+# --------------------------------------------------------------------------- mysql
+
+
+def _mysql_options(args: list[str]) -> tuple[dict[str, str], list[str], set[str]]:
+    """Parse mysql/mysqldump options: (valued options, positionals, flags)."""
+    values: dict[str, str] = {}
+    positional: list[str] = []
+    flags: set[str] = set()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("--") and "=" in arg:
+            key, value = arg[2:].split("=", 1)
+            values[key] = value
+        elif arg in ("-e", "--execute", "-u", "--user", "-h", "--host"):
+            key = {"-e": "execute", "-u": "user", "-h": "host"}.get(arg, arg[2:])
+            values[key] = args[i + 1] if i + 1 < len(args) else ""
+            i += 1
+        elif arg.startswith("-p") and len(arg) > 2:
+            values["password"] = arg[2:]
+        elif arg.startswith("-u") and len(arg) > 2:
+            values["user"] = arg[2:]
+        elif arg.startswith("--"):
+            flags.add(arg[2:])
+        elif arg.startswith("-"):
+            flags.update(arg[1:])
+        else:
+            positional.append(arg)
+        i += 1
+    return values, positional, flags
+
+
+def _read_password(ctx: Ctx, values: dict[str, str]) -> str | None:
+    if "password" in values:
+        return values["password"]
+    path = values.get("defaults-extra-file") or values.get("defaults-file")
+    if not path:
+        return None
+    try:
+        text = sys.stdin.read() if path in ("/dev/stdin", "-") else Path(path).read_text()
+    except OSError:
+        return None
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_file(io.StringIO(text))
+    except configparser.Error:
+        return None
+    for section in ("client", "mysql", "mysqldump"):
+        if parser.has_option(section, "password"):
+            return parser.get(section, "password").strip().strip("'\"")
+    return None
+
+
+def _mysql_auth(ctx: Ctx, values: dict[str, str], state: State) -> int | None:
+    password = _read_password(ctx, values)
+    if password != state["hiera"].get("mysql::server::root_password"):
+        ctx.err(ACCESS_DENIED.format("YES" if password else "NO"))
+        return 1
+    node = state["nodes"].get(ctx.host)
+    if node is not None and node["galera"] and node["pacemaker"] != "online":
+        ctx.err(NO_SERVER)
+        return 1
+    return None
+
+
+def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
+    values, _positional, flags = _mysql_options(args)
+    header = not ({"N", "skip-column-names"} & flags)
+    query = values.get("execute", "")
+    with locked_state(ctx.lab_dir) as state:
+        denied = _mysql_auth(ctx, values, state)
+        if denied is not None:
+            return denied
+        node = state["nodes"].get(ctx.host, {})
+        galera_nodes = [
+            v for v in state["nodes"].values() if v["galera"] and v["pacemaker"] == "online"
+        ]
+        for statement in [s.strip() for s in query.split(";") if s.strip()]:
+            lowered = statement.lower()
+            setting = re.search(r"set\s+global\s+wsrep_desync\s*=\s*'?(on|off|1|0)'?", lowered)
+            if setting:
+                if node.get("galera"):
+                    node["wsrep_desync"] = "ON" if setting.group(1) in ("on", "1") else "OFF"
+                else:
+                    ctx.err(
+                        "ERROR 1193 (HY000) at line 1: Unknown system variable 'wsrep_desync'"
+                    )
+                    return 1
+            elif "wsrep_local_state_comment" in lowered or "wsrep_cluster_size" in lowered:
+                if not node.get("galera"):
+                    continue
+                if header:
+                    ctx.out("Variable_name\tValue")
+                ctx.out(f"wsrep_local_state_comment\t{node['wsrep_state']}")
+                ctx.out(f"wsrep_cluster_size\t{len(galera_nodes)}")
+            elif "wsrep_desync" in lowered:
+                value = node.get("wsrep_desync", "OFF")
+                if lowered.startswith("show"):
+                    if header:
+                        ctx.out("Variable_name\tValue")
+                    ctx.out(f"wsrep_desync\t{value}")
+                else:
+                    if header:
+                        ctx.out("@@wsrep_desync")
+                    ctx.out(value)
+            elif "information_schema.tables" in lowered:
+                if header:
+                    ctx.out("table_schema")
+                for name in DATABASES:
+                    ctx.out(name)
+            elif "show grants" in lowered or "mysql.user" in lowered:
+                ctx.out("GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION;")
+                for name in DATABASES:
+                    ctx.out(
+                        f"GRANT USAGE ON *.* TO `{name}`@`%` IDENTIFIED BY PASSWORD "
+                        f"'*{hashlib.sha1(name.encode()).hexdigest().upper()}';"  # noqa: S324
+                    )
+                    ctx.out(f"GRANT ALL PRIVILEGES ON `{name}`.* TO `{name}`@`%`;")
+    return 0
+
+
+def cmd_mysqldump(ctx: Ctx, args: list[str]) -> int:
+    values, positional, flags = _mysql_options(args)
+    with locked_state(ctx.lab_dir) as state:
+        denied = _mysql_auth(ctx, values, state)
+        if denied is not None:
+            return denied
+    names = list(DATABASES) if "all-databases" in flags or "A" in flags else positional
+    out = [
+        "-- MySQL dump 10.19  Distrib 10.3.32-MariaDB, for Linux (x86_64)",
+        "--",
+        f"-- Host: localhost    Database: {' '.join(names)}",
+        "-- ------------------------------------------------------",
+        "-- Server version\t10.3.32-MariaDB",
+        f"-- lab dump of {ctx.host}: databases {' '.join(names)}",
+    ]
+    for name in names:
+        out += [
+            "",
+            f"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `{name}`;",
+            f"USE `{name}`;",
+            f"CREATE TABLE `{name}_lab` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB;",
+            f"INSERT INTO `{name}_lab` VALUES (1),(2),(3);",  # noqa: S608
+        ]
+    out.append("-- Dump completed")
+    ctx.out("\n".join(out))
+    return 0
+
+
+# --------------------------------------------------------------------------- ceph
+
+
+def _keyring(host: str) -> str:
+    key = hashlib.sha256(f"ceph-{host}".encode()).hexdigest()[:40]
+    return (
+        "[client.admin]\n"
+        f"\tkey = AQ{key}==\n"
+        '\tcaps mds = "allow *"\n\tcaps mgr = "allow *"\n'
+        '\tcaps mon = "allow *"\n\tcaps osd = "allow *"\n'
+        f"[mon.]\n\tkey = AQ{key[::-1]}==\n\tcaps mon = \"allow *\"\n"
+    )
+
+
+def cmd_ceph(ctx: Ctx, args: list[str]) -> int:
+    words = [a for a in args if not a.startswith("-")]
+    if "auth" in words and "export" in words:
+        ctx.out(_keyring(ctx.host))
+        return 0
+    if words[:1] in (["-s"], ["status"]) or "-s" in args:
+        ctx.out("  cluster:\n    id:     4b5c8c0a-ff60-454b-a1b4-9747aa737d19\n"
+                "    health: HEALTH_OK\n")
+        return 0
+    ctx.err(f"lab ceph does not simulate: ceph {' '.join(args)}")
+    return 1
+
+
+def cmd_cephadm(ctx: Ctx, args: list[str]) -> int:
+    if "--" in args:
+        inner = args[args.index("--") + 1 :]
+        if inner and inner[0] == "ceph":
+            return cmd_ceph(ctx, inner[1:])
+        ctx.err("lab cephadm shell only runs ceph")
+        return 1
+    if args[:1] == ["ls"]:
+        with locked_state(ctx.lab_dir) as state:
+            ctx.out(str(state.get("cephadm_ls", "[]")))
+        return 0
+    ctx.err(f"lab cephadm does not simulate: cephadm {' '.join(args)}")
+    return 1
+
+
+# --------------------------------------------------------------------------- systemctl
+
+
+def cmd_systemctl(ctx: Ctx, args: list[str]) -> int:
+    words = [a for a in args if not a.startswith("-")]
+    if not words:
+        ctx.err("lab systemctl: missing verb")
+        return 1
+    verb, units = words[0], words[1:]
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host, {"ceph_units": {}})
+        known: dict[str, str] = node["ceph_units"]
+
+        def matches(pattern: str) -> list[str]:
+            if pattern in {"ceph.target", "ceph*.target"}:
+                return list(known)
+            bare = [u for u in known if fnmatch.fnmatch(u, pattern)]
+            svc = [u for u in known if fnmatch.fnmatch(u + ".service", pattern)]
+            return sorted(set(bare + svc))
+
+        if verb in ("stop", "start", "restart"):
+            for pattern in units:
+                found = matches(pattern)
+                if not found and not any(c in pattern for c in "*?["):
+                    unit = pattern if "." in pattern else pattern + ".service"
+                    ctx.err(f"Failed to {verb} {unit}: Unit {unit} not found.")
+                    return 5
+                for unit in found:
+                    known[unit] = "inactive" if verb == "stop" else "active"
+            return 0
+        if verb == "is-active":
+            code = 0
+            for pattern in units:
+                found = matches(pattern)
+                active = bool(found) and all(known[u] == "active" for u in found)
+                ctx.out("active" if active else "inactive")
+                if not active:
+                    code = 3
+            return code
+    ctx.err(f"lab systemctl does not simulate: systemctl {' '.join(args)}")
+    return 1
+
+
+# --------------------------------------------------------------------------- clustercheck
+
+
+def cmd_clustercheck(ctx: Ctx, args: list[str]) -> int:
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host)
+        ok = bool(
+            node
+            and node["galera"]
+            and node["pacemaker"] == "online"
+            and node["wsrep_state"] == "Synced"
+            and node["wsrep_desync"] == "OFF"
+        )
+    if ok:
+        ctx.out("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                "Content-Length: 32\r\n\r\nGalera cluster node is synced.\r\n")
+        return 0
+    ctx.out("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+            "Connection: close\r\nContent-Length: 36\r\n\r\nGalera cluster node is not synced.\r\n")
+    return 1
+
+
+# --------------------------------------------------------------------------- rear
+
+
+def parse_rear_conf(text: str, host: str) -> dict[str, str]:
+    """Parse simple KEY=VALUE / KEY="VALUE" lines; ``$HOSTNAME`` / ``${HOSTNAME}`` expand."""
+    result: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if key.startswith("export "):
+            key = key[len("export ") :].strip()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        value = value.replace("${HOSTNAME}", host).replace("$HOSTNAME", host)
+        result[key] = value
+    return result
+
+
+def _payload(seed: str, size: int) -> bytes:
+    block = hashlib.sha256(seed.encode()).digest()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
+    if "-V" in args or "--version" in args:
+        ctx.out("Relax-and-Recover 2.6 / 2020-06-17")
+        return 0
+    config_name: str | None = None
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] in ("-C", "--config"):
+            config_name = args[i + 1] if i + 1 < len(args) else None
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            words.append(args[i])
+        i += 1
+    if words[:1] != ["mkbackup"]:
+        ctx.err(f"ERROR: lab rear does not simulate: rear {' '.join(args)}")
+        return 1
+    conf: dict[str, str] = {}
+    rear_dir = Path("/etc/rear")
+    for name in ["local.conf"] + ([f"{config_name}.conf"] if config_name else []):
+        path = rear_dir / name
+        if path.exists():
+            conf.update(parse_rear_conf(path.read_text(), ctx.host))
+        elif name != "local.conf":
+            ctx.err(f"ERROR: There is no '{path}' config file")
+            return 1
+    ctx.out("Relax-and-Recover 2.6 / 2020-06-17")
+    ctx.out(f"Running rear mkbackup (PID {os.getpid()})")
+    ctx.out(f"Using log file: /var/log/rear/rear-{ctx.host}.log")
+    url = conf.get("BACKUP_URL", "")
+    match = re.fullmatch(r"(nfs|sftp)://(?:([^@/]+)@)?([^/:]+)(/.*)", url)
+    if not match:
+        ctx.err(f"ERROR: Invalid or missing BACKUP_URL '{url}' in the ReaR configuration")
+        return 1
+    scheme, _user, server, export = match.groups()
+    with locked_state(ctx.lab_dir) as state:
+        backup_host = state["backup_host"]
+        backup_address = state["addresses"].get(backup_host)
+        backup_down = backup_host in state["down_hosts"]
+        export_path = state["export_path"]
+        export_dir = Path(state["export_dir"])
+    time.sleep(0.05)
+    ctx.out("Creating disk layout")
+    if server != backup_address or backup_down:
+        mount = f"mount -v -t nfs -o rw,noatime {server}:{export} /tmp/rear.lab/outputfs"
+        if scheme == "sftp":
+            ctx.err(f"ERROR: Failed to connect to {server} via sftp (lftp: Connection timed out)")
+        else:
+            ctx.err(f"ERROR: Mount command '{mount}' failed.")
+        ctx.err("Some latest log messages since the last called script 060_mount_NETFS_path.sh:\n"
+                "  mount.nfs: Connection timed out")
+        return 1
+    if export.rstrip("/") != export_path.rstrip("/"):
+        ctx.err(f"ERROR: Mount command 'mount -v -t nfs {server}:{export}' failed.\n"
+                f"  mount.nfs: access denied by server while mounting {server}:{export}")
+        return 1
+    iso_prefix = conf.get("ISO_PREFIX", f"rear-{ctx.host}")
+    archive = conf.get("BACKUP_PROG_ARCHIVE", "backup")
+    target = export_dir / ctx.host
+    target.mkdir(parents=True, exist_ok=True)
+    ctx.out("Creating root filesystem layout")
+    time.sleep(0.05)
+    ctx.out(f"Making backup (using backup method NETFS)\nCreating tar archive '{url}/{ctx.host}/"
+            f"{archive}.tar.gz'")
+    (target / f"{archive}.tar.gz").write_bytes(_payload(f"{ctx.host}:{archive}:tar", 4096))
+    (target / f"{archive}.log").write_text(f"lab tar log for {ctx.host}\n")
+    ctx.out(f"Making ISO image\nWrote ISO image: {url}/{ctx.host}/{iso_prefix}.iso (4.0K)")
+    (target / f"{iso_prefix}.iso").write_bytes(_payload(f"{ctx.host}:{iso_prefix}:iso", 4096))
+    (target / "VERSION").write_text("Relax-and-Recover 2.6 / 2020-06-17\n")
+    (target / "README").write_text("This is a Relax-and-Recover rescue image (lab).\n")
+    ctx.out(f"Exiting rear mkbackup (PID {os.getpid()})")
+    return 0
+
+
+# --------------------------------------------------------------------------- sudo
+
+
+def cmd_sudo(ctx: Ctx, args: list[str]) -> int:
+    while args and args[0].startswith("-"):
+        args = args[2:] if args[0] in ("-u", "-g") else args[1:]
+    if not args:
+        ctx.err("usage: sudo -n COMMAND")
+        return 1
+    os.execvp(args[0], args)  # noqa: S606
+    return 127  # pragma: no cover
+
+
+HANDLERS = {
+    "rear": cmd_rear,
+    "pcs": cmd_pcs,
+    "podman": cmd_podman,
+    "hiera": cmd_hiera,
+    "mysql": cmd_mysql,
+    "mysqldump": cmd_mysqldump,
+    "ceph": cmd_ceph,
+    "cephadm": cmd_cephadm,
+    "clustercheck": cmd_clustercheck,
+    "systemctl": cmd_systemctl,
+    "sudo": cmd_sudo,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``standin.py NAME ARGS...``."""
+    if len(argv) < 2 or argv[1] not in HANDLERS:
+        sys.stderr.write("usage: standin.py NAME ARGS...\n")
+        return 2
+    lab_dir = Path(os.environ.get("BARCTL_LAB_DIR", ""))
+    host = os.environ.get("BARCTL_LAB_HOST", "")
+    if not lab_dir.is_absolute() or not host:
+        sys.stderr.write(f"{argv[1]}: BARCTL_LAB_DIR / BARCTL_LAB_HOST not set (lab stand-in)\n")
+        return 127
+    name, args = argv[1], argv[2:]
+    record(lab_dir, host, [name, *args])
+    apply_fault(lab_dir, host, [name, *args])
+    return HANDLERS[name](Ctx(lab_dir, host), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
