@@ -18,7 +18,7 @@ from barctl.commands import RemoteCommand
 from barctl.outcome import RunOutcome
 from barctl.plan import Node
 from barctl.remote import CommandResult, SessionPool
-from barctl.store import Store, UndoRecord
+from barctl.store import Store, UndoRecord, process_alive
 
 Clock = Callable[[], datetime]
 PASSWORD_INPUT = "mysql-option-file"  # noqa: S105 (a marker, not a password)
@@ -117,13 +117,17 @@ def replay_pending(store: Store, pool: SessionPool, clock: Clock) -> list[UndoFa
     """
     failures: list[UndoFailure] = []
     degraded_runs: set[str] = set()
+    # A run still going in another live barctl process owns its undos: never touch them.
+    live = {run.run_id for run in store.running_runs() if process_alive(run.pid)}
     for record in store.pending_undos():
+        if record.run_id in live:
+            continue
         failure = _replay_one(store, pool, clock, record)
         if failure is not None:
             failures.append(failure)
             degraded_runs.add(record.run_id)
     running = {run.run_id for run in store.running_runs()}
-    for run_id in sorted(degraded_runs & running):
+    for run_id in sorted(degraded_runs & (running - live)):
         summary = "; ".join(str(failure) for failure in failures)
         store.finish_run(run_id, RunOutcome.DEGRADED, clock(), f"crash recovery: {summary}")
     return failures
