@@ -71,6 +71,23 @@ def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
     return None
 
 
+def _key_path(node: yaml.Node | None, target: yaml.Node) -> list[str] | None:
+    """The dotted path (as parts) of mapping key node `target` inside `node`, None if absent."""
+    if isinstance(node, yaml.MappingNode):
+        pairs = [(str(key.value), key, value) for key, value in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        pairs = [(str(index), None, item) for index, item in enumerate(node.value)]
+    else:
+        return None
+    for part, key, value in pairs:
+        if key is target:
+            return [part]
+        below = _key_path(value, target)
+        if below is not None:
+            return [part, *below]
+    return None
+
+
 def load_yaml(path: str | Path) -> YamlDocument:
     """Read and parse `path`; raise InputError naming file:line:col for any syntax problem."""
     name = str(path)
@@ -110,7 +127,7 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
                 name,
                 key_node.start_mark.line + 1,
                 key_node.start_mark.column + 1,
-                key,
+                ".".join(_key_path(root, key_node) or [key]),
                 f"duplicate key (first at line {first_line})",
             )
             for key_node, key, first_line in loader.duplicates
