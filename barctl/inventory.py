@@ -33,13 +33,7 @@ from barctl.yamlsource import YamlDocument, load_yaml
 GROUP_KEYS = ("hosts", "children", "vars")
 IGNORED_GROUP_KEYS = frozenset({"deprecated"})
 ALWAYS_KEPT_GROUPS = ("Undercloud", "BackupNode")
-CONNECTIONS = {
-    "ssh": "ssh",
-    "smart": "ssh",
-    "paramiko": "ssh",
-    "paramiko_ssh": "ssh",
-    "local": "local",
-}
+CONNECTIONS = ("local", "paramiko", "paramiko_ssh", "smart", "ssh")  # all but local mean ssh
 STRING_VARIABLES = frozenset(
     {"ansible_host", "ansible_user", "ansible_ssh_user", "ansible_connection"}
 )
@@ -50,16 +44,18 @@ EMPTY: Mapping[str, object] = MappingProxyType({})
 
 
 class InventoryLookupError(BarctlError, KeyError):
-    """A group or stack name that the inventory does not have; `known` lists the ones it has."""
+    """Group or stack names the inventory does not have; `known` lists the ones it has."""
 
-    def __init__(
-        self, kind: str, unknown: Sequence[str], known: Iterable[str], message: str
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
+    def __init__(self, what: str, unknown: Sequence[str], known: Iterable[str]) -> None:
         self.unknown = tuple(unknown)
-        self.known = tuple(known)
-        self.message = message
+        self.known = tuple(sorted(known))
+        parts = []
+        for name in self.unknown:
+            close = difflib.get_close_matches(name, self.known, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            parts.append(f"unknown {what}: {name}{hint}")
+        self.message = "; ".join(parts) + f"; found: {', '.join(self.known) or 'none'}"
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
@@ -108,12 +104,7 @@ class Inventory:
         names = (groups,) if isinstance(groups, str) else tuple(groups)
         unknown = [name for name in names if name not in self.groups]
         if unknown:
-            raise InventoryLookupError(
-                "group",
-                unknown,
-                sorted(self.groups),
-                _unknown_message("inventory group", unknown, self.groups),
-            )
+            raise InventoryLookupError("inventory group", unknown, self.groups)
         return tuple(
             self.hosts[name] for name in _walk_hosts(self.groups, names) if name in self.hosts
         )
@@ -150,7 +141,8 @@ def resolve_user(inventory: Inventory, host: Host, *, override: str | None, defa
     """
     if override is not None:
         return override
-    for variables in _variable_scopes(inventory.groups, host.name, host.variables):
+    nearest = _nearest_groups(inventory.groups, host.name)
+    for variables in (host.variables, *(inventory.groups[group].variables for group in nearest)):
         for name in USER_VARIABLES:
             value = variables.get(name)
             if isinstance(value, str) and value:
@@ -252,11 +244,8 @@ class _Reader:
             if name in STRING_VARIABLES and (not isinstance(item, str) or not item):
                 self.report([*key_path, name], f"must be a non-empty string, found {_kind(item)}")
             elif name == "ansible_connection" and item not in CONNECTIONS:
-                self.report(
-                    [*key_path, name],
-                    f"unsupported connection {item!r}; barctl knows "
-                    + ", ".join(sorted(CONNECTIONS)),
-                )
+                known = ", ".join(CONNECTIONS)
+                self.report([*key_path, name], f"unsupported connection {item!r}; known: {known}")
             variables[name] = item
         return variables
 
@@ -358,20 +347,9 @@ def _nearest_groups(groups: Mapping[str, Group], host: str) -> tuple[str, ...]:
     return tuple(sorted(sorted(distance, reverse=True), key=distance.__getitem__))
 
 
-def _variable_scopes(
-    groups: Mapping[str, Group], host: str, host_variables: Mapping[str, object]
-) -> Iterator[Mapping[str, object]]:
-    yield host_variables
-    for name in _nearest_groups(groups, host):
-        yield groups[name].variables
-
-
-def _lookup(
-    groups: Mapping[str, Group], host: str, variables: Mapping[str, object], name: str
-) -> object:
-    return next(
-        (scope[name] for scope in _variable_scopes(groups, host, variables) if name in scope), None
-    )
+def _lookup(scopes: Iterable[Mapping[str, object]], name: str) -> object:
+    """The value of variable `name` in the first scope defining it, else None."""
+    return next((scope[name] for scope in scopes if name in scope), None)
 
 
 def _build_hosts(
@@ -380,14 +358,15 @@ def _build_hosts(
     hosts: dict[str, Host] = {}
     for name, raw_variables in host_variables.items():
         variables = _freeze_mapping(raw_variables)
-        connection = CONNECTIONS[
-            str(_lookup(groups, name, variables, "ansible_connection") or "ssh")
-        ]
-        address: str | None = str(_lookup(groups, name, variables, "ansible_host") or name)
-        if connection == "local" or _is_loopback(str(address)):
-            address = None
-        member_of = frozenset(_nearest_groups(groups, name))
-        hosts[name] = Host(name, address, variables, member_of, connection)
+        nearest = _nearest_groups(groups, name)
+        scopes = [variables, *(groups[group].variables for group in nearest)]
+        local = _lookup(scopes, "ansible_connection") == "local"
+        address = str(_lookup(scopes, "ansible_host") or name)
+        reachable = not local and not _is_loopback(address)
+        connection = "local" if local else "ssh"
+        hosts[name] = Host(
+            name, address if reachable else None, variables, frozenset(nearest), connection
+        )
     return hosts
 
 
@@ -398,10 +377,7 @@ def _select_stacks(inventory: Inventory, stacks: Sequence[str]) -> Inventory:
     unknown = [stack for stack in requested if stack not in inventory.stacks]
     if unknown:
         raise InventoryLookupError(
-            "stack",
-            unknown,
-            inventory.stacks,
-            _unknown_message(f"stack in inventory {inventory.path}", unknown, inventory.stacks),
+            f"stack in inventory {inventory.path}", unknown, inventory.stacks
         )
     roots = [name for name in (*requested, *ALWAYS_KEPT_GROUPS) if name in inventory.groups]
     kept = {host.name for host in inventory.hosts_in(roots)}
@@ -411,17 +387,6 @@ def _select_stacks(inventory: Inventory, stacks: Sequence[str]) -> Inventory:
     }
     hosts = {name: host for name, host in inventory.hosts.items() if name in kept}
     return Inventory(inventory.path, MappingProxyType(groups), MappingProxyType(hosts), requested)
-
-
-def _unknown_message(what: str, unknown: Sequence[str], known: Iterable[str]) -> str:
-    known_names = sorted(known)
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known_names, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        parts.append(f"unknown {what}: {name}{hint}")
-    found = ", ".join(known_names) if known_names else "none"
-    return "; ".join(parts) + f"; found: {found}"
 
 
 def _is_loopback(address: str) -> bool:
@@ -448,15 +413,11 @@ def _freeze_mapping(variables: Mapping[str, object]) -> Mapping[str, object]:
 def _kind(value: object) -> str:
     if value == "":
         return "an empty string"
-    kinds = {
-        list: "a list",
-        tuple: "a list",
-        dict: "a mapping",
-        MappingProxyType: "a mapping",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "nothing",
-    }
-    return kinds.get(type(value), f"a {type(value).__name__}")
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")

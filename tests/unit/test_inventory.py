@@ -158,6 +158,19 @@ def test_unknown_stack_lists_the_stacks_found() -> None:
     )
 
 
+def test_stacks_found_from_allovercloud_groups_without_plans() -> None:
+    """Without Undercloud plans, each group G having a G_allovercloud group is a stack."""
+    text = (
+        "edge1_allovercloud:\n  hosts: {e-0: {}}\nedge1:\n  children: {edge1_allovercloud: {}}\n"
+        "overcloud_allovercloud:\n  hosts: {o-0: {}}\n"
+        "overcloud:\n  children: {overcloud_allovercloud: {}}\n"
+    )
+    inventory = parse_inventory(parse_yaml(text, "inline.yaml"))
+    assert inventory.stacks == ("edge1", "overcloud")
+    edge = parse_inventory(parse_yaml(text, "inline.yaml"), stacks="edge1")
+    assert list(edge.hosts) == ["e-0"]
+
+
 # (3) composable roles
 
 
@@ -312,7 +325,7 @@ def test_every_problem_is_reported_at_once() -> None:
         " and list it here as `Compute: {}`",
         f"{path}:21:16: Messaging.hosts.msg-[0:2]: host ranges are not supported; list each host",
         f"{path}:22:33: Messaging.hosts.msg-9.ansible_connection: unsupported connection"
-        " 'winrm'; barctl knows local, paramiko, paramiko_ssh, smart, ssh",
+        " 'winrm'; known: local, paramiko, paramiko_ssh, smart, ssh",
         f"{path}:22:54: Messaging.hosts.msg-9.ansible_user: must be a non-empty string,"
         " found a list",
         f"{path}:24:17: Undercloud.vars.plans: must be a list of stack names, found a string",
