@@ -1,0 +1,232 @@
+"""Command-line interface. Formats output and maps outcomes to exit codes; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from barctl import __version__, backup, gate, logs, remote, report
+from barctl.errors import BarctlError, InputError
+from barctl.inventory import Inventory, load_inventory
+from barctl.outcome import RunOutcome
+from barctl.policy import (
+    Policy,
+    check_policy_against_inventory,
+    load_policy_document,
+    resolve_policy_path,
+)
+
+EXIT_SUCCESS = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_LOCKED = 4
+EXIT_DEGRADED = 5
+
+EXIT_BY_OUTCOME = {
+    RunOutcome.SUCCESS: EXIT_SUCCESS,
+    RunOutcome.FAILED: EXIT_FAILED,
+    RunOutcome.INTERRUPTED: EXIT_FAILED,
+    RunOutcome.REFUSED: EXIT_REFUSED,
+    RunOutcome.DEGRADED: EXIT_DEGRADED,
+}
+
+EPILOG = """\
+exit codes:
+  0  success
+  1  backup failed or was interrupted (every undo ran and succeeded)
+  2  usage error, or the policy or inventory is invalid (one FILE:LINE:COL: key: message each)
+  3  refused by the gate: a node or the backup target is unreachable or unhealthy; nothing touched
+  4  another run holds the plan, or one of its nodes
+  5  degraded: an undo failed; a node may be out of the cluster or paused (see `barctl history`)
+
+policy: -c/--config, else $BARCTL_CONFIG, else /etc/barctl/policy.yaml
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per operator task."""
+    parser = argparse.ArgumentParser(
+        prog="barctl",
+        description="Backup orchestrator for TripleO undercloud and control plane (ReaR over SSH).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-c", "--config", help="policy file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log remote output")
+    parser.add_argument("--version", action="version", version=f"barctl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("validate", help="check the policy and the inventory groups it names")
+    commands.add_parser("inventory", help="show each plan's nodes: address, user, groups")
+    for name, text in (
+        ("plan", "print a plan's steps and commands without connecting anywhere"),
+        ("precheck", "run the gate alone: reachability and health, nothing changed"),
+    ):
+        commands.add_parser(name, help=text).add_argument("plan")
+    run = commands.add_parser("run", help="run a backup now")
+    run.add_argument("plan")
+    run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
+    status = commands.add_parser("status", help="last and next run of each plan")
+    status.add_argument("--json", action="store_true")
+    history = commands.add_parser("history", help="recent runs, newest first")
+    history.add_argument("plan", nargs="?")
+    history.add_argument("--json", action="store_true")
+    history.add_argument("--limit", type=int, default=20)
+    daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
+    daemon.set_defaults(daemon=True)
+    return parser
+
+
+def load(arguments: argparse.Namespace) -> tuple[Policy, Inventory, Path]:
+    """Policy and inventory, with every problem of both reported together."""
+    path = resolve_policy_path(arguments.config, os.environ)
+    policy, document = load_policy_document(path)
+    inventory = load_inventory(str(policy.inventory.path), policy.inventory.stacks)
+    problems = check_policy_against_inventory(policy, document, inventory.group_names())
+    if problems:
+        raise InputError(problems)
+    return policy, inventory, path
+
+
+def command_validate(arguments: argparse.Namespace) -> int:
+    """Exit 0 and summarise when the policy is valid."""
+    policy, inventory, path = load(arguments)
+    plans = ", ".join(name for name, _ in policy.plans.items())
+    print(
+        f"{path}: valid; plans: {plans}; inventory {inventory.path}: {len(inventory.hosts)} hosts"
+    )
+    return EXIT_SUCCESS
+
+
+def command_inventory(arguments: argparse.Namespace) -> int:
+    """Print every plan's resolved nodes."""
+    policy, inventory, _ = load(arguments)
+    for name, _section in policy.plans.items():
+        resolved = backup.resolve(policy, inventory, name, os.environ)
+        print(report.inventory_text(resolved))
+    return EXIT_SUCCESS
+
+
+def command_plan(arguments: argparse.Namespace) -> int:
+    """Print the plan built from facts assumed from the inventory's service groups."""
+    policy, inventory, _ = load(arguments)
+    resolved = backup.resolve(policy, inventory, arguments.plan, os.environ)
+    plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
+    print(report.plan_text(plan, assumed=True))
+    return EXIT_SUCCESS
+
+
+def command_precheck(arguments: argparse.Namespace) -> int:
+    """Run the gate; exit 3 when it refuses."""
+    policy, inventory, _ = load(arguments)
+    resolved = backup.resolve(policy, inventory, arguments.plan, os.environ)
+    settings = backup.ssh_settings(policy, os.environ)
+    verdict = gate.run_gate(
+        resolved.nodes,
+        resolved.target.node,
+        resolved.target.directory,
+        lambda node: remote.open_session(node, settings),
+        pacemaker=resolved.name == "controlplane",
+        timeout=resolved.timeouts.command,
+        max_parallel=policy.ssh.max_parallel,
+    )
+    print(report.gate_text(verdict))
+    return EXIT_SUCCESS if verdict.passed else EXIT_REFUSED
+
+
+def command_run(arguments: argparse.Namespace) -> int:
+    """Run a plan now; SIGTERM/SIGINT stop it at the next safe point and run its undos."""
+    policy, inventory, _ = load(arguments)
+    abort = threading.Event()
+    with abort_on_signals(abort):
+        request = backup.Request(
+            policy,
+            inventory,
+            arguments.plan,
+            abort=abort,
+            progress=report.progress_printer(sys.stdout),
+            dry_run=arguments.dry_run,
+        )
+        result = backup.perform(request)
+    print(report.result_text(result, dry_run=arguments.dry_run))
+    return EXIT_BY_OUTCOME[result.outcome]
+
+
+class abort_on_signals:
+    """Turn SIGTERM and SIGINT into `abort.set()` for the duration of a run."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, abort: threading.Event) -> None:
+        self.abort = abort
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        for number in self.SIGNALS:
+            self.previous[number] = signal.signal(number, lambda *_: self.abort.set())
+
+    def __exit__(self, *exception: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def command_status(arguments: argparse.Namespace) -> int:
+    """Last run, last success and next run of every plan."""
+    policy, _, _ = load(arguments)
+    rows = report.status_rows(policy, os.environ, backup.utc_now())
+    print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
+    return EXIT_SUCCESS
+
+
+def command_history(arguments: argparse.Namespace) -> int:
+    """Recent runs with their nodes."""
+    policy, _, _ = load(arguments)
+    rows = report.history_rows(policy, os.environ, arguments.plan, arguments.limit)
+    print(json.dumps(rows, indent=2) if arguments.json else report.history_text(rows))
+    return EXIT_SUCCESS
+
+
+def command_daemon(arguments: argparse.Namespace) -> int:
+    """Run the scheduler until stopped (see barctl/daemon.py)."""
+    from barctl import daemon  # noqa: PLC0415 - only the daemon needs APScheduler and systemd
+
+    return daemon.main(arguments)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": command_validate,
+    "inventory": command_inventory,
+    "plan": command_plan,
+    "precheck": command_precheck,
+    "run": command_run,
+    "status": command_status,
+    "history": command_history,
+    "daemon": command_daemon,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a sub-command, print problems without tracebacks, return the exit code."""
+    arguments = build_parser().parse_args(argv)
+    level = logging.INFO if arguments.verbose else logging.WARNING
+    logs.configure(os.environ.get("BARCTL_LOG_FORMAT", "auto"), level)
+    try:
+        return COMMANDS[arguments.command](arguments)
+    except InputError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except backup.LockBusyError as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except BarctlError as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,207 @@
+"""What operators read: plans, gate verdicts, progress, status and history as text or JSON rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TextIO
+
+from barctl import gate, schedule
+from barctl.backup import Resolved, Result
+from barctl.engine import Progress
+from barctl.plan import Plan, Step, StepKind
+from barctl.policy import Policy, effective_state_directory
+from barctl.store import Store, history_path
+
+
+def inventory_text(resolved: Resolved) -> str:
+    """A plan's nodes: name, address, SSH user, and inventory groups."""
+    lines = [f"plan {resolved.name}:"]
+    width = max((len(node.name) for node in resolved.nodes), default=4)
+    for node in resolved.nodes:
+        groups = ", ".join(
+            sorted(group for group in node.groups if "_" not in group or group.islower())
+        )
+        lines.append(f"  {node.name:<{width}}  {node.address:<15}  {node.user:<12}  {groups}")
+    target = resolved.target
+    lines.append(
+        f"  backup target: {target.node.name} ({target.node.address}, user {target.node.user}),"
+        f" directory {target.directory}"
+    )
+    return "\n".join(lines)
+
+
+def _step_lines(step: Step) -> list[str]:
+    if step.kind is StepKind.COMMAND and step.command is not None:
+        marker = "change" if step.command.changes_state else "read  "
+        lines = [f"      {marker}  {step.command.name}: {step.command.describe()}"]
+        if step.undo is not None:
+            lines.append(f"              undo registered first: {step.undo.describe()}")
+        return lines
+    if step.kind is StepKind.UNDO:
+        return [f"      undo    {step.undo_key}: run the registered undo"]
+    return [
+        f"      check   {step.kind.value}: {step.note or 'ISO and archive on the backup target'}"
+    ]
+
+
+def plan_text(plan: Plan, *, assumed: bool = False) -> str:
+    """Phases, nodes and the exact commands of a plan, in execution order."""
+    lines = [f"plan {plan.name} (mode {plan.mode}, run {plan.run_id})"]
+    if assumed:
+        lines.append(
+            "  facts assumed from inventory groups (pacemaker, mysql, ceph_mon); a real run "
+            "decides from facts probed on each node"
+        )
+    lines.append(f"  nodes in order: {', '.join(node.name for node in plan.nodes)}")
+    for index, phase in enumerate(plan.phases, start=1):
+        how = "nodes in parallel" if phase.parallel and len(phase.nodes()) > 1 else "in order"
+        lines.append(f"  {index}. {phase.title} ({how})")
+        for node, steps in phase.steps:
+            lines.append(f"    {node}:")
+            for step in steps:
+                lines += _step_lines(step)
+    return "\n".join(lines)
+
+
+def gate_text(verdict: gate.GateResult) -> str:
+    """One line per node: OK with its facts, or the reason it refuses the run."""
+    lines = []
+    for probe in (*verdict.probes, verdict.target):
+        if probe.problem:
+            lines.append(f"  REFUSED  {probe.node}: {probe.problem}")
+        else:
+            member = " pacemaker" if probe.facts.pacemaker_member else ""
+            galera = f" galera={probe.galera.state}" if probe.galera else ""
+            lines.append(f"  ok       {probe.node}{member}{galera}")
+    for node, reason in verdict.problems:
+        if not any(probe.node == node for probe in verdict.probes):
+            lines.append(f"  REFUSED  {node}: {reason}")
+    verdict_line = "gate passed" if verdict.passed else "gate REFUSED the run: nothing was changed"
+    return "\n".join([*lines, verdict_line])
+
+
+def progress_printer(stream: TextIO) -> Progress:
+    """Plain progress lines, one per step start and end, safe from several threads."""
+    lock = threading.Lock()
+
+    def show(node: str, step: str, status: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        with lock:
+            stream.write(f"{stamp}  {node:<12} {step:<26} {status}\n")
+            stream.flush()
+
+    return show
+
+
+def result_text(result: Result, *, dry_run: bool) -> str:
+    """The end of a run: outcome and summary, or the plan a dry run would execute."""
+    lines = []
+    if result.gate is not None:
+        lines.append(gate_text(result.gate))
+    if dry_run and result.plan is not None:
+        lines.append(plan_text(result.plan))
+    lines.append(f"run {result.run_id}: {result.outcome.value}: {result.summary}")
+    return "\n".join(lines)
+
+
+@contextmanager
+def _history(policy: Policy, environ: Mapping[str, str]) -> Iterator[Store | None]:
+    path = history_path(effective_state_directory(policy, environ))
+    if not path.exists():
+        yield None
+        return
+    with Store.open(path) as store:
+        yield store
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None
+
+
+def status_rows(policy: Policy, environ: Mapping[str, str], now: datetime) -> list[dict[str, Any]]:
+    """Per plan: last run and its outcome, last success, next scheduled run."""
+    rows = []
+    with _history(policy, environ) as store:
+        for name, section in policy.plans.items():
+            last = store.last_run(name) if store else None
+            success = store.last_success(name) if store else None
+            rows.append(
+                {
+                    "plan": name,
+                    "enabled": section.enabled,
+                    "last_run": _time(last.started_at) if last else None,
+                    "last_outcome": (last.outcome.value if last.outcome else "running")
+                    if last
+                    else None,
+                    "last_success": _time(success.started_at) if success else None,
+                    "next_run": _time(schedule.next_run(section, now)) if section.enabled else None,
+                }
+            )
+    return rows
+
+
+def status_text(rows: list[dict[str, Any]]) -> str:
+    """Status rows as aligned text."""
+    lines = []
+    for row in rows:
+        lines.append(
+            f"{row['plan']:<13} last {row['last_outcome'] or 'never'}"
+            f" at {row['last_run'] or '-'}; last success {row['last_success'] or 'never'};"
+            f" next {row['next_run'] or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def history_rows(
+    policy: Policy, environ: Mapping[str, str], plan: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Recent runs, newest first, with each node's outcome and artifacts."""
+    rows: list[dict[str, Any]] = []
+    with _history(policy, environ) as store:
+        if store is None:
+            return rows
+        for run in store.history(plan, limit):
+            detail = store.run_detail(run.run_id)
+            nodes = detail.nodes if detail else ()
+            rows.append(
+                {
+                    "run_id": run.run_id,
+                    "plan": run.plan,
+                    "trigger": run.trigger.value,
+                    "started_at": _time(run.started_at),
+                    "ended_at": _time(run.ended_at),
+                    "outcome": run.outcome.value if run.outcome else "running",
+                    "summary": run.summary,
+                    "nodes": [
+                        {
+                            "node": node.node,
+                            "outcome": node.outcome.value,
+                            "reason": node.reason,
+                            "size_bytes": node.size_bytes,
+                            "artifacts": [artifact.path for artifact in node.artifacts],
+                        }
+                        for node in nodes
+                    ],
+                }
+            )
+    return rows
+
+
+def history_text(rows: list[dict[str, Any]]) -> str:
+    """History rows as text: one line per run, one indented line per node."""
+    if not rows:
+        return "no runs recorded yet"
+    lines = []
+    for row in rows:
+        lines.append(
+            f"{row['started_at']}  {row['plan']:<12} {row['trigger']:<9} {row['outcome']:<11}"
+            f" {row['run_id']}  {row['summary']}"
+        )
+        for node in row["nodes"]:
+            detail = node["reason"] or ", ".join(node["artifacts"])
+            lines.append(f"    {node['node']:<12} {node['outcome']:<11} {detail}")
+    return "\n".join(lines)
