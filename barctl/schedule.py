@@ -66,7 +66,10 @@ def parse_cron(expression: str, timezone: str, jitter_seconds: int = 0) -> CronT
 def _check_field_tokens(name: str, field: str) -> None:
     for token in field.split(","):
         if not (_NUMERIC_TOKEN.fullmatch(token) or _NAME_TOKEN.fullmatch(token)):
-            raise ValueError(f"{name} field {field!r}: {token!r} is not a value, range or step")
+            raise ValueError(
+                f"{name} field {field!r}: {token!r} is not a number, range, step or"
+                " 3-letter name (jan..dec, mon..sun)"
+            )
 
 
 def build_trigger(plan: ScheduledPlan, start: datetime | None = None) -> BaseTrigger:
@@ -100,8 +103,7 @@ def next_run(plan: ScheduledPlan, now: datetime) -> datetime | None:
     now = _utc(now)
     if plan.schedule is None:
         return _interval_next(plan, now)
-    fire: datetime | None = _trigger(plan, 0, None).get_next_fire_time(None, now)
-    return fire
+    return _fire_after(_trigger(plan, 0, None), now - _ONE_MICROSECOND)
 
 
 def expected_interval_seconds(plan: ScheduledPlan, now: datetime) -> float:
@@ -116,12 +118,10 @@ def expected_interval_seconds(plan: ScheduledPlan, now: datetime) -> float:
     second = None if first is None else _fire_after(_trigger(plan, 0, None), first)
     if first is None or second is None:
         return float("inf")
-    return (second - first).total_seconds()
+    return (_utc(second) - _utc(first)).total_seconds()
 
 
-def previous_slot(
-    plan: ScheduledPlan, last_attempt: datetime, now: datetime
-) -> datetime | None:
+def previous_slot(plan: ScheduledPlan, last_attempt: datetime, now: datetime) -> datetime | None:
     """The latest nominal fire time in (last_attempt, now], or None when none was missed.
 
     Used for catch-up after downtime: however many slots were missed, only the latest counts.
@@ -152,9 +152,16 @@ def _latest_fire(trigger: BaseTrigger, after: datetime, until: datetime) -> date
 
 
 def _fire_after(trigger: BaseTrigger, moment: datetime) -> datetime | None:
-    """The first fire time strictly after `moment` (UTC arithmetic, so DST folds are kept)."""
-    fire: datetime | None = trigger.get_next_fire_time(None, _utc(moment) + _ONE_MICROSECOND)
-    return fire
+    """The first fire time strictly after `moment`, as a real wall time in the trigger's zone.
+
+    Arithmetic is done in UTC so that DST folds are kept; the round trip through UTC turns a
+    fire time inside a spring-forward gap (02:30 that day) into the wall time it happens at.
+    """
+    fire = trigger.get_next_fire_time(None, _utc(moment) + _ONE_MICROSECOND)
+    if fire is None:
+        return None
+    zone = fire.tzinfo
+    return _utc(fire).astimezone(zone)
 
 
 def _interval_next(plan: ScheduledPlan, now: datetime) -> datetime:

@@ -141,7 +141,7 @@ MALFORMED = [
     pytest.param(variant({11: ('    schedule: "30 2 * * mon,3"',)}),
                  ["11:15: plans.controlplane.schedule"], "use day names", id="dow-mixed"),
     pytest.param(variant({11: ('    schedule: "30 2 * * sun?"',)}),
-                 ["11:15: plans.controlplane.schedule"], "'sun?' is not a value",
+                 ["11:15: plans.controlplane.schedule"], "'sun?' is not a number",
                  id="dow-trailing-junk"),
     pytest.param(variant({11: ('    schedule: "30 2 * jan-mar/2 sun"',)}),
                  ["11:15: plans.controlplane.schedule"], "month field 'jan-mar/2'",
