@@ -77,8 +77,9 @@ def gate_text(verdict: gate.GateResult) -> str:
             member = " pacemaker" if probe.facts.pacemaker_member else ""
             galera = f" galera={probe.galera.state}" if probe.galera else ""
             lines.append(f"  ok       {probe.node}{member}{galera}")
+    probed = {probe.node for probe in (*verdict.probes, verdict.target)}
     for node, reason in verdict.problems:
-        if not any(probe.node == node for probe in verdict.probes):
+        if node not in probed:
             lines.append(f"  REFUSED  {node}: {reason}")
     verdict_line = "gate passed" if verdict.passed else "gate REFUSED the run: nothing was changed"
     return "\n".join([*lines, verdict_line])
