@@ -151,7 +151,10 @@ def assumed_facts(resolved: Resolved) -> dict[str, planning.NodeFacts]:
             containers.append(f"ceph-mon-{node.name}")
         containers.append("<every-other-container>")
         databases = ("<innodb-schemas>",) if "mysql" in groups else ()
-        facts[node.name] = planning.NodeFacts(tuple(containers), "pacemaker" in groups, databases)
+        accounts = (("<each-user>", "<host>"),) if "mysql" in groups else ()
+        facts[node.name] = planning.NodeFacts(
+            tuple(containers), "pacemaker" in groups, databases, accounts
+        )
     return facts
 
 

@@ -187,12 +187,35 @@ def database_names(container: str, password: str, timeout_seconds: int) -> Remot
     return RemoteCommand("database_names", argv, timeout_seconds, stdin=mysql_option_file(password))
 
 
-def grants_dump(container: str, password: str, path: str, timeout_seconds: int) -> RemoteCommand:
-    """Grant statements of local, wildcard and IP users, root included (LP#1952099)."""
+def database_accounts(container: str, password: str, timeout_seconds: int) -> RemoteCommand:
+    """Local, wildcard and IP accounts whose grants are saved, root included (LP#1952099).
+
+    The vendor filter: FQDN hosts of TLS-everywhere users broke the dump with ERROR 1141.
+    """
     query = (
-        "SELECT CONCAT('SHOW GRANTS FOR ''',user,'''@''',host,''';') FROM mysql.user "
-        "WHERE length(user) > 0 AND (host='localhost' OR host='%' OR IS_IPV4(host) "
-        "OR IS_IPV6(host))"
+        "SELECT user, host FROM mysql.user WHERE length(user) > 0 AND (host='localhost' "
+        "OR host='%' OR IS_IPV4(host) OR IS_IPV6(host))"
+    )
+    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
+    return RemoteCommand(
+        "database_accounts", argv, timeout_seconds, stdin=mysql_option_file(password)
+    )
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def grants_dump(
+    container: str,
+    accounts: tuple[tuple[str, str], ...],
+    password: str,
+    path: str,
+    timeout_seconds: int,
+) -> RemoteCommand:
+    """The grant statements of `accounts`, each terminated by `;` so the file can be replayed."""
+    query = " ".join(
+        f"SHOW GRANTS FOR {_sql_string(user)}@{_sql_string(host)};" for user, host in accounts
     )
     argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
     return RemoteCommand(

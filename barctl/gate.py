@@ -77,6 +77,11 @@ def _database_facts(session: Session, container: str, timeout: int) -> tuple[str
     return password, status
 
 
+def _accounts(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = (line.split("\t") for line in text.splitlines() if "\t" in line)
+    return tuple((user, host) for user, host, *_ in pairs)
+
+
 def probe_node(session: Session, *, pacemaker: bool, timeout: int) -> Probe:
     """Run the read-only probes of one plan node and collect its facts."""
     name = session.node.name
@@ -99,7 +104,12 @@ def probe_node(session: Session, *, pacemaker: bool, timeout: int) -> Probe:
         databases = _checked(
             session, commands.database_names(container, password, timeout), "mysql failed"
         ).split()
-        facts = NodeFacts(facts.containers, facts.pacemaker_member, tuple(databases))
+        accounts = _accounts(
+            _checked(
+                session, commands.database_accounts(container, password, timeout), "mysql failed"
+            )
+        )
+        facts = NodeFacts(facts.containers, facts.pacemaker_member, tuple(databases), accounts)
         galera = cluster.parse_galera_status(galera_text) if pacemaker else None
         return Probe(name, "", facts, status, galera, password)
     except _ProbeFailed as failure:

@@ -54,6 +54,7 @@ class NodeFacts:
     containers: tuple[str, ...] = ()
     pacemaker_member: bool = False
     databases: tuple[str, ...] = ()
+    accounts: tuple[tuple[str, str], ...] = ()
 
     def galera_container(self) -> str | None:
         """The node's galera bundle container, when exactly one exists (LP#1964655)."""
@@ -205,6 +206,7 @@ def database_steps(
             node,
             commands.grants_dump(
                 container,
+                facts.accounts,
                 context.password,
                 f"{directory}/openstack-backup-mysql-grants.sql",
                 timeouts.database_dump,

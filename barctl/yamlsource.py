@@ -114,7 +114,7 @@ def parse_yaml(text: str, name: str) -> YamlDocument:
         message = " ".join(part for part in (error.context, error.problem) if part)
         if "found undefined alias" in message or "expected alphabetic or numeric" in message:
             message += (
-                " (a value starting with * or & must be quoted, e.g. schedule: \"*/5 * * * *\")"
+                ' (a value starting with * or & must be quoted, e.g. schedule: "*/5 * * * *")'
             )
         raise InputError([SourceProblem(name, line, column, "", message)]) from None
     except yaml.YAMLError as error:
