@@ -101,8 +101,9 @@ def _check_timezone(value: str) -> str:
 LocalPath = Annotated[Path, BeforeValidator(_local_path), AfterValidator(_absolute_local)]
 RemotePath = Annotated[str, AfterValidator(_absolute_remote)]
 Host = Annotated[str, AfterValidator(check_host)]
-Names = Annotated[tuple[str, ...], BeforeValidator(_list_to_tuple)]
-Groups = Annotated[tuple[str, ...], BeforeValidator(_list_to_tuple), Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1)]
+Names = Annotated[tuple[Name, ...], BeforeValidator(_list_to_tuple)]
+Groups = Annotated[tuple[Name, ...], BeforeValidator(_list_to_tuple), Field(min_length=1)]
 Seconds = Annotated[int, Field(gt=0)]
 Mode = Literal["rolling", "offline"]
 
@@ -135,8 +136,8 @@ class UndercloudSection(_Model):
 class SshSection(_Model):
     """SSH settings shared by every node."""
 
-    user: str | None = None
-    default_user: str = "heat-admin"
+    user: Name | None = None
+    default_user: Name = "heat-admin"
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     private_key: LocalPath = Path("/etc/barctl/credentials/id_ed25519")
     known_hosts: LocalPath = Path("/etc/barctl/known_hosts")
@@ -156,7 +157,7 @@ class SftpTarget(_Model):
     """An SFTP location; the password is read from a file (or a systemd credential)."""
 
     host: Host
-    user: str
+    user: Name
     path: RemotePath
     password_file: LocalPath
 

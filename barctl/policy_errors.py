@@ -161,7 +161,7 @@ def _value_message(details: ErrorDetails, node: yaml.Node | None) -> str:
         message = f"expected {context['expected']}, got {_describe(value)}"
     elif kind in _LIMITS:
         message = f"{_LIMITS[kind].format(**context)}, got {value!r}"
-    elif kind == "too_short":
+    elif kind in ("too_short", "string_too_short"):
         message = "must not be empty"
     else:
         message = details["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -191,6 +191,11 @@ MALFORMED = [
                  "applies only to the controlplane plan", id="mode-on-undercloud"),
     pytest.param(variant(after(11, "    groups: []")), ["12:13: plans.controlplane.groups"],
                  "must not be empty", id="empty-groups"),
+    pytest.param(variant(after(11, '    groups: [Controller, ""]')),
+                 ["12:26: plans.controlplane.groups.1"], "must not be empty",
+                 id="empty-group-name"),
+    pytest.param(variant({}, ("ssh:", '  default_user: ""')), ["13:17: ssh.default_user"],
+                 "must not be empty", id="empty-default-user"),
     pytest.param(variant(after(11, "    groups: [Controller, 7]")),
                  ["12:26: plans.controlplane.groups.1"], "expected a string", id="int-group"),
     # metrics, ssh, directories
