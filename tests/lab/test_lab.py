@@ -1,0 +1,429 @@
+"""The lab itself: real sshd per namespace, stand-in commands, cluster simulation, faults."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab import Lab, standard_hosts
+
+pytestmark = pytest.mark.lab
+
+MYSQL = "podman exec -i galera-bundle-podman-{i} mysql --defaults-extra-file=/dev/stdin -N -B -e "
+
+
+def client_conf(lab: Lab) -> str:
+    return f"[client]\nuser=root\npassword={lab.mysql_password}\n"
+
+
+def ok(lab: Lab, host: str, command: str, **kwargs: object) -> str:
+    result = lab.ssh(host, command, **kwargs)  # type: ignore[arg-type]
+    assert result.returncode == 0, (command, result.stdout, result.stderr)
+    return result.stdout
+
+
+# --------------------------------------------------------------------------- hosts
+
+
+def test_each_host_answers_ssh_with_its_own_environment(lab: Lab) -> None:
+    """Every host runs its own sshd with the lab PATH, its name and the lab dir in the env."""
+    for name in lab.host_names:
+        out = ok(lab, name, 'echo "$BARCTL_LAB_HOST|$BARCTL_LAB_DIR|$PATH"; hostname')
+        env, hostname = out.splitlines()
+        assert env == (f"{name}|{lab.directory}|{lab.bin_directory}:/usr/sbin:/usr/bin:/sbin:/bin")
+        assert hostname == name
+
+
+def test_each_host_has_its_own_host_key_in_known_hosts(lab: Lab) -> None:
+    """known_hosts lists one distinct plain ed25519 key per host address."""
+    lines = lab.known_hosts_path.read_text().splitlines()
+    assert sorted(line.split()[0] for line in lines) == sorted(
+        lab.address(n) for n in lab.host_names)
+    assert len({line.split()[2] for line in lines}) == len(lab.host_names)
+    assert all(line.split()[1] == "ssh-ed25519" for line in lines)
+
+
+def test_addresses_are_in_the_benchmark_range_on_the_lab_bridge(lab: Lab) -> None:
+    """Lab addresses come from 198.18.0.0/15; the root side has .1 on the lab's bridge."""
+    assert lab.network is not None and lab.network.subnet_of(
+        __import__("ipaddress").IPv4Network("198.18.0.0/15"))
+    assert lab.root_address.endswith(".1")
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", lab.bridge],
+                           capture_output=True, text=True, check=True).stdout
+    assert f"{lab.root_address}/24" in shown
+    assert [lab.address(n).rsplit(".", 1)[1] for n in lab.host_names] == [
+        "10", "11", "12", "13", "14"]
+
+
+def test_etc_rear_is_private_to_each_host(lab: Lab) -> None:
+    """A file written to /etc/rear on one host is invisible on others and on the machine."""
+    ok(lab, "ctl-0", "echo ctl0 > /etc/rear/barctl-run.conf; mkdir -p /var/lib/barctl/r1")
+    assert (lab.host_directory("ctl-0", "etc-rear") / "barctl-run.conf").read_text() == "ctl0\n"
+    assert ok(lab, "ctl-1", "ls -A /etc/rear /var/lib/barctl") == "/etc/rear:\n\n/var/lib/barctl:\n"
+    assert not Path("/etc/rear/barctl-run.conf").exists()
+    assert not Path("/var/lib/barctl/r1").exists()
+
+
+def test_sftp_subsystem_works(lab: Lab) -> None:
+    """The sftp subsystem is available (barctl may upload files that way)."""
+    argv = lab.ssh_argv("ctl-0", "x")[:-2]
+    argv[0] = "sftp"
+    argv += ["-b", "-", f"root@{lab.address('ctl-0')}"]
+    result = subprocess.run(argv, input="ls /etc\n", capture_output=True, text=True, timeout=20,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- pacemaker
+
+
+def test_pcs_cluster_stop_on_one_node_is_seen_offline_elsewhere(lab: Lab) -> None:
+    """`pcs cluster stop` on ctl-1 makes ctl-0's `pcs status` show it OFFLINE; health says so."""
+    ok(lab, "ctl-1", "pcs cluster stop --request-timeout=3600")
+    status = ok(lab, "ctl-0", "pcs status")
+    assert "  * Online: [ ctl-0 ctl-2 ]" in status
+    assert "  * OFFLINE: [ ctl-1 ]" in status
+    assert "partition with quorum" in status
+    refused = lab.ssh("ctl-1", "pcs status")
+    assert refused.returncode == 1
+    assert "error running crm_mon, is pacemaker running?" in refused.stderr
+    assert "ctl-1: pacemaker offline" in lab.cluster_health()
+    ok(lab, "ctl-1", "pcs cluster start")
+    assert lab.is_cluster_healthy(), lab.cluster_health()
+
+
+def test_pcs_stop_all_loses_quorum_and_start_all_heals(lab: Lab) -> None:
+    """`pcs cluster stop --all` stops every member; one back is WITHOUT quorum; --all heals."""
+    ok(lab, "ctl-0", "pcs cluster stop --all")
+    assert all(lab.node_state(n)["pacemaker"] == "offline" for n in ("ctl-0", "ctl-1", "ctl-2"))
+    assert any("without quorum" in p for p in lab.cluster_health())
+    ok(lab, "ctl-2", "pcs cluster start")
+    status = ok(lab, "ctl-2", "pcs status")
+    assert "partition WITHOUT quorum" in status and "OFFLINE: [ ctl-0 ctl-1 ]" in status
+    ok(lab, "ctl-2", "pcs cluster start --all")
+    assert lab.is_cluster_healthy(), lab.cluster_health()
+
+
+def test_pcs_status_off_cluster_and_backup_files(lab: Lab) -> None:
+    """The undercloud has no pacemaker; `pcs cluster cib` / `pcs config backup` write files."""
+    result = lab.ssh("undercloud", "pcs status")
+    assert result.returncode == 1 and "is pacemaker running?" in result.stderr
+    ok(lab, "ctl-0", "cd /var/lib/barctl && pcs cluster cib cib.xml && "
+                     "pcs config backup pacemaker_backup")
+    files = sorted(p.name for p in lab.host_directory("ctl-0", "var-lib-barctl").iterdir())
+    assert files == ["cib.xml", "pacemaker_backup.tar.bz2"]
+
+
+def test_rejoin_delay_keeps_node_joining_until_due(lab: Lab) -> None:
+    """With a rejoin delay, a started node is not online/Synced until the delay has passed."""
+    lab.set_rejoin_delay(0.6)
+    ok(lab, "ctl-0", "pcs cluster stop")
+    ok(lab, "ctl-0", "pcs cluster start")
+    assert lab.node_state("ctl-0")["pacemaker"] == "starting"
+    assert lab.ssh("ctl-0", "clustercheck").returncode == 1
+    time.sleep(0.7)
+    assert lab.node_state("ctl-0")["wsrep_state"] == "Synced"
+    assert "Galera cluster node is synced." in ok(lab, "ctl-0", "clustercheck")
+
+
+# --------------------------------------------------------------------------- galera
+
+
+def test_desync_on_and_off_with_password_on_stdin(lab: Lab) -> None:
+    """SET GLOBAL wsrep_desync via podman exec + mysql, password on stdin, toggles desync."""
+    conf = client_conf(lab)
+    ok(lab, "ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = ON'", input=conf)
+    assert lab.node_state("ctl-0")["wsrep_desync"] == "ON"
+    assert "ctl-0: wsrep_desync ON" in lab.cluster_health()
+    assert ok(lab, "ctl-0", MYSQL.format(i=0) + "'SELECT @@wsrep_desync'", input=conf) == "ON\n"
+    assert lab.ssh("ctl-0", "clustercheck").returncode == 1
+    ok(lab, "ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = OFF'", input=conf)
+    assert lab.is_cluster_healthy()
+    query = "\"SHOW STATUS LIKE 'wsrep_local_state_comment'\""
+    status = ok(lab, "ctl-0", MYSQL.format(i=0) + query, input=conf)
+    assert status == "wsrep_local_state_comment\tSynced\nwsrep_cluster_size\t3\n"
+
+
+def test_mysql_wrong_or_missing_password_is_refused(lab: Lab) -> None:
+    """A wrong or missing password gets MySQL's access-denied error and exit 1."""
+    for given in ("[client]\npassword=wrong\n", ""):
+        result = lab.ssh("ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = ON'",
+                         input=given)
+        assert result.returncode == 1
+        assert "ERROR 1045 (28000): Access denied for user 'root'@'localhost'" in result.stderr
+    assert lab.node_state("ctl-0")["wsrep_desync"] == "OFF"
+
+
+def test_mysql_queries_and_dump(lab: Lab) -> None:
+    """Schema/grants queries and mysqldump answer realistically; hiera gives the password."""
+    conf = client_conf(lab)
+    hiera = "hiera -c /etc/puppet/hiera.yaml "
+    assert ok(lab, "ctl-0", hiera + "mysql::server::root_password") == lab.mysql_password + "\n"
+    assert ok(lab, "ctl-0", hiera + "no::such::key") == "nil\n"
+    schemas = ok(lab, "ctl-1", MYSQL.format(i=1) + '"select distinct table_schema from '
+                 "information_schema.tables where engine='innodb'\"", input=conf)
+    assert schemas.split() == ["keystone", "nova", "glance", "neutron"]
+    grants = ok(lab, "ctl-1", MYSQL.format(i=1) + "\"SELECT user FROM mysql.user\"", input=conf)
+    assert grants.startswith("GRANT ") and all(g.endswith(";") for g in grants.splitlines())
+    dump = ok(lab, "ctl-1", "podman exec -i galera-bundle-podman-1 mysqldump "
+              "--defaults-extra-file=/dev/stdin --single-transaction --databases keystone nova",
+              input=conf)
+    assert dump.startswith("-- MySQL dump") and "Database: keystone nova" in dump
+    uc = ok(lab, "undercloud", "podman exec -i mysql mysqldump --defaults-extra-file=/dev/stdin "
+            "--opt --all-databases", input=conf)
+    assert "keystone nova glance neutron" in uc
+
+
+# --------------------------------------------------------------------------- podman / ceph
+
+
+def test_pause_and_unpause_containers(lab: Lab) -> None:
+    """podman pause/unpause change state; ps filters paused; unknown names exit 125."""
+    ok(lab, "ctl-0", "podman pause nova_api keystone")
+    assert ok(lab, "ctl-0", "podman ps --filter status=paused --format '{{.Names}}'") == (
+        "keystone\nnova_api\n")
+    assert "nova_api" in ok(lab, "ctl-0", "podman ps -a --format '{{.Names}}'")
+    assert "ctl-0: container nova_api paused" in lab.cluster_health()
+    assert lab.ssh("ctl-0", "podman exec keystone mysql").returncode == 126
+    unknown = lab.ssh("ctl-0", "podman pause nosuch")
+    assert unknown.returncode == 125 and 'no container with name or ID "nosuch"' in unknown.stderr
+    ok(lab, "ctl-0", "podman unpause nova_api keystone")
+    assert lab.is_cluster_healthy()
+    assert ok(lab, "undercloud", "podman ps --format '{{.Names}}'").split() == [
+        "ironic_api", "keystone", "mysql"]
+
+
+def test_ceph_units_and_auth_export(lab: Lab) -> None:
+    """systemctl tracks ceph units (never the real one); ceph auth export gives a keyring."""
+    ok(lab, "ctl-2", "systemctl stop ceph-mon@ctl-2 ceph-mgr@ctl-2")
+    result = lab.ssh("ctl-2", "systemctl is-active ceph-mon@ctl-2")
+    assert (result.returncode, result.stdout) == (3, "inactive\n")
+    assert "ctl-2: ceph-mon@ctl-2 inactive" in lab.cluster_health()
+    ok(lab, "ctl-2", "systemctl start ceph.target")
+    assert ok(lab, "ctl-2", "systemctl is-active ceph-mgr@ctl-2") == "active\n"
+    keyring = ok(lab, "ctl-2", "podman exec ceph-mon-ctl-2 ceph --cluster ceph auth export")
+    assert keyring.startswith("[client.admin]")
+    assert ok(lab, "ctl-2", "cephadm ls --no-detail") == "[]\n"
+    assert "[client.admin]" in ok(lab, "ctl-2", "cephadm shell -- ceph auth export")
+
+
+# --------------------------------------------------------------------------- rear
+
+
+REAR_CONF = (
+    'BACKUP=NETFS\nBACKUP_URL="nfs://{addr}/ctl_plane_backups"\n'
+    "ISO_PREFIX=$HOSTNAME-202401020304\nBACKUP_PROG_ARCHIVE=\"$HOSTNAME-202401020304\"\n"
+)
+
+
+def test_rear_mkbackup_writes_iso_and_archive_to_export(lab: Lab) -> None:
+    """rear -C NAME mkbackup writes <ISO_PREFIX>.iso and <ARCHIVE>.tar.gz under export/<host>/."""
+    conf = REAR_CONF.format(addr=lab.address("backup-0"))
+    ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf", input=conf)
+    assert ok(lab, "ctl-0", "rear -V") == "Relax-and-Recover 2.6 / 2020-06-17\n"
+    out = ok(lab, "ctl-0", "rear -d -v -C barctl-run mkbackup", timeout=20)
+    assert "Relax-and-Recover" in out
+    target = lab.export_directory / "ctl-0"
+    assert (target / "ctl-0-202401020304.iso").stat().st_size > 1000
+    assert (target / "ctl-0-202401020304.tar.gz").stat().st_size > 1000
+
+
+def test_rear_fails_when_backup_host_down_or_wrong_server(lab: Lab) -> None:
+    """rear exits 1 like ReaR when the NFS server is not the backup host or it is down."""
+    wrong = REAR_CONF.format(addr=lab.address("ctl-2"))
+    ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf", input=wrong)
+    result = lab.ssh("ctl-0", "rear -C barctl-run mkbackup")
+    assert result.returncode == 1 and "ERROR: Mount command" in result.stderr
+    ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf",
+       input=REAR_CONF.format(addr=lab.address("backup-0")))
+    lab.stop_sshd("backup-0")
+    result = lab.ssh("ctl-0", "rear -C barctl-run mkbackup")
+    assert result.returncode == 1
+    assert not (lab.export_directory / "ctl-0").exists()
+
+
+# --------------------------------------------------------------------------- host faults
+
+
+def test_link_down_connect_times_out_and_restore(lab: Lab) -> None:
+    """With the link down a TCP connect times out (not refused, no instant error); restore."""
+    lab.link_down("ctl-1")
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        socket.create_connection((lab.address("ctl-1"), 22), timeout=1.5)
+    assert time.monotonic() - started >= 1.4
+    lab.restore("ctl-1")
+    assert ok(lab, "ctl-1", "echo up") == "up\n"
+
+
+def test_banner_hang_times_out_in_banner_exchange(lab: Lab) -> None:
+    """A banner-hang host accepts TCP but ssh times out waiting for the banner."""
+    lab.banner_hang("ctl-2")
+    with socket.create_connection((lab.address("ctl-2"), 22), timeout=2) as conn:
+        conn.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            conn.recv(10)
+    result = lab.ssh("ctl-2", "true", connect_timeout=1)
+    assert result.returncode == 255
+    assert "banner exchange" in result.stderr
+    lab.restore("ctl-2")
+    assert ok(lab, "ctl-2", "echo up") == "up\n"
+
+
+def test_sshd_stopped_is_refused(lab: Lab) -> None:
+    """Stopping sshd (by recorded PID) makes connections refused; restore restarts it."""
+    pid = lab.pids()["ctl-0"]
+    lab.stop_sshd("ctl-0")
+    assert not Path(f"/proc/{pid}").exists()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((lab.address("ctl-0"), 22), timeout=2)
+    lab.restore("ctl-0")
+    assert ok(lab, "ctl-0", "echo up") == "up\n"
+
+
+def test_changed_host_key_fails_strict_checking(lab: Lab) -> None:
+    """A regenerated host key makes strict host key checking fail; restore brings the old key."""
+    lab.change_host_key("undercloud")
+    result = lab.ssh("undercloud", "true")
+    assert result.returncode == 255
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in result.stderr
+    lab.restore("undercloud")
+    assert ok(lab, "undercloud", "echo up") == "up\n"
+
+
+# --------------------------------------------------------------------------- command faults
+
+
+def test_injected_exit_code_applies_before_state_change(lab: Lab) -> None:
+    """An injected `pcs cluster start` failure exits N and leaves the node offline; expires."""
+    ok(lab, "ctl-0", "pcs cluster stop")
+    lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=7, times=1)
+    result = lab.ssh("ctl-0", "pcs cluster start")
+    assert result.returncode == 7 and "injected" in result.stderr
+    assert lab.node_state("ctl-0")["pacemaker"] == "offline"
+    ok(lab, "ctl-0", "pcs cluster start")
+    assert lab.is_cluster_healthy()
+
+
+def test_injected_hang_is_killed_by_timeout(lab: Lab) -> None:
+    """A hanging stand-in is killed by the caller's server-side `timeout`."""
+    lab.inject("ctl-1", ["rear"], hang=True)
+    started = time.monotonic()
+    result = lab.ssh("ctl-1", "timeout 2 rear -v mkbackup")
+    assert result.returncode == 124
+    assert 1.9 < time.monotonic() - started < 6
+    assert lab.ssh("ctl-0", "rear -V").returncode == 0  # other hosts unaffected
+
+
+def test_injected_sleep_then_normal_and_inner_podman_match(lab: Lab) -> None:
+    """A sleep fault delays then behaves normally; faults match commands run via podman exec."""
+    lab.inject(None, ["hiera"], sleep=0.5, times=1)
+    started = time.monotonic()
+    assert ok(lab, "ctl-0", "hiera container_cli") == "podman\n"
+    assert time.monotonic() - started >= 0.5
+    lab.inject("ctl-0", ["mysqldump"], exit_code=2)
+    result = lab.ssh("ctl-0", "podman exec -i galera-bundle-podman-0 mysqldump "
+                     "--defaults-extra-file=/dev/stdin --all-databases", input=client_conf(lab))
+    assert result.returncode == 2
+
+
+def test_invocations_record_host_and_argv_but_never_stdin(lab: Lab) -> None:
+    """Invocations record host and argv; the password sent on stdin appears nowhere."""
+    ok(lab, "ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = OFF'", input=client_conf(lab))
+    ok(lab, "ctl-1", "sudo -n pcs status")
+    calls = lab.invocations()
+    assert [(c.host, c.argv[0]) for c in calls] == [
+        ("ctl-0", "podman"), ("ctl-1", "sudo"), ("ctl-1", "pcs")]
+    assert calls[0].argv[-1] == "SET GLOBAL wsrep_desync = OFF"
+    assert calls[2].argv == ("pcs", "status")
+    assert [c.argv[0] for c in lab.invocations("ctl-1")] == ["sudo", "pcs"]
+    assert lab.mysql_password not in (lab.directory / "invocations.jsonl").read_text()
+    lab.clear_invocations()
+    assert lab.invocations() == []
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_inventory_is_tripleo_static_format(lab: Lab) -> None:
+    """The inventory has top-level groups, stack-prefixed roles, service groups, BackupNode."""
+    inv = yaml.safe_load(lab.inventory_path.read_text())
+    assert "all" not in inv
+    assert inv["Undercloud"]["vars"]["ansible_connection"] == "local"
+    assert inv["Controller"] == {"children": {"overcloud_Controller": {}}}
+    ctl = inv["overcloud_Controller"]
+    assert ctl["hosts"]["ctl-1"]["ansible_host"] == lab.address("ctl-1")
+    assert ctl["vars"]["ansible_ssh_user"] == "root"
+    assert ctl["vars"]["tripleo_role_name"] == "Controller"
+    for group in ("pacemaker", "ceph_mon", "mysql", "allovercloud"):
+        assert inv[group] == {"children": {f"overcloud_{group}": {}}}
+    assert inv["overcloud"] == {"children": {"overcloud_allovercloud": {}}}
+    assert inv["BackupNode"]["hosts"]["backup-0"] == {
+        "ansible_host": lab.address("backup-0"), "ansible_user": "root"}
+
+
+def test_write_policy_deep_merges_overrides(lab: Lab, tmp_path: Path) -> None:
+    """write_policy writes a lab policy; overrides are deep-merged."""
+    path = lab.write_policy(tmp_path / "p.yaml", plans={"controlplane": {"mode": "offline"}})
+    policy = yaml.safe_load(path.read_text())
+    assert policy["plans"]["controlplane"] == {
+        "schedule": "30 2 * * sun", "groups": ["Controller"], "mode": "offline"}
+    assert policy["backup_target"] == {
+        "nfs": {"server": lab.address("backup-0"), "export": "/ctl_plane_backups"},
+        "node": "backup-0"}
+    assert policy["undercloud"]["address"] == lab.address("undercloud")
+    assert policy["ssh"]["known_hosts"] == str(lab.known_hosts_path)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def test_composable_lab_and_teardown_leave_nothing_behind(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    """A composable lab works; teardown removes namespaces, links, processes, mount points."""
+    created = [p for p in (Path("/etc/rear"), Path("/var/lib/barctl")) if not p.exists()]
+    lab = lab_factory(composable=True, ceph=False)
+    assert ok(lab, "db-2", "pcs status").count("galera-bundle-") == 3
+    inv = yaml.safe_load(lab.inventory_path.read_text())
+    assert set(inv["overcloud_mysql"]["children"]) == {"overcloud_Database"}
+    lab.banner_hang("msg-0")
+    session = subprocess.Popen(lab.ssh_argv("db-0", "sleep 60"))  # a live sshd session child
+    time.sleep(0.5)
+    pids = list(lab.pids().values())
+    namespaces = [lab.namespace(n) for n in lab.host_names]
+    lab.down()
+    session.wait(timeout=10)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                            check=False).stdout
+    assert not any(ns in listed for ns in namespaces)
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
+    assert lab.bridge not in links
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    for path in created:
+        assert not path.exists() or any(path.iterdir()) or _other_labs_running()
+
+
+def _other_labs_running() -> bool:
+    active = Path("/run/barctl-lab/active")
+    return active.exists() and any(active.iterdir())
+
+
+def test_running_tears_down_when_the_block_raises(tmp_path: Path) -> None:
+    """Lab.running tears down (no namespace, bridge or sshd left) when the body raises."""
+    from lab import unavailable_reason
+
+    if unavailable_reason():
+        pytest.skip(f"lab unavailable: {unavailable_reason()}")
+    hosts = standard_hosts(1, ceph=False)
+    with pytest.raises(RuntimeError, match="boom"), Lab.running(tmp_path, hosts) as lab:
+        pids = list(lab.pids().values())
+        raise RuntimeError("boom")
+    assert lab.bridge not in subprocess.run(["ip", "-o", "link"], capture_output=True,
+                                            text=True, check=False).stdout
+    assert lab.bridge not in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                            text=True, check=False).stdout
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
