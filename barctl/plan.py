@@ -66,12 +66,17 @@ class NodeFacts:
         return f"ceph-mon-{node}" in self.containers
 
     def pausable_containers(self) -> tuple[str, ...]:
-        """Containers the offline mode pauses: all but databases and pacemaker bundles."""
+        """Containers the offline mode pauses: all but databases, pacemaker bundles and ceph.
+
+        Ceph daemons are stopped through their systemd units instead (tripleo.md §2b).
+        """
         keep = {"mysql", "galera"}
         return tuple(
             name
             for name in self.containers
-            if name not in keep and not PACEMAKER_BUNDLE.fullmatch(name)
+            if name not in keep
+            and not PACEMAKER_BUNDLE.fullmatch(name)
+            and not name.startswith("ceph-")
         )
 
 
