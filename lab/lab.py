@@ -348,6 +348,8 @@ class Lab:
             self._write_files()
             for index, spec in enumerate(self.specs):
                 self._create_host(index, spec)
+            (self.directory / "state.json").write_text(
+                json.dumps(self._initial_state(), indent=1))
             self._write_known_hosts()
             self.write_inventory()
             for host in self._hosts.values():
@@ -420,7 +422,6 @@ class Lab:
                  "-f", str(key))
         (d / "invocations.jsonl").write_text("")
         (d / "state.lock").touch()
-        (d / "state.json").write_text(json.dumps(self._initial_state(), indent=1))
 
     def _create_host(self, index: int, spec: HostSpec) -> None:
         assert self.network is not None
@@ -593,21 +594,21 @@ class Lab:
                 "containers": {c: "running" for c in spec.containers},
                 "ceph_mon": spec.ceph_mon,
                 "ceph_units": units,
+                # per-node hiera overrides the lab-wide map; None prints `nil`
+                "hiera": {
+                    "tripleo::profile::pacemaker::database::mysql::bind_address": (
+                        self._hosts[spec.name].address if spec.galera else None),
+                },
             }
-        galera = any(s.galera for s in self.specs)
         hiera: dict[str, Any] = {
             "mysql::server::root_password": self.mysql_password,
             "container_cli": "podman",
-            "tripleo::profile::pacemaker::database::mysql::bind_address": (
-                "internal_api" if galera else None),
-            "ceph_mds_short_node_names": None,
-            "ceph_rgw_short_node_names": None,
         }
         backup = self.backup_host
         return {
             "cluster_name": "tripleo_cluster",
             "nodes": nodes,
-            "hiera": {k: v for k, v in hiera.items() if v is not None},
+            "hiera": hiera,
             "faults": [],
             "down_hosts": {},
             "backup_host": backup,
@@ -661,10 +662,12 @@ class Lab:
         with self._state() as state:
             state["rejoin_delay"] = float(seconds)
 
-    def set_hiera(self, key: str, value: Any) -> None:
-        """Set (or with None remove) a hiera key."""
+    def set_hiera(self, key: str, value: Any, host: str | None = None) -> None:
+        """Set a hiera key lab-wide, or for one host (None: the key prints ``nil``)."""
         with self._state() as state:
-            if value is None:
+            if host is not None:
+                state["nodes"][host]["hiera"][key] = value
+            elif value is None:
                 state["hiera"].pop(key, None)
             else:
                 state["hiera"][key] = value

@@ -147,8 +147,25 @@ def _is_bundle(name: str) -> bool:
     return "-bundle-podman-" in name
 
 
+def container_id(name: str) -> str:
+    """The (fake, stable) 12-hex container ID of a container name."""
+    return hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def resolve_container(node: dict[str, Any], name_or_id: str) -> str:
+    """Container name for a name or a (prefix of a) container ID; unknown values unchanged."""
+    if name_or_id in node["containers"]:
+        return name_or_id
+    if len(name_or_id) >= 3:
+        for name in node["containers"]:
+            if container_id(name).startswith(name_or_id):
+                return str(name)
+    return name_or_id
+
+
 def container_status(node: dict[str, Any], name: str) -> str | None:
     """running | paused | exited (bundle containers while pacemaker is not online) | None."""
+    name = resolve_container(node, name)
     status: str | None = node["containers"].get(name)
     if status is None:
         return None
@@ -308,9 +325,10 @@ def cmd_podman(ctx: Ctx, args: list[str]) -> int:
     return 125
 
 
-def _podman_ps(ctx: Ctx, args: list[str]) -> int:
+def _podman_ps(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
     show_all = "-a" in args or "--all" in args
     quiet = "-q" in args or "--quiet" in args
+    table = not any(a == "--format" or a.startswith("--format=") for a in args)
     wanted: str | None = None
     name_filter: str | None = None
     for i, arg in enumerate(args):
@@ -329,6 +347,8 @@ def _podman_ps(ctx: Ctx, args: list[str]) -> int:
     with locked_state(ctx.lab_dir) as state:
         node = state["nodes"].get(ctx.host, {"containers": {}, "pacemaker": "offline"})
         rows = [(name, container_status(node, name)) for name in sorted(node["containers"])]
+    if table and not quiet:
+        ctx.out("CONTAINER ID  IMAGE  COMMAND  CREATED  STATUS  PORTS  NAMES")
     for name, status in rows:
         if status == "exited" and not show_all and wanted is None:
             continue
@@ -337,7 +357,12 @@ def _podman_ps(ctx: Ctx, args: list[str]) -> int:
         if name_filter is not None and not re.search(name_filter, name):
             continue
         if quiet:
-            ctx.out(hashlib.sha256(name.encode()).hexdigest()[:12])
+            ctx.out(container_id(name))
+        elif table:
+            shown = {"running": "Up 3 days ago", "paused": "Paused", "exited": "Exited (0)"}
+            ctx.out(f"{container_id(name)}  cluster.common.tag/{name.split('-')[0]}:pcmklatest"
+                    f"  kolla_start  3 days ago  {shown.get(status or '', status)}"
+                    f"{' ' * 8}{name}")
         else:
             ctx.out(name)
     return 0
@@ -360,7 +385,8 @@ def _podman_pause(ctx: Ctx, sub: str, names: list[str]) -> int:
                 ctx.err(f'Error: "{name}" is not paused, can\'t unpause: container state improper')
                 code = 125
             else:
-                node["containers"][name] = "paused" if sub == "pause" else "running"
+                node["containers"][resolve_container(node, name)] = (
+                    "paused" if sub == "pause" else "running")
                 ctx.out(name)
     return code
 
@@ -420,7 +446,8 @@ def cmd_hiera(ctx: Ctx, args: list[str]) -> int:
             continue
         keys.append(arg)
     with locked_state(ctx.lab_dir) as state:
-        hiera: dict[str, Any] = state["hiera"]
+        hiera: dict[str, Any] = dict(state["hiera"])
+        hiera.update(state["nodes"].get(ctx.host, {}).get("hiera", {}))
     for key in keys[:1]:
         value = hiera.get(key)
         if value is None:

@@ -427,3 +427,19 @@ def test_running_tears_down_when_the_block_raises(tmp_path: Path) -> None:
     assert lab.bridge not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                             text=True, check=False).stdout
     assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+
+
+def test_fresh_lab_state_knows_addresses_and_per_node_hiera(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    """Right after up (no reset), rear finds the backup host; hiera bind_address is per node."""
+    lab = lab_factory(standard_hosts(1, ceph=False))
+    conf = REAR_CONF.format(addr=lab.address("backup-0"))
+    ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf", input=conf)
+    ok(lab, "ctl-0", "rear -C barctl-run mkbackup")
+    key = "hiera -c /etc/puppet/hiera.yaml " + (
+        "tripleo::profile::pacemaker::database::mysql::bind_address")
+    assert ok(lab, "ctl-0", key) == lab.address("ctl-0") + "\n"
+    assert ok(lab, "undercloud", key) == "nil\n"
+    cid = ok(lab, "ctl-0", "podman ps -q --filter name=galera").strip()
+    assert ok(lab, "ctl-0", f"podman exec -i {cid} mysql --defaults-extra-file=/dev/stdin -N -e "
+              "'SELECT @@wsrep_desync'", input=client_conf(lab)) == "OFF\n"
+    assert "galera-bundle-podman-0" in ok(lab, "ctl-0", "podman ps")
