@@ -71,7 +71,9 @@ def _node(policy: Policy, inventory: Inventory, host: Host) -> planning.Node:
             f"{host.name} has no SSH address (ansible_connection local): set undercloud.address"
         )
         raise ResolveError(message)
-    user = resolve_user(inventory, host, override=policy.ssh.user, default=policy.ssh.default_user)
+    # The inventory gives the undercloud no user (ansible_connection: local); TripleO's is stack.
+    default = policy.undercloud.user if host.connection == "local" else policy.ssh.default_user
+    user = resolve_user(inventory, host, override=policy.ssh.user, default=default)
     return planning.Node(host.name, address, user, policy.ssh.port, host.groups)
 
 

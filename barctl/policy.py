@@ -131,6 +131,7 @@ class UndercloudSection(_Model):
     """How barctl reaches the undercloud (the inventory only says `ansible_connection: local`)."""
 
     address: Host | None = None
+    user: str = "stack"
 
 
 class SshSection(_Model):
