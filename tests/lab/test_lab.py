@@ -443,3 +443,19 @@ def test_fresh_lab_state_knows_addresses_and_per_node_hiera(lab_factory) -> None
     assert ok(lab, "ctl-0", f"podman exec -i {cid} mysql --defaults-extra-file=/dev/stdin -N -e "
               "'SELECT @@wsrep_desync'", input=client_conf(lab)) == "OFF\n"
     assert "galera-bundle-podman-0" in ok(lab, "ctl-0", "podman ps")
+
+
+def test_paramiko_strict_known_hosts_login(lab: Lab) -> None:
+    """paramiko (what Fabric uses) logs in with the lab key and known_hosts under RejectPolicy."""
+    import paramiko
+
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(lab.known_hosts_path))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(lab.address("ctl-0"), username="root", key_filename=str(lab.client_key_path),
+                   timeout=5, banner_timeout=5, allow_agent=False, look_for_keys=False)
+    try:
+        _, stdout, _ = client.exec_command("echo $BARCTL_LAB_HOST; pcs status | head -1")
+        assert stdout.read().decode() == "ctl-0\nCluster name: tripleo_cluster\n"
+    finally:
+        client.close()
