@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
@@ -391,20 +392,49 @@ def test_composable_lab_and_teardown_leave_nothing_behind(lab_factory) -> None: 
     inv = yaml.safe_load(lab.inventory_path.read_text())
     assert set(inv["overcloud_mysql"]["children"]) == {"overcloud_Database"}
     lab.banner_hang("msg-0")
-    session = subprocess.Popen(lab.ssh_argv("db-0", "sleep 60"))  # a live sshd session child
-    time.sleep(0.5)
-    pids = list(lab.pids().values())
+    session = subprocess.Popen(lab.ssh_argv("db-0", "exec sleep 60"))  # a live session child
+    sleeper = _wait_for_process_in(lab.namespace("db-0"), "sleep 60")
+    pids = [*lab.pids().values(), sleeper]
     namespaces = [lab.namespace(n) for n in lab.host_names]
     lab.down()
+    session.kill()  # the client side is ours; its server side must be gone already
     session.wait(timeout=10)
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                             check=False).stdout
     assert not any(ns in listed for ns in namespaces)
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
     assert lab.bridge not in links
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not _still_running(pids)
     for path in created:
         assert not path.exists() or any(path.iterdir()) or _other_labs_running()
+
+
+def _wait_for_process_in(namespace: str, cmdline: str) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
+                              text=True, check=False).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip() == (
+                        cmdline.encode()):
+                    return int(pid)
+        time.sleep(0.05)
+    raise AssertionError(f"no {cmdline!r} in {namespace}")
+
+
+def _still_running(pids: list[int]) -> list[int]:
+    """PIDs still running after up to 3 s (zombies awaiting their reaper count as gone)."""
+    deadline = time.monotonic() + 3
+    while True:
+        alive = []
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                    alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
 
 
 def _other_labs_running() -> bool:
@@ -426,7 +456,7 @@ def test_running_tears_down_when_the_block_raises(tmp_path: Path) -> None:
                                             text=True, check=False).stdout
     assert lab.bridge not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                             text=True, check=False).stdout
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not _still_running(pids)
 
 
 def test_fresh_lab_state_knows_addresses_and_per_node_hiera(lab_factory) -> None:  # type: ignore[no-untyped-def]
