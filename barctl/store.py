@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -230,16 +231,25 @@ def _undo(row: sqlite3.Row) -> UndoRecord:
 
 
 class Store:
-    """One connection to `history.db`; use one Store per thread (`with Store.open(path) as s:`)."""
+    """One connection to `history.db`, safe to share between threads (`with Store.open(path)`)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
+        # The engine records steps from its worker threads: one connection, one lock.
+        self._lock = threading.RLock()
+
+    def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run one read statement under the lock and return every row."""
+        with self._lock:
+            return self._connection.execute(sql, parameters).fetchall()
 
     @classmethod
     def open(cls, path: Path, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Store:
         """Open (creating it mode 0600 if missing) and migrate the database at `path`."""
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-        connection = sqlite3.connect(path, timeout=busy_timeout_seconds, isolation_level=None)
+        connection = sqlite3.connect(
+            path, timeout=busy_timeout_seconds, isolation_level=None, check_same_thread=False
+        )
         connection.row_factory = sqlite3.Row
         store = cls(connection)
         try:
@@ -270,23 +280,25 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One short write transaction: the write lock is taken up front, rolled back on error."""
-        self._connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._connection
-            self._connection.execute("COMMIT")
-        except BaseException:
-            if self._connection.in_transaction:
-                self._connection.execute("ROLLBACK")
-            raise
+        with self._lock:
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+                self._connection.execute("COMMIT")
+            except BaseException:
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction, so several queries see one consistent snapshot."""
-        self._connection.execute("BEGIN")
-        try:
-            yield self._connection
-        finally:
-            self._connection.execute("COMMIT")
+        with self._lock:
+            self._connection.execute("BEGIN")
+            try:
+                yield self._connection
+            finally:
+                self._connection.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._write() as connection:
@@ -460,19 +472,17 @@ class Store:
         Runs oldest first (by their first registered undo); within a run, NEWEST FIRST, i.e.
         reverse registration order, so later changes are reverted before the ones under them.
         """
-        rows = self._connection.execute(
+        rows = self._query(
             "SELECT * FROM undos WHERE state = 'pending'"
             " ORDER BY (SELECT min(id) FROM undos AS first WHERE first.run_id = undos.run_id),"
             " id DESC"
-        ).fetchall()
+        )
         return [_undo(row) for row in rows]
 
     def undos_total(self) -> dict[UndoState, int]:
         """How many journal entries there are per state (every state present, maybe 0)."""
         totals = dict.fromkeys(UndoState, 0)
-        for state, count in self._connection.execute(
-            "SELECT state, count(*) FROM undos GROUP BY state"
-        ):
+        for state, count in self._query("SELECT state, count(*) FROM undos GROUP BY state"):
             totals[UndoState(state)] = count
         return totals
 
@@ -488,14 +498,14 @@ class Store:
 
     def misses_total(self, plan: str) -> int:
         """How many distinct schedule slots of `plan` were missed, ever."""
-        row = self._connection.execute("SELECT count(*) FROM misses WHERE plan = ?", (plan,))
-        return int(row.fetchone()[0])
+        row = self._query("SELECT count(*) FROM misses WHERE plan = ?", (plan,))
+        return int(row[0][0])
 
     # ---- queries ------------------------------------------------------------------------------
 
     def _runs(self, where: str, parameters: Sequence[object], limit: int | None) -> list[RunRecord]:
         query = f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"  # noqa: S608
-        rows = self._connection.execute(query, (*parameters, -1 if limit is None else limit))
+        rows = self._query(query, (*parameters, -1 if limit is None else limit))
         return [_run(row) for row in rows]
 
     def history(self, plan: str | None = None, limit: int = 20) -> list[RunRecord]:
@@ -535,8 +545,8 @@ class Store:
 
     def last_attempt_time(self, plan: str) -> datetime | None:
         """When the latest run of `plan` started, whatever its outcome."""
-        row = self._connection.execute("SELECT max(started_at) FROM runs WHERE plan = ?", (plan,))
-        return _moment(row.fetchone()[0])
+        row = self._query("SELECT max(started_at) FROM runs WHERE plan = ?", (plan,))
+        return _moment(row[0][0])
 
     def running_runs(self) -> list[RunRecord]:
         """Runs not ended yet (of any plan), newest first."""
@@ -545,7 +555,7 @@ class Store:
     def runs_total(self, plan: str) -> dict[RunOutcome, int]:
         """How many ended runs of `plan` there are per outcome (every outcome present, maybe 0)."""
         totals = dict.fromkeys(RunOutcome, 0)
-        rows = self._connection.execute(
+        rows = self._query(
             "SELECT outcome, count(*) FROM runs WHERE plan = ? AND outcome IS NOT NULL"
             " GROUP BY outcome",
             (plan,),
@@ -556,7 +566,7 @@ class Store:
 
     def node_last_success(self, plan: str) -> dict[str, tuple[datetime, int]]:
         """For each node of `plan`: when it last succeeded and the size of that backup."""
-        rows = self._connection.execute(
+        rows = self._query(
             "SELECT nodes.node, max(nodes.recorded_at), nodes.size_bytes FROM nodes"
             " JOIN runs ON runs.id = nodes.run_id"
             " WHERE runs.plan = ? AND nodes.outcome = 'success' GROUP BY nodes.node",
@@ -566,7 +576,7 @@ class Store:
 
     def degraded_nodes(self, plan: str) -> set[str]:
         """Nodes of `plan` left degraded: a degraded entry with no later success on that node."""
-        rows = self._connection.execute(
+        rows = self._query(
             "SELECT nodes.node,"
             " max(CASE WHEN nodes.outcome = 'degraded' THEN nodes.recorded_at END) AS degraded,"
             " max(CASE WHEN nodes.outcome = 'success' THEN nodes.recorded_at END) AS cleared"
@@ -576,3 +586,28 @@ class Store:
             (plan,),
         )
         return {row[0] for row in rows}
+
+    # ---- metrics queries ----------------------------------------------------------------------
+
+    def first_attempt_time(self, plan: str) -> datetime | None:
+        """When the earliest recorded run of `plan` started, whatever its outcome."""
+        row = self._query("SELECT min(started_at) FROM runs WHERE plan = ?", (plan,))
+        return _moment(row[0][0])
+
+    def run_durations(self, plan: str) -> list[tuple[RunOutcome, float]]:
+        """(outcome, seconds from start to end) of every ended run of `plan`, oldest first."""
+        rows = self._query(
+            "SELECT outcome, max(0, ended_at - started_at) FROM runs"
+            " WHERE plan = ? AND ended_at IS NOT NULL ORDER BY started_at",
+            (plan,),
+        )
+        return [(RunOutcome(outcome), float(seconds)) for outcome, seconds in rows]
+
+    def node_refusals(self, plan: str) -> list[tuple[str, str]]:
+        """(node, reason) of every node row a gate refused in a run of `plan`, oldest first."""
+        rows = self._query(
+            "SELECT nodes.node, nodes.reason FROM nodes JOIN runs ON runs.id = nodes.run_id"
+            " WHERE runs.plan = ? AND nodes.outcome = 'refused' ORDER BY nodes.recorded_at",
+            (plan,),
+        )
+        return [(node, reason) for node, reason in rows]

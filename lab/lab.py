@@ -33,7 +33,7 @@ from lab import standin
 
 SSHD = "/usr/sbin/sshd"
 LAB_SUPERNET = IPv4Network("198.18.0.0/15")
-MOUNT_POINTS = (Path("/etc/rear"), Path("/var/lib/barctl"))
+MOUNT_POINTS = (Path("/etc/rear"), Path("/var/lib/barctl"), Path("/ctl_plane_backups"))
 REGISTRY = Path("/run/barctl-lab")
 EXPORT_PATH = "/ctl_plane_backups"
 UNUSED_MAC = "02:00:5e:00:53:01"
@@ -440,8 +440,7 @@ class Lab:
                 parts[5] = str(host.directory / "home")
             passwd.append(":".join(parts))
         (host.directory / "passwd").write_text("\n".join(passwd) + "\n")
-        if spec.role == "backup":
-            (host.directory / "export").mkdir(exist_ok=True)
+        (host.directory / "export").mkdir(exist_ok=True)
         ns, peer = host.namespace, f"{self.bridge}p{index}"
         _run("ip", "netns", "add", ns)
         _run("ip", "link", "add", host.veth, "type", "veth", "peer", "name", peer)
@@ -485,6 +484,8 @@ class Lab:
         script = (
             f"mount --bind {host.directory / 'etc-rear'} /etc/rear && "
             f"mount --bind {host.directory / 'var-lib-barctl'} /var/lib/barctl && "
+            # The backup node serves its export at the path the NFS URL names, as a real one does.
+            f"mount --bind {host.directory / 'export'} {EXPORT_PATH} && "
             f"mount --bind {host.directory / 'passwd'} /etc/passwd && "
             f"hostname {host.spec.name} && "
             f"exec {SSHD} -D -e -f {host.directory / 'sshd_config'}"
