@@ -1,0 +1,126 @@
+"""Shared helpers of the metrics tests: a small world (policy, inventory, history) and parsing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from barctl.inventory import Inventory, load_inventory
+from barctl.metrics import MetricsSource
+from barctl.outcome import NodeOutcome, RunOutcome, Trigger
+from barctl.policy import Policy, load_policy
+from barctl.store import Artifact, Store
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
+INVENTORY = {
+    "Undercloud": {"hosts": {"undercloud": {}}, "vars": {"ansible_connection": "local"}},
+    "Controller": {
+        "hosts": {name: {"ansible_host": f"192.0.2.{10 + i}"} for i, name in enumerate(CONTROLLERS)}
+    },
+    "BackupNode": {"hosts": {"backup-0": {"ansible_host": "192.0.2.50"}}},
+    "overcloud": {"children": {"Controller": {}}},
+}
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def at(minutes: float) -> datetime:
+    """NOW shifted by `minutes` (negative: in the past)."""
+    return NOW + timedelta(minutes=minutes)
+
+
+def write_world(directory: Path, **plans: Any) -> tuple[Policy, Inventory]:
+    """A policy (two plans unless `plans` overrides them) and its inventory under `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    inventory_path = directory / "inventory.yaml"
+    inventory_path.write_text(yaml.safe_dump(INVENTORY))
+    policy = {
+        "inventory": {"path": str(inventory_path)},
+        "undercloud": {"address": "192.0.2.1"},
+        "backup_target": {"nfs": {"server": "192.0.2.50", "export": "/ctl_plane_backups"}},
+        "plans": plans
+        or {
+            "undercloud": {"schedule": "30 1 * * *"},
+            "controlplane": {"schedule": "30 2 * * sun"},
+        },
+        "state_directory": str(directory / "state"),
+    }
+    policy_path = directory / "policy.yaml"
+    policy_path.write_text(yaml.safe_dump(policy))
+    return load_policy(policy_path), load_inventory(str(inventory_path))
+
+
+def make_source(
+    policy: Policy,
+    inventory: Inventory,
+    now: datetime = NOW,
+    **extra: Any,
+) -> MetricsSource:
+    """A MetricsSource over the policy's state directory with a fixed clock."""
+    return MetricsSource(
+        policy=lambda: policy,
+        inventory=lambda: inventory,
+        state_directory=policy.state_directory,
+        clock=lambda: now,
+        **extra,
+    )
+
+
+def open_store(policy: Policy) -> Store:
+    """The history store of the policy's state directory (created when missing)."""
+    policy.state_directory.mkdir(parents=True, exist_ok=True)
+    return Store.open(policy.state_directory / "history.db")
+
+
+def add_run(
+    store: Store,
+    run_id: str,
+    start: float,
+    outcome: RunOutcome | None,
+    *,
+    plan: str = "controlplane",
+    minutes: float = 10,
+    nodes: Mapping[str, tuple[NodeOutcome, int, str]] | None = None,
+) -> None:
+    """A run of `plan` starting at at(start), lasting `minutes`, with node rows (outcome, size,
+    reason) recorded when it ends; `outcome` None leaves it running."""
+    store.start_run(run_id, plan, Trigger.SCHEDULED, at(start), pid=os.getpid())
+    end = at(start + minutes)
+    for node, (node_outcome, size, reason) in (nodes or {}).items():
+        artifacts = [Artifact(f"/ctl_plane_backups/{node}/{node}.tar.gz", size)] if size else []
+        store.record_node(run_id, node, node_outcome, artifacts, reason, now=end)
+    if outcome is not None:
+        store.finish_run(run_id, outcome, end, summary=str(outcome))
+
+
+def parse(text: bytes | str) -> Samples:
+    """Every sample of an exposition, keyed by (sample name, labels)."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name, frozenset(sample.labels.items())] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; KeyError when it is not exported."""
+    return samples[name, frozenset(labels.items())]
+
+
+def names(samples: Samples) -> set[str]:
+    """The sample names present."""
+    return {name for name, _ in samples}
+
+
+def environ_without_proxy() -> dict[str, str]:
+    """os.environ without HTTP proxies (loopback requests must not go through one)."""
+    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
