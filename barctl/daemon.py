@@ -95,7 +95,7 @@ class Daemon:
         self.install_signals()
         self.recover()
         policy, _ = self.runtime.current
-        listener = metrics_listener.start(policy.metrics.listen, self.runtime.status)
+        listener = metrics_listener.start(self.runtime)
         try:
             metrics_listener.wait_accepting(policy.metrics.listen)
             self.start_scheduler(policy)

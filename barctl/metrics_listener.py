@@ -1,50 +1,33 @@
-"""The metrics HTTP listener the daemon starts before READY=1.
+"""The metrics listener the daemon starts before READY=1 (barctl.metrics does the exposition).
 
-`barctl.metrics.start_metrics_server(listen, source)` (the observability work) is used when that
-module exists; until then a plain prometheus_client listener serves the default registry, so
-the start-up order (READY only once the port accepts connections) holds either way.
+The daemon owns what the collector reads: the current policy and inventory (swapped on a good
+SIGHUP), whether the latest reload succeeded, and each plan's next fire time.
 """
 
 from __future__ import annotations
 
-import importlib
 import socket
 import time
-from typing import Any, Protocol
 
-from prometheus_client import start_http_server
-
+from barctl import backup
 from barctl.errors import BarctlError
-from barctl.policy import split_listen
+from barctl.metrics import MetricsServer, MetricsSource, start_metrics_server
+from barctl.policy import effective_state_directory, split_listen
+from barctl.scheduled import Runtime
 
 
-class Listener(Protocol):
-    """A running listener."""
-
-    def close(self) -> None:
-        """Stop serving and release the port."""
-
-
-class _PlainListener:
-    def __init__(self, listen: str) -> None:
-        host, port = split_listen(listen)
-        self.server, self.thread = start_http_server(port, addr=host)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def start(listen: str, source: Any) -> Listener:
-    """Start serving /metrics on `listen` ("host:port"); `source` is the daemon's status."""
-    try:
-        module = importlib.import_module("barctl.metrics")
-    except ModuleNotFoundError as error:
-        if error.name != "barctl.metrics":
-            raise
-        return _PlainListener(listen)
-    server: Listener = module.start_metrics_server(listen, source)
-    return server
+def start(runtime: Runtime) -> MetricsServer:
+    """Serve /metrics on the policy's metrics.listen, reading the daemon's runtime."""
+    policy, _ = runtime.current
+    source = MetricsSource(
+        policy=lambda: runtime.current[0],
+        inventory=lambda: runtime.current[1],
+        state_directory=effective_state_directory(policy, runtime.environ),
+        clock=backup.utc_now,
+        reload_success=lambda: runtime.status.reload_success,
+        next_runs=lambda: runtime.status.snapshot()[0],
+    )
+    return start_metrics_server(policy.metrics.listen, source)
 
 
 def wait_accepting(listen: str, timeout: float = 10.0) -> None:
