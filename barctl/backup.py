@@ -17,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from barctl import gate, remote
+from barctl import gate, logs, remote
 from barctl import plan as planning
 from barctl.engine import Environment, Execution, Progress, RunReport
 from barctl.errors import BarctlError
@@ -99,6 +99,7 @@ def _target(
         address, directory = sftp.host, sftp.path
         password_file = effective_sftp_password_file(policy, environ)
         password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
+        logs.register_secret(password)
         variables = (
             ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
             ("BACKUP_URL", "iso:///backup"),
@@ -228,7 +229,14 @@ def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[Un
     with remote.SessionPool(opener) as pool:
         failures = replay_pending(store, pool, clock)
     for failure in failures:
-        log.error("Undo failed", node=failure.node, step=failure.step, exit_code=failure.exit_code)
+        log.critical(
+            "Undo failed",
+            node=failure.node,
+            step=failure.step,
+            exit_code=failure.exit_code,
+            reason=failure.detail,
+            message_id=logs.UNDO_FAILED,
+        )
     store.mark_interrupted_runs(clock())
     return failures
 
@@ -271,14 +279,41 @@ def perform(request: Request) -> Result:
     with run_locks(runtime, resolved), Store.open(history_path(state)) as store:
         recover(store, settings, request.clock)
         run_id = new_run_id(request.plan, request.clock(), secrets.token_hex(2))
-        if not request.dry_run:
-            store.start_run(run_id, request.plan, request.trigger, request.clock(), os.getpid())
-        try:
-            return _gated_run(request, resolved, settings, store, run_id)
-        except BaseException:
+        with logs.bind_run(run_id, request.plan):
+            started = request.clock()
             if not request.dry_run:
-                store.finish_run(run_id, RunOutcome.FAILED, request.clock(), "internal error")
-            raise
+                store.start_run(run_id, request.plan, request.trigger, started, os.getpid())
+            _log_run_started(request)
+            try:
+                result = _gated_run(request, resolved, settings, store, run_id)
+            except BaseException:
+                if not request.dry_run:
+                    store.finish_run(run_id, RunOutcome.FAILED, request.clock(), "internal error")
+                _log_run_finished(request, started, RunOutcome.FAILED, "internal error", True)
+                raise
+            _log_run_finished(request, started, result.outcome, result.summary)
+            return result
+
+
+def _log_run_started(request: Request) -> None:
+    marker = {"dry_run": True} if request.dry_run else {"message_id": logs.RUN_STARTED}
+    log.info("Run started", trigger=request.trigger.value, **marker)
+
+
+def _log_run_finished(
+    request: Request, started: datetime, outcome: RunOutcome, summary: str, crashed: bool = False
+) -> None:
+    """The canonical line of a run (dry runs, recorded nowhere, get no MESSAGE_ID)."""
+    log.log(
+        logs.outcome_level(outcome),
+        "Run finished",
+        trigger=request.trigger.value,
+        outcome=outcome.value,
+        duration_seconds=round((request.clock() - started).total_seconds(), 3),
+        summary=summary,
+        exc_info=crashed,
+        **({"dry_run": True} if request.dry_run else {"message_id": logs.RUN_FINISHED[outcome]}),
+    )
 
 
 def _gated_run(
@@ -301,11 +336,18 @@ def _gated_run(
         timeout=resolved.timeouts.command,
         max_parallel=policy.ssh.max_parallel,
     )
+    logs.register_secret(verdict.password())  # before any refusal reason is logged
     if not verdict.passed:
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
         if not request.dry_run:
             _record_refusal(store, run_id, resolved, verdict, request.clock())
-        log.warning("Run refused", run_id=run_id, plan=resolved.name, reason=summary)
+        reasons: dict[str, list[str]] = {}
+        for node, reason in verdict.problems:
+            reasons.setdefault(node, []).append(reason)
+        for node, problems in reasons.items():
+            log.warning(
+                "Node refused", node=node, reason="; ".join(problems), message_id=logs.NODE_REFUSED
+            )
         return Result(run_id, RunOutcome.REFUSED, summary, verdict)
     password = verdict.password()
     plan = build_plan(resolved, verdict.facts(), run_id, password)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from barctl import cluster, commands
+from barctl import cluster, commands, logs
 from barctl.journal import Clock, Journal, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome
 from barctl.plan import Node, NodeFacts, Phase, Plan, Step, StepKind
@@ -112,7 +112,8 @@ class Execution:
         if phase.parallel and len(work) > 1:
             workers = max(1, self.environment.max_parallel)
             with ThreadPoolExecutor(max_workers=workers) as executor:
-                results = list(executor.map(lambda item: self._run_node(*item), work))
+                run_node = logs.carry_context(lambda item: self._run_node(*item))
+                results = list(executor.map(run_node, work))
         else:
             results = []
             for node, steps in work:
@@ -126,7 +127,8 @@ class Execution:
             if self.environment.abort.is_set():
                 self._set_node(node, NodeOutcome.INTERRUPTED, "stopped by signal")
                 return False
-            problem = self._run_step(step)
+            with logs.bind_step(node, step.name):
+                problem = self._run_step(step)
             if problem:
                 self._fail(node, f"{node}: {step.name}: {problem}")
                 return False
@@ -157,6 +159,7 @@ class Execution:
         )
         self._progress(node.name, command.name, "started")
 
+        @logs.carry_context  # invoke calls it from its I/O threads
         def on_line(stream: str, line: str) -> None:
             log.info(line, node=node.name, step=command.name, stream=stream)
 
@@ -196,14 +199,22 @@ class Execution:
         failure = UndoFailure(node, command.name, result.exit_code, self._problem(result))
         with self.lock:
             self.report.undo_failures.append(failure)
-        log.error("Undo failed", node=node, step=command.name, exit_code=result.exit_code)
+        log.critical(
+            "Undo failed",
+            node=node,
+            step=command.name,
+            exit_code=result.exit_code,
+            reason=failure.detail,
+            message_id=logs.UNDO_FAILED,
+        )
         self._set_node(node, NodeOutcome.DEGRADED, str(failure))
         return self._problem(result)
 
     def _unwind(self) -> None:
         """Run every undo still registered, newest first, whatever happened before."""
         for node, key in self.journal.remaining():
-            self._undo(node, key)
+            with logs.bind_step(node, key):
+                self._undo(node, key)
 
     # ---- cluster checks -----------------------------------------------------------------------
 
@@ -285,4 +296,12 @@ class Execution:
                 outcome, reason = NodeOutcome.SKIPPED, "not reached"
             self.environment.store.record_node(
                 self.plan.run_id, node.name, outcome, artifacts, reason, now=now
+            )
+            log.log(
+                logs.outcome_level(outcome),
+                "Node finished",
+                node=node.name,
+                outcome=outcome.value,
+                size_bytes=sum(artifact.size_bytes for artifact in artifacts),
+                reason=reason,
             )
