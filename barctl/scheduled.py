@@ -109,7 +109,7 @@ class Runtime:
         trigger = Trigger.CATCH_UP if self.take_catch_up(plan) else Trigger.SCHEDULED
         started = backup.utc_now()
         self.status.started(plan, started)
-        log.info("Run starting", plan=plan, trigger=trigger.value)
+        log.info("Job started", plan=plan, trigger=trigger.value)
         request = backup.Request(
             policy, inventory, plan, trigger=trigger, environ=self.environ, abort=self.abort
         )
@@ -125,12 +125,11 @@ class Runtime:
         finally:
             self.status.finished(plan)
         log.info(
-            "Run finished",
+            "Job ended",
             plan=plan,
             trigger=trigger.value,
             run_id=result.run_id,
             outcome=result.outcome.value,
-            summary=result.summary,
         )
 
     def record_miss(self, plan: str, slot: datetime, reason: str) -> None:
