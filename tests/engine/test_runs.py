@@ -1,0 +1,305 @@
+"""Backups against the lab: commands per host, outcomes, exit codes, and a healthy cluster after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from lab import Lab
+from tests.conftest import LabFactory
+from tests.engine.helpers import (
+    barctl,
+    called,
+    change_calls,
+    changes,
+    history,
+    start_barctl,
+    wait_for,
+)
+
+pytestmark = pytest.mark.lab
+
+ROLLING_NODE = [
+    "desync ON",
+    "mysqldump",
+    "desync OFF",
+    "pcs config backup",
+    "pcs cluster cib",
+    "ceph stop",
+    "pcs cluster stop",
+    "rear mkbackup",
+    "pcs cluster start",
+    "ceph start",
+]
+
+
+@pytest.fixture
+def policy(lab: Lab, tmp_path: Path) -> Path:
+    """The lab's policy with its own state directory for this test."""
+    return lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+    )
+
+
+def test_undercloud_backup_dumps_then_runs_rear(lab: Lab, policy: Path) -> None:
+    """The undercloud run dumps the databases, runs ReaR, and leaves a matched ISO and archive."""
+    result = barctl(policy, "run", "undercloud")
+    assert result.exit_code == 0, result.stderr
+    assert changes(lab, "undercloud") == ["mysqldump", "rear mkbackup"]
+    run = history(policy)[0]
+    assert run["outcome"] == "success"
+    files = sorted(path.name for path in (lab.export_directory / "undercloud").iterdir())
+    run_id = run["run_id"]
+    assert f"undercloud-{run_id}.iso" in files and f"undercloud-{run_id}.tar.gz" in files
+
+
+def test_rolling_backup_takes_controllers_out_one_at_a_time(lab: Lab, policy: Path) -> None:
+    """Rolling: each controller in turn is desynced, dumped, stopped, backed up and restarted."""
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 0, result.stderr
+    for host in ("ctl-0", "ctl-1", "ctl-2"):
+        assert changes(lab, host) == ["ceph auth export", *ROLLING_NODE]
+    stops = [call for call in change_calls(lab) if call.argv[:3] == ("pcs", "cluster", "stop")]
+    starts = [call for call in change_calls(lab) if call.argv[:3] == ("pcs", "cluster", "start")]
+    for stop, start, next_stop in zip(stops, starts, [*stops[1:], None], strict=True):
+        assert stop.time < start.time
+        assert next_stop is None or start.time < next_stop.time
+    assert lab.is_cluster_healthy()
+    assert history(policy)[0]["outcome"] == "success"
+
+
+def test_offline_backup_quiesces_the_whole_control_plane(lab: Lab, tmp_path: Path) -> None:
+    """Offline: containers paused, one dump, pcs stop --all, ReaR everywhere, then resumed."""
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        plans={"controlplane": {"mode": "offline"}},
+    )
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 0, result.stderr
+    first = changes(lab, "ctl-0")
+    assert first[:2] == ["ceph auth export", "podman pause"]
+    assert first[2:5] == ["mysqldump", "pcs config backup", "pcs cluster cib"]
+    assert "pcs cluster stop --all" in first and "pcs cluster start --all" in first
+    assert first.index("pcs cluster stop --all") < first.index("rear mkbackup")
+    assert first[-1] in ("podman unpause", "ceph start")
+    for host in ("ctl-1", "ctl-2"):
+        assert changes(lab, host) == [
+            "ceph auth export",
+            "podman pause",
+            "ceph stop",
+            "rear mkbackup",
+            "ceph start",
+            "podman unpause",
+        ]
+    assert lab.is_cluster_healthy()
+
+
+def test_composable_roles_list_is_backed_up(lab_factory: LabFactory, tmp_path: Path) -> None:
+    """ControllerOpenstack, Database and Messaging groups are one rolling plan, in that order."""
+    lab = lab_factory(composable=True)
+    policy = lab.write_policy(tmp_path / "policy.yaml")
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 0, result.stderr
+    mkbackups = [call.host for call in change_calls(lab) if "mkbackup" in call.argv]
+    assert mkbackups == ["ctlos-0", "db-0", "db-1", "db-2", "msg-0"]
+    assert "mysqldump" in changes(lab, "db-1")
+    assert "mysqldump" not in changes(lab, "msg-0")
+    assert lab.is_cluster_healthy()
+
+
+@pytest.mark.parametrize(
+    ("fault", "host", "reason"),
+    [
+        ("link_down", "ctl-2", "connect timeout"),
+        ("banner_hang", "ctl-1", "ssh banner timeout"),
+        ("change_host_key", "ctl-0", "host key changed"),
+        ("stop_sshd", "backup-0", "connection refused"),
+    ],
+)
+def test_unreachable_node_refuses_the_run_with_zero_changes(
+    lab: Lab, policy: Path, fault: str, host: str, reason: str
+) -> None:
+    """An unreachable node or backup target refuses the run: exit 3, nothing changed."""
+    getattr(lab, fault)(host)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert f"{host}: {reason}" in result.stdout
+    assert change_calls(lab) == []
+    # 5 s connect timeout in the lab policy: the whole refusal stays within a few timeouts.
+    assert result.seconds < 20
+    run = history(policy)[0]
+    assert run["outcome"] == "refused"
+    assert lab.is_cluster_healthy()
+
+
+def test_offline_controller_in_pacemaker_refuses_the_run(lab: Lab, policy: Path) -> None:
+    """A controller out of the cluster refuses the run before any other is touched."""
+    lab.set_pacemaker("ctl-2", online=False)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 3
+    assert "ctl-2" in result.stdout
+    assert change_calls(lab) == []
+
+
+def test_rear_failure_on_second_controller_stops_before_the_third(lab: Lab, policy: Path) -> None:
+    """rear fails on ctl-1: its undos run, ctl-2 is never stopped, exit 1."""
+    lab.inject("ctl-1", ["rear", "-v"], exit_code=1)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 1, result.stderr
+    assert changes(lab, "ctl-0") == ["ceph auth export", *ROLLING_NODE]
+    # rear failed after pcs stop: the registered pcs start and ceph start still ran, in order.
+    assert changes(lab, "ctl-1") == ["ceph auth export", *ROLLING_NODE]
+    assert changes(lab, "ctl-2") == ["ceph auth export"]
+    run = history(policy)[0]
+    assert run["outcome"] == "failed"
+    assert "ctl-1: rear_mkbackup" in str(run["summary"])
+    assert lab.is_cluster_healthy()
+
+
+def test_rear_hanging_past_its_timeout_is_killed_and_undone(lab: Lab, tmp_path: Path) -> None:
+    """rear hangs: the node's `timeout` kills it, pcs start and ceph start run, exit 1."""
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        plans={"controlplane": {"timeouts": {"rear_seconds": 2}}},
+    )
+    lab.inject("ctl-0", ["rear", "-v"], hang=True)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 1, result.stderr
+    assert changes(lab, "ctl-0")[-3:] == ["rear mkbackup", "pcs cluster start", "ceph start"]
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+    assert "timed out" in str(history(policy)[0]["summary"])
+    wait_for(lambda: not _process_running(lab, "ctl-0", "mkbackup"), timeout=40)
+    assert lab.is_cluster_healthy()
+
+
+def _process_running(lab: Lab, host: str, fragment: str) -> bool:
+    pids = os.popen(f"ip netns pids {lab.namespace(host)}").read().split()
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if fragment.encode() in command:
+            return True
+    return False
+
+
+def test_failed_dump_turns_desync_back_off(lab: Lab, policy: Path) -> None:
+    """mysqldump fails on ctl-0: desync goes back OFF, pacemaker is never stopped, exit 1."""
+    lab.inject("ctl-0", ["mysqldump"], exit_code=2)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 1
+    assert changes(lab, "ctl-0") == ["ceph auth export", "desync ON", "mysqldump", "desync OFF"]
+    assert lab.node_state("ctl-0")["wsrep_desync"] == "OFF"
+    assert lab.is_cluster_healthy()
+
+
+def test_failed_cluster_start_is_degraded_and_names_the_node(lab: Lab, policy: Path) -> None:
+    """`pcs cluster start` fails on ctl-0: outcome degraded, exit 5, ctl-0 named."""
+    lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=1)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 5, result.stderr
+    run = history(policy)[0]
+    assert run["outcome"] == "degraded"
+    assert "ctl-0: undo pcs_cluster_start failed" in str(run["summary"])
+    nodes = {node["node"]: node for node in run["nodes"]}  # type: ignore[attr-defined]
+    assert nodes["ctl-0"]["outcome"] == "degraded"
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+    assert not lab.is_cluster_healthy()
+
+
+def test_sigterm_mid_run_runs_undos_and_is_interrupted(lab: Lab, policy: Path) -> None:
+    """SIGTERM while rear runs on ctl-1: the run stops there, undos run, outcome interrupted."""
+    lab.inject("ctl-1", ["rear", "-v"], sleep=3)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-1", "mkbackup"))
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1
+    assert changes(lab, "ctl-1")[-3:] == ["rear mkbackup", "pcs cluster start", "ceph start"]
+    assert changes(lab, "ctl-2") == ["ceph auth export"]
+    assert history(policy)[0]["outcome"] == "interrupted"
+    assert lab.is_cluster_healthy()
+
+
+def test_sigkill_mid_run_is_recovered_at_the_next_start(lab: Lab, policy: Path) -> None:
+    """SIGKILL with ctl-0 out of the cluster: the next start replays the journal first."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=2)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        process.kill()
+    finally:
+        process.wait()
+    assert not lab.is_cluster_healthy()
+    lab.clear_invocations()
+    lab.clear_faults()
+    result = barctl(policy, "run", "undercloud")
+    assert result.exit_code == 0, result.stderr
+    replayed = changes(lab, "ctl-0")
+    assert replayed == ["pcs cluster start", "ceph start"]
+    first_undercloud = min(call.time for call in lab.invocations("undercloud"))
+    assert max(call.time for call in lab.invocations("ctl-0")) < first_undercloud
+    assert lab.is_cluster_healthy()
+    outcomes = [run["outcome"] for run in history(policy)]
+    assert outcomes == ["success", "interrupted"]
+
+
+def test_second_concurrent_run_exits_4(lab: Lab, policy: Path) -> None:
+    """While a controlplane run holds its lock, a second one exits 4 and touches nothing."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=3)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        before = len(change_calls(lab))
+        second = barctl(policy, "run", "controlplane")
+        assert second.exit_code == 4
+        assert "plan controlplane is busy" in second.stderr
+        assert len(change_calls(lab)) == before
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+    assert lab.is_cluster_healthy()
+
+
+def test_dry_run_changes_nothing(lab: Lab, policy: Path) -> None:
+    """A dry run gates and prints the plan built from real facts, with no change anywhere."""
+    result = barctl(policy, "run", "controlplane", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "rear -v -C barctl-run mkbackup" in result.stdout
+    assert "galera-bundle-podman-1" in result.stdout
+    assert change_calls(lab) == []
+    assert history(policy) == []
+
+
+def test_no_secret_reaches_argv_logs_or_history(lab: Lab, policy: Path) -> None:
+    """The MySQL password is in no recorded argv, log line, history row or database page."""
+    secret = lab.mysql_password
+    result = barctl(policy, "--verbose", "run", "controlplane")
+    verbose = barctl(policy, "--verbose", "run", "undercloud")
+    assert result.exit_code == 0 and verbose.exit_code == 0
+    for call in lab.invocations():
+        assert all(secret not in word for word in call.argv)
+    for text in (result.stdout, result.stderr, verbose.stdout, verbose.stderr):
+        assert secret not in text
+    database = Path(str(policy.parent / "state" / "history.db"))
+    with sqlite3.connect(database) as connection:
+        dump = "\n".join(connection.iterdump())
+    assert secret not in dump
+    assert secret not in barctl(policy, "history", "--json").stdout
