@@ -210,8 +210,12 @@ SHARED_PROCESSORS: list[Any] = [
 
 
 def choose_sink(log_format: str, stream: TextIO, environ: Mapping[str, str]) -> str:
-    """`journald`, `json` or `console` for a policy/env format and the stream logs go to."""
-    if log_format in ("journald", "json", "console"):
+    """`journald`, `json` or `console` for a policy/env format and the stream logs go to.
+
+    A stream that is the journal always gets native entries, whatever the format: the policy's
+    `console` chosen for terminals must not cost the daemon its indexed fields under systemd.
+    """
+    if log_format == "journald":
         return log_format
     try:
         fd = stream.fileno()
@@ -219,6 +223,8 @@ def choose_sink(log_format: str, stream: TextIO, environ: Mapping[str, str]) -> 
         fd = -1
     if fd >= 0 and journald.stderr_is_journal(environ, fd):
         return "journald"
+    if log_format in ("json", "console"):
+        return log_format
     return "console" if stream.isatty() else "json"
 
 

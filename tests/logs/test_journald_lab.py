@@ -157,6 +157,28 @@ def test_run_refused_with_a_controller_link_down_sends_node_refused(
     assert_secret_absent(document, lab.mysql_password)
 
 
+def test_failed_undo_sends_undo_failed_and_a_degraded_summary(lab: Lab, tmp_path: Path) -> None:
+    """`pcs cluster start` fails on ctl-0: "Undo failed" (critical) and a degraded run summary."""
+    policy = lab.write_policy(tmp_path / "policy.yaml", log={"format": "auto"})
+    lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=1)
+    document = capture(tmp_path / "journal.json", barctl(policy, "run", "controlplane"))
+    assert document["returncode"] == 5, document["stdout"] + document["stderr"]
+    entries = document["entries"]
+    (undo,) = named(entries, "Undo failed")
+    assert undo["MESSAGE_ID"] == logs.UNDO_FAILED
+    assert undo["PRIORITY"] == "2"
+    assert (undo["NODE"], undo["EXIT_CODE"]) == ("ctl-0", "1")
+    assert undo["STEP"]
+    (finished,) = named(entries, "Run finished")
+    assert (finished["OUTCOME"], finished["PRIORITY"]) == ("degraded", "2")
+    assert finished["MESSAGE_ID"] == logs.RUN_FINISHED["degraded"]
+    assert finished["RUN_ID"] == undo["RUN_ID"]
+    nodes = {entry["NODE"]: entry for entry in named(entries, "Node finished")}
+    assert nodes["ctl-0"]["OUTCOME"] == "degraded"
+    assert nodes["ctl-0"]["REASON"]
+    assert_secret_absent(document, lab.mysql_password)
+
+
 CHILD = """
 import logging, structlog
 from barctl import logs

@@ -26,10 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    configuration = structlog.get_config()
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    structlog.reset_defaults()
+    structlog.configure(**configuration)
     structlog.contextvars.clear_contextvars()
     logs.SECRETS.clear()
 
@@ -73,14 +74,16 @@ def test_json_lines_on_stderr_when_stderr_is_not_the_journal(stream: TextIO) -> 
 
 
 def test_journal_stream_matching_the_stream_selects_journald(stream: TextIO) -> None:
-    """JOURNAL_STREAM equal to the stream's "<st_dev>:<st_ino>" means the journal sink."""
+    """JOURNAL_STREAM equal to the stream's "<st_dev>:<st_ino>" means the journal, any format."""
     status = os.fstat(stream.fileno())
     matching = {"JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino}"}
     other = {"JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino + 1}"}
     assert logs.choose_sink("auto", stream, matching) == "journald"
     assert logs.choose_sink("auto", stream, other) == "json"
     assert logs.choose_sink("auto", stream, {}) == "json"
-    assert logs.choose_sink("json", stream, matching) == "json"
+    assert logs.choose_sink("console", stream, matching) == "journald"
+    assert logs.choose_sink("console", stream, other) == "console"
+    assert logs.choose_sink("json", stream, {}) == "json"
     assert journald.stderr_is_journal(matching, stream.fileno())
     assert not journald.stderr_is_journal({"JOURNAL_STREAM": "garbage"}, stream.fileno())
 
