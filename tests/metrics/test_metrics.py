@@ -450,3 +450,42 @@ def test_store_queries_added_for_metrics(tmp_path: Path) -> None:
         ]
         assert store.node_refusals("controlplane") == [("ctl-1", "connect timeout")]
         assert NOW.tzinfo is not None
+
+
+def test_a_restarted_server_over_the_same_db_serves_the_same_past(tmp_path: Path) -> None:
+    """Stopping the server and starting a new one (new source, same DB) changes no series but
+    build_info/reload; a run recorded meanwhile by another process shows at the next scrape."""
+    policy, inventory = write_world(tmp_path)
+    with open_store(policy) as store:
+        add_run(
+            store, "r1", -300, RunOutcome.SUCCESS, nodes={n: (OK, 4096, "") for n in CONTROLLERS}
+        )
+        add_run(
+            store,
+            "r2",
+            -100,
+            RunOutcome.REFUSED,
+            nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
+        )
+        add_run(store, "u1", -50, RunOutcome.FAILED, plan="undercloud")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def scrape_once(later: float = 0) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        source = make_source(policy, inventory, now=at(later))
+        with start_metrics_server("127.0.0.1:0", source) as server:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            with opener.open(url, timeout=10) as response:
+                samples = parse(response.read())
+        process = {"barctl_build_info", "barctl_policy_reload_success"}
+        return {key: value for key, value in samples.items() if key[0] not in process}
+
+    before = scrape_once()
+    assert scrape_once(later=1) == before  # restarted a minute later: nothing changed
+    with open_store(policy) as store:  # a one-shot `barctl run` outside the daemon
+        add_run(store, "r3", 2, RunOutcome.SUCCESS)
+    after = scrape_once(later=20)
+    assert value(after, "barctl_plan_runs_total", plan="controlplane", outcome="success") == 2
+    assert (
+        value(after, "barctl_plan_last_success_timestamp_seconds", plan="controlplane")
+        == at(12).timestamp()
+    )

@@ -1,0 +1,249 @@
+"""End to end: a real Prometheus scrapes barctl's metrics server while real lab runs happen.
+
+Debian's /usr/bin/prometheus runs as this test's child on 127.0.0.1 with a tmp TSDB, the shipped
+alert rules and 1 s scrape/evaluation intervals; it is killed by its PID when the test ends. The
+metrics are served by `barctl.metrics.start_metrics_server`, the function the daemon calls, from
+the test process (root namespace, 127.0.0.1 only). Runs are real `barctl.backup.perform` calls
+against the network-namespace lab, recorded in the history DB the server reads at scrape time.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from barctl.backup import Request, perform
+from barctl.inventory import load_inventory
+from barctl.metrics import MetricsServer, MetricsSource, render, start_metrics_server
+from barctl.outcome import RunOutcome
+from barctl.policy import effective_state_directory, load_policy
+from lab import Lab
+from tests.metrics.helpers import parse
+
+pytestmark = pytest.mark.lab
+
+PROMETHEUS = Path("/usr/bin/prometheus")
+ALERTS_FILE = Path(__file__).resolve().parents[2] / "etc/prometheus/barctl-alerts.yml"
+# Series that describe the running process, not the past: left out of the restart comparison.
+PROCESS_SERIES = {"barctl_build_info", "barctl_policy_reload_success"}
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.25)
+
+
+class Prometheus:
+    """A Prometheus server child process and its HTTP API."""
+
+    def __init__(self, directory: Path, target_port: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(ALERTS_FILE)],
+            "scrape_configs": [
+                {
+                    "job_name": "barctl",
+                    "scrape_timeout": "1s",
+                    "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
+                }
+            ],
+        }
+        directory.mkdir()
+        (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.log = (directory / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(PROMETHEUS),
+                f"--config.file={directory / 'prometheus.yml'}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def get(self, path: str, **parameters: str) -> Any:
+        url = f"{self.base}{path}?{urllib.parse.urlencode(parameters)}"
+        with NO_PROXY.open(url, timeout=5) as response:
+            return json.load(response)
+
+    def ready(self) -> bool:
+        try:
+            with NO_PROXY.open(f"{self.base}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            if self.process.poll() is not None:
+                pytest.fail(f"prometheus exited with {self.process.returncode}")
+            return False
+
+    def query(self, expression: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.get("/api/v1/query", query=expression)["data"]["result"]
+        return result
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.log.close()
+
+
+@pytest.fixture
+def prometheus_binary() -> Path:
+    if not PROMETHEUS.exists():
+        pytest.skip(f"{PROMETHEUS} missing (Debian package prometheus)")
+    return PROMETHEUS
+
+
+@pytest.fixture
+def served(lab: Lab, tmp_path: Path, prometheus_binary: Path) -> Iterator[dict[str, Any]]:
+    """The lab's policy, a metrics server over its state directory and a Prometheus scraping it."""
+    policy_path = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+    )
+    policy = load_policy(policy_path)
+    inventory = load_inventory(str(policy.inventory.path))
+    state = effective_state_directory(policy, {})
+
+    def source() -> MetricsSource:
+        return MetricsSource(
+            policy=lambda: policy,
+            inventory=lambda: inventory,
+            state_directory=state,
+            clock=lambda: datetime.now(UTC),
+        )
+
+    world: dict[str, Any] = {"policy": policy, "inventory": inventory, "source": source}
+    world["server"] = start_metrics_server("127.0.0.1:0", source())
+    prometheus = Prometheus(tmp_path / "prometheus", world["server"].port)
+    world["prometheus"] = prometheus
+    try:
+        wait_for("prometheus ready", prometheus.ready, timeout=30)
+        yield world
+    finally:
+        prometheus.stop()
+        world["server"].close()
+        lab.restore("ctl-1")
+
+
+def firing(prometheus: Prometheus, alertname: str) -> list[dict[str, str]]:
+    """Labels of each firing instance of `alertname`, through the HTTP API."""
+    query = f'ALERTS{{alertname="{alertname}",alertstate="firing"}}'
+    return [sample["metric"] for sample in prometheus.query(query)]
+
+
+def run(world: dict[str, Any], plan: str = "controlplane") -> RunOutcome:
+    request = Request(world["policy"], world["inventory"], plan, environ={}, poll_seconds=0.2)
+    return perform(request).outcome
+
+
+def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
+    lab: Lab, served: dict[str, Any]
+) -> None:
+    """A run refused with ctl-1's link down fires BarctlBackupRefused naming ctl-1 in a real
+    Prometheus; a later successful run resolves it; restarting the metrics server over the same
+    DB changes no past-describing series, and Prometheus sees last_success unchanged."""
+    prometheus: Prometheus = served["prometheus"]
+    wait_for("the first scrape", lambda: prometheus.query('up{job="barctl"} == 1'))
+    assert firing(prometheus, "BarctlBackupRefused") == []
+
+    lab.link_down("ctl-1")
+    assert run(served) == RunOutcome.REFUSED
+    alerts = wait_for(
+        "BarctlBackupRefused firing", lambda: firing(prometheus, "BarctlBackupRefused")
+    )
+    assert [(a["plan"], a.get("node")) for a in alerts] == [("controlplane", "ctl-1")]
+    assert alerts[0]["severity"] == "warning"
+    api_alert = next(
+        a for a in prometheus.get("/api/v1/alerts")["data"]["alerts"]
+        if a["labels"]["alertname"] == "BarctlBackupRefused"
+    )  # fmt: skip
+    assert "node ctl-1 is unreachable" in api_alert["annotations"]["summary"]
+    failures = prometheus.query(
+        'barctl_precheck_failures_total{plan="controlplane",node="ctl-1",reason="timeout"}'
+    )
+    assert failures[0]["value"][1] == "1"
+
+    lab.restore("ctl-1")
+    assert run(served) == RunOutcome.SUCCESS
+    wait_for("BarctlBackupRefused resolved", lambda: not firing(prometheus, "BarctlBackupRefused"))
+    assert firing(prometheus, "BarctlBackupFailed") == []
+    query = 'barctl_plan_last_success_timestamp_seconds{plan="controlplane"} > 0'
+    seen = wait_for("last success scraped", lambda: prometheus.query(query))
+    seen_at, last_success = (float(field) for field in seen[0]["value"])
+
+    # Restart: stop the server, let Prometheus see it down, start a new one (new source, same DB,
+    # same port) and compare every past-describing series.
+    server: MetricsServer = served["server"]
+    port = server.port
+    before = parse(render(served["source"]()))
+    stopped_at = time.time()
+    server.close()
+    wait_for("the scrape failing", lambda: prometheus.query('up{job="barctl"} == 0'))
+    served["server"] = start_metrics_server(f"127.0.0.1:{port}", served["source"]())
+    after = parse(render(served["source"]()))
+    wait_for("scrapes again", lambda: prometheus.query('up{job="barctl"} == 1'))
+
+    def past(samples: dict[Any, float]) -> dict[Any, float]:
+        # The undercloud plan never ran: its configured timestamp is when this process first
+        # exported it (documented in docs/monitoring.md), so it moves with a restart.
+        never_run = (
+            "barctl_plan_configured_timestamp_seconds",
+            frozenset({("plan", "undercloud")}),
+        )
+        return {
+            key: value
+            for key, value in samples.items()
+            if key[0] not in PROCESS_SERIES and key != never_run
+        }
+
+    assert past(before) == past(after)
+    assert len(past(after)) > 100
+    wait_for(
+        "a sample scraped from the new server",
+        lambda: prometheus.query(f'timestamp(up{{job="barctl"}} == 1) > {stopped_at + 1}'),
+    )
+    history = prometheus.get(
+        "/api/v1/query_range",
+        query='barctl_plan_last_success_timestamp_seconds{plan="controlplane"}',
+        start=str(seen_at),
+        end=str(time.time()),
+        step="1",
+    )["data"]["result"]
+    points = history[0]["values"]
+    # The range spans the restart (Prometheus's clock may run a few ms ahead of ours).
+    assert points[0][0] < stopped_at + 0.5 and points[-1][0] > stopped_at + 1
+    assert {float(value) for _, value in points} == {last_success}
