@@ -213,10 +213,18 @@ def test_sigterm_during_a_rolling_backup_runs_the_undos(
     lab.inject("ctl-0", ["rear", "-v"], sleep=5)
     policy, state = lab_policy(lab, tmp_path, undercloud={"enabled": False})
     seed_attempt(state, "controlplane", HOUR + 10)  # catch-up: the backup starts at once
-    daemon, notify = daemons.start(policy)
+    daemon, notify = daemons.start(policy, watchdog_usec=2_000_000)
     notify.wait("READY", "1", timeout=30)
     wait_for_rear(lab, "ctl-0")
     assert not lab.is_cluster_healthy()  # ctl-0 is out of the cluster while rear runs
+    wait_until(
+        lambda: any(
+            m.fields.get("STATUS", "").startswith("running controlplane since")
+            for m in notify.snapshot()
+        ),
+        5,
+        "STATUS= naming the running backup",
+    )
     stopped_at = time.time()
     daemon.signal(signal.SIGTERM)
     notify.wait("STOPPING", "1")
