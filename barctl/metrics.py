@@ -188,9 +188,11 @@ def plan_nodes(policy: Policy, inventory: Inventory, plan: Plan) -> tuple[list[s
     if target is None and "BackupNode" in inventory.groups:
         backup_hosts = inventory.hosts_in(["BackupNode"])
         target = backup_hosts[0].name if len(backup_hosts) == 1 else None
-    if target is None:
-        target = section.nfs.server if section.nfs is not None else section.sftp.host  # type: ignore[union-attr]
-    return nodes, target
+    if target is None and section.nfs is not None:
+        target = section.nfs.server
+    if target is None and section.sftp is not None:
+        target = section.sftp.host
+    return nodes, target or ""
 
 
 class _Families:
