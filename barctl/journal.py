@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from barctl import commands
+from barctl import commands, logs
 from barctl.commands import RemoteCommand
 from barctl.outcome import RunOutcome
 from barctl.plan import Node
@@ -66,6 +66,7 @@ def _with_password(pool: SessionPool, node: Node, command: RemoteCommand) -> Rem
     password = result.stdout.strip()
     if not result.ok or password in ("", "nil"):
         return f"cannot read the MySQL password from hiera: {result.stderr_tail()}"
+    logs.register_secret(password)
     return RemoteCommand(
         command.name,
         command.argv,
