@@ -86,7 +86,9 @@ def gate_text(verdict: gate.GateResult) -> str:
 
 
 def progress_printer(stream: TextIO) -> Progress:
-    """Plain progress lines, one per step start and end, safe from several threads."""
+    """Live per-node progress on a terminal; plain lines, one per step event, otherwise."""
+    if stream.isatty():
+        return _LiveProgress(stream).show
     lock = threading.Lock()
 
     def show(node: str, step: str, status: str) -> None:
@@ -96,6 +98,26 @@ def progress_printer(stream: TextIO) -> Progress:
             stream.flush()
 
     return show
+
+
+class _LiveProgress:
+    """One line per node, redrawn in place with the node's current step and status."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lines: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def show(self, node: str, step: str, status: str) -> None:
+        with self.lock:
+            drawn = len(self.lines)
+            stamp = time.strftime("%H:%M:%S")
+            self.lines[node] = f"{node:<12} {step:<26} {status:<28} {stamp}"
+            # Move up over the block drawn last time, then rewrite every line of it.
+            text = f"\x1b[{drawn}F" if drawn else ""
+            text += "".join(f"\x1b[2K{line}\n" for line in self.lines.values())
+            self.stream.write(text)
+            self.stream.flush()
 
 
 def result_text(result: Result, *, dry_run: bool) -> str:
