@@ -236,6 +236,7 @@ def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
         "a sample scraped from the new server",
         lambda: prometheus.query(f'timestamp(up{{job="barctl"}} == 1) > {stopped_at + 1}'),
     )
+    time.sleep(2)  # so that the range's 1 s steps reach past the first new sample
     history = prometheus.get(
         "/api/v1/query_range",
         query='barctl_plan_last_success_timestamp_seconds{plan="controlplane"}',
