@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         record = directory / "lab.json"
         if record.exists() and not json.loads(record.read_text()).get("down"):
-            print(f"a lab is already up in {directory} (python -m lab down --dir {directory})",
-                  file=sys.stderr)
+            print(
+                f"a lab is already up in {directory} (python -m lab down --dir {directory})",
+                file=sys.stderr,
+            )
             return 1
-        hosts = standard_hosts(args.controllers, ceph=not args.no_ceph,
-                               composable=args.composable)
+        hosts = standard_hosts(args.controllers, ceph=not args.no_ceph, composable=args.composable)
         lab = Lab(directory, hosts)
         started = time.monotonic()
         try:
@@ -44,14 +45,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab unavailable: {exc}", file=sys.stderr)
             return 2
         policy = lab.write_policy()
-        print(f"lab {lab.lab_id} up in {time.monotonic() - started:.2f}s, bridge {lab.bridge} "
-              f"{lab.network} (root side {lab.root_address})")
+        print(
+            f"lab {lab.lab_id} up in {time.monotonic() - started:.2f}s, bridge {lab.bridge} "
+            f"{lab.network} (root side {lab.root_address})"
+        )
         for name in lab.host_names:
             print(f"  {name:12} {lab.address(name):15} ns {lab.namespace(name)}")
-        print(f"inventory   {lab.inventory_path}\npolicy      {policy}\n"
-              f"client key  {lab.client_key_path}\nknown_hosts {lab.known_hosts_path}\n"
-              f"ssh: {' '.join(lab.ssh_argv(lab.host_names[0], 'pcs status')[:-2])} "
-              f"root@{lab.address(lab.host_names[0])} CMD")
+        print(
+            f"inventory   {lab.inventory_path}\npolicy      {policy}\n"
+            f"client key  {lab.client_key_path}\nknown_hosts {lab.known_hosts_path}\n"
+            f"ssh: {' '.join(lab.ssh_argv(lab.host_names[0], 'pcs status')[:-2])} "
+            f"root@{lab.address(lab.host_names[0])} CMD"
+        )
         print(f"tear down:  python -m lab down --dir {directory}")
         return 0
     if args.command == "down":

@@ -93,31 +93,66 @@ def standard_hosts(
     ``msg-0`` (Messaging); all pacemaker members.
     """
     hosts = [
-        HostSpec("undercloud", "undercloud", ("Undercloud",),
-                 containers=("mysql", "keystone", "ironic_api")),
+        HostSpec(
+            "undercloud",
+            "undercloud",
+            ("Undercloud",),
+            containers=("mysql", "keystone", "ironic_api"),
+        ),
     ]
     if composable:
-        hosts.append(HostSpec(
-            "ctlos-0", "controller", ("ControllerOpenstack",), ceph_mon=ceph, pacemaker=True,
-            containers=("haproxy-bundle-podman-0", "nova_api", "keystone")
-            + (("ceph-mon-ctlos-0",) if ceph else ()),
-        ))
+        hosts.append(
+            HostSpec(
+                "ctlos-0",
+                "controller",
+                ("ControllerOpenstack",),
+                ceph_mon=ceph,
+                pacemaker=True,
+                containers=("haproxy-bundle-podman-0", "nova_api", "keystone")
+                + (("ceph-mon-ctlos-0",) if ceph else ()),
+            )
+        )
         hosts += [
-            HostSpec(f"db-{i}", "controller", ("Database",), galera=True, pacemaker=True,
-                     containers=(f"galera-bundle-podman-{i}",))
+            HostSpec(
+                f"db-{i}",
+                "controller",
+                ("Database",),
+                galera=True,
+                pacemaker=True,
+                containers=(f"galera-bundle-podman-{i}",),
+            )
             for i in range(3)
         ]
-        hosts.append(HostSpec("msg-0", "controller", ("Messaging",), pacemaker=True,
-                              containers=("rabbitmq-bundle-podman-0",)))
+        hosts.append(
+            HostSpec(
+                "msg-0",
+                "controller",
+                ("Messaging",),
+                pacemaker=True,
+                containers=("rabbitmq-bundle-podman-0",),
+            )
+        )
     else:
         for i in range(controllers):
             name = f"ctl-{i}"
-            hosts.append(HostSpec(
-                name, "controller", ("Controller",), galera=True, ceph_mon=ceph, pacemaker=True,
-                containers=(f"galera-bundle-podman-{i}", f"rabbitmq-bundle-podman-{i}",
-                            f"haproxy-bundle-podman-{i}", "nova_api", "keystone")
-                + ((f"ceph-mon-{name}",) if ceph else ()),
-            ))
+            hosts.append(
+                HostSpec(
+                    name,
+                    "controller",
+                    ("Controller",),
+                    galera=True,
+                    ceph_mon=ceph,
+                    pacemaker=True,
+                    containers=(
+                        f"galera-bundle-podman-{i}",
+                        f"rabbitmq-bundle-podman-{i}",
+                        f"haproxy-bundle-podman-{i}",
+                        "nova_api",
+                        "keystone",
+                    )
+                    + ((f"ceph-mon-{name}",) if ceph else ()),
+                )
+            )
     hosts.append(HostSpec("backup-0", "backup", ("BackupNode",)))
     return hosts
 
@@ -235,7 +270,7 @@ class _Host:
     veth: str
     address: str
     directory: Path
-    pid: int | None = None          # sshd, or the banner-hang listener
+    pid: int | None = None  # sshd, or the banner-hang listener
     listener: bool = False
     faults: set[str] = field(default_factory=set)
 
@@ -348,8 +383,7 @@ class Lab:
             self._write_files()
             for index, spec in enumerate(self.specs):
                 self._create_host(index, spec)
-            (self.directory / "state.json").write_text(
-                json.dumps(self._initial_state(), indent=1))
+            (self.directory / "state.json").write_text(json.dumps(self._initial_state(), indent=1))
             self._write_known_hosts()
             self.write_inventory()
             for host in self._hosts.values():
@@ -364,8 +398,10 @@ class Lab:
     def _allocate_network(self) -> None:
         subnets = list(LAB_SUPERNET.subnets(new_prefix=24))
         with _global_lock():
-            used = _run("ip", "-4", "-o", "addr", "show").stdout + _run(
-                "ip", "-4", "route", "show", "table", "all").stdout
+            used = (
+                _run("ip", "-4", "-o", "addr", "show").stdout
+                + _run("ip", "-4", "route", "show", "table", "all").stdout
+            )
             existing_links = _run("ip", "-o", "link", "show").stdout
             if f" {self.bridge}:" in existing_links or f" {self.bridge}@" in existing_links:
                 raise RuntimeError(f"bridge name {self.bridge} already in use")
@@ -385,7 +421,8 @@ class Lab:
             _run("ip", "addr", "add", f"{self.root_address}/24", "dev", self.bridge)
             _run("ip", "link", "set", self.bridge, "up")
             (REGISTRY / "active" / self.lab_id).write_text(
-                json.dumps({"bridge": self.bridge, "directory": str(self.directory)}))
+                json.dumps({"bridge": self.bridge, "directory": str(self.directory)})
+            )
 
     @staticmethod
     def _sysctl_ipv6_off(namespace: str | None, link: str) -> None:
@@ -413,21 +450,36 @@ class Lab:
         script = Path(standin.__file__).resolve()
         for name in standin.STANDIN_NAMES:
             wrapper = self.bin_directory / name
-            wrapper.write_text(
-                f'#!/bin/sh\nexec {sys.executable} -I -S {script} {name} "$@"\n')
+            wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S {script} {name} "$@"\n')
             wrapper.chmod(0o755)
         key = self.client_key_path
         if not key.exists():
-            _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"barctl-lab-{self.lab_id}",
-                 "-f", str(key))
+            _run(
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"barctl-lab-{self.lab_id}",
+                "-f",
+                str(key),
+            )
         (d / "invocations.jsonl").write_text("")
         (d / "state.lock").touch()
 
     def _create_host(self, index: int, spec: HostSpec) -> None:
         assert self.network is not None
         address = str(self.network.network_address + 10 + index)
-        host = _Host(spec, index, f"{self.bridge}-{spec.name}", f"{self.bridge}h{index}",
-                     address, self.directory / "hosts" / spec.name)
+        host = _Host(
+            spec,
+            index,
+            f"{self.bridge}-{spec.name}",
+            f"{self.bridge}h{index}",
+            address,
+            self.directory / "hosts" / spec.name,
+        )
         self._hosts[spec.name] = host
         host.directory.mkdir(parents=True, exist_ok=True)
         for sub in ("etc-rear", "var-lib-barctl", "home"):
@@ -457,27 +509,33 @@ class Lab:
         shutil.copy(key, host.directory / "ssh_host_ed25519_key.orig")
         shutil.copy(key.with_suffix(".pub"), host.directory / "ssh_host_ed25519_key.orig.pub")
         shutil.copy(self.client_key_path.with_suffix(".pub"), host.directory / "authorized_keys")
-        env = (f"PATH={self.bin_directory}:/usr/sbin:/usr/bin:/sbin:/bin "
-               f"BARCTL_LAB_HOST={spec.name} BARCTL_LAB_DIR={self.directory}")
-        (host.directory / "sshd_config").write_text("\n".join([
-            f"ListenAddress {address}",
-            "Port 22",
-            f"HostKey {key}",
-            f"PidFile {host.directory / 'sshd.pid'}",
-            f"AuthorizedKeysFile {host.directory / 'authorized_keys'}",
-            "PermitRootLogin prohibit-password",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "UsePAM no",
-            "StrictModes no",
-            "UseDNS no",
-            "PrintMotd no",
-            "MaxStartups 100:30:200",
-            "MaxSessions 50",
-            f"SetEnv {env}",
-            "Subsystem sftp internal-sftp",
-            "",
-        ]))
+        env = (
+            f"PATH={self.bin_directory}:/usr/sbin:/usr/bin:/sbin:/bin "
+            f"BARCTL_LAB_HOST={spec.name} BARCTL_LAB_DIR={self.directory}"
+        )
+        (host.directory / "sshd_config").write_text(
+            "\n".join(
+                [
+                    f"ListenAddress {address}",
+                    "Port 22",
+                    f"HostKey {key}",
+                    f"PidFile {host.directory / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {host.directory / 'authorized_keys'}",
+                    "PermitRootLogin prohibit-password",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "UseDNS no",
+                    "PrintMotd no",
+                    "MaxStartups 100:30:200",
+                    "MaxSessions 50",
+                    f"SetEnv {env}",
+                    "Subsystem sftp internal-sftp",
+                    "",
+                ]
+            )
+        )
 
     def _start_sshd(self, host: _Host, *, wait: bool = True) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -492,9 +550,24 @@ class Lab:
         )
         log = open(host.directory / "sshd.log", "ab")  # noqa: SIM115
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", host.namespace, "unshare", "--mount", "--uts",
-             "--propagation", "private", "sh", "-c", script],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            [
+                "ip",
+                "netns",
+                "exec",
+                host.namespace,
+                "unshare",
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                script,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         log.close()
         self._procs[proc.pid] = proc
@@ -504,9 +577,22 @@ class Lab:
 
     def _start_listener(self, host: _Host) -> None:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", host.namespace, sys.executable, "-I", "-S", "-c",
-             BANNER_HANG_LISTENER, host.address, str(self.directory)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "ip",
+                "netns",
+                "exec",
+                host.namespace,
+                sys.executable,
+                "-I",
+                "-S",
+                "-c",
+                BANNER_HANG_LISTENER,
+                host.address,
+                str(self.directory),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         self._procs[proc.pid] = proc
@@ -569,8 +655,14 @@ class Lab:
             "root_address": self.root_address,
             "created_mount_points": self.created_mount_points,
             "hosts": {
-                n: {"namespace": h.namespace, "veth": h.veth, "address": h.address,
-                    "pid": h.pid, "role": h.spec.role, "faults": sorted(h.faults)}
+                n: {
+                    "namespace": h.namespace,
+                    "veth": h.veth,
+                    "address": h.address,
+                    "pid": h.pid,
+                    "role": h.spec.role,
+                    "faults": sorted(h.faults),
+                }
                 for n, h in self._hosts.items()
             },
             "down": False,
@@ -598,7 +690,8 @@ class Lab:
                 # per-node hiera overrides the lab-wide map; None prints `nil`
                 "hiera": {
                     "tripleo::profile::pacemaker::database::mysql::bind_address": (
-                        self._hosts[spec.name].address if spec.galera else None),
+                        self._hosts[spec.name].address if spec.galera else None
+                    ),
                 },
             }
         hiera: dict[str, Any] = {
@@ -697,8 +790,9 @@ class Lab:
                 continue
             item = json.loads(line)
             if host is None or item["host"] == host:
-                result.append(Invocation(item["host"], tuple(item["argv"]), item["time"],
-                                         item.get("pid", 0)))
+                result.append(
+                    Invocation(item["host"], tuple(item["argv"]), item["time"], item.get("pid", 0))
+                )
         return result
 
     def clear_invocations(self) -> None:
@@ -722,10 +816,16 @@ class Lab:
         if exit_code is None and not hang and sleep is None:
             raise ValueError("give exit_code, hang or sleep")
         with self._state() as state:
-            state["faults"].append({
-                "host": host, "prefix": list(argv_prefix), "exit": exit_code, "hang": hang,
-                "sleep": sleep, "times": times,
-            })
+            state["faults"].append(
+                {
+                    "host": host,
+                    "prefix": list(argv_prefix),
+                    "exit": exit_code,
+                    "hang": hang,
+                    "sleep": sleep,
+                    "times": times,
+                }
+            )
 
     def clear_faults(self) -> None:
         """Remove every injected command fault."""
@@ -744,8 +844,18 @@ class Lab:
         """TCP connects to the host time out (veth down + a neighbour entry to nowhere)."""
         h = self._hosts[host]
         _run("ip", "-n", h.namespace, "link", "set", "eth0", "down")
-        _run("ip", "neigh", "replace", h.address, "lladdr", UNUSED_MAC, "dev", self.bridge,
-             "nud", "permanent")
+        _run(
+            "ip",
+            "neigh",
+            "replace",
+            h.address,
+            "lladdr",
+            UNUSED_MAC,
+            "dev",
+            self.bridge,
+            "nud",
+            "permanent",
+        )
         self._mark_down(h, "link_down")
 
     def banner_hang(self, host: str) -> None:
@@ -823,25 +933,52 @@ class Lab:
 
     # ---------------------------------------------------------------- ssh / files
 
-    def ssh_argv(self, host: str, command: str, *, connect_timeout: float = 5,
-                 user: str = "root") -> list[str]:
+    def ssh_argv(
+        self, host: str, command: str, *, connect_timeout: float = 5, user: str = "root"
+    ) -> list[str]:
         """An ``ssh`` argv that logs into ``host`` strictly with the lab's key and known_hosts."""
         return [
-            "ssh", "-F", "/dev/null", "-i", str(self.client_key_path),
-            "-o", f"UserKnownHostsFile={self.known_hosts_path}",
-            "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
-            "-o", f"ConnectTimeout={int(max(1, connect_timeout))}",
-            f"{user}@{self.address(host)}", command,
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-i",
+            str(self.client_key_path),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts_path}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            f"ConnectTimeout={int(max(1, connect_timeout))}",
+            f"{user}@{self.address(host)}",
+            command,
         ]
 
-    def ssh(self, host: str, command: str, *, input: str | None = None,
-            timeout: float = 30, connect_timeout: float = 5) -> subprocess.CompletedProcess[str]:
+    def ssh(
+        self,
+        host: str,
+        command: str,
+        *,
+        input: str | None = None,
+        timeout: float = 30,
+        connect_timeout: float = 5,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``command`` on ``host`` over real ssh; returns the completed process."""
-        return subprocess.run(self.ssh_argv(host, command, connect_timeout=connect_timeout),
-                              input=input if input is not None else "", capture_output=True,
-                              text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            self.ssh_argv(host, command, connect_timeout=connect_timeout),
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def write_inventory(self, path: Path | None = None, stack: str = "overcloud") -> Path:
         """Write the TripleO static inventory (tripleo.md §6 format) and return its path."""
@@ -856,9 +993,15 @@ class Lab:
         if uc:
             inv["Undercloud"] = {
                 "hosts": {uc[0].name: {}},
-                "vars": {"ansible_connection": "local", "ansible_host": "localhost",
-                         "ansible_remote_tmp": "/tmp/ansible-${USER}", "plan": stack,
-                         "plans": [stack], "username": "admin", "project_name": "admin"},
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_host": "localhost",
+                    "ansible_remote_tmp": "/tmp/ansible-${USER}",
+                    "plan": stack,
+                    "plans": [stack],
+                    "username": "admin",
+                    "project_name": "admin",
+                },
             }
         roles: dict[str, list[HostSpec]] = {}
         for spec in self.specs:
@@ -878,10 +1021,13 @@ class Lab:
                     }
                     for s in members
                 },
-                "vars": {"ansible_ssh_user": "root",
-                         "bootstrap_server_id": _server_id(self.lab_id, members[0].name),
-                         "serial": "1", "tripleo_role_name": role,
-                         "tripleo_role_networks": ["ctlplane"]},
+                "vars": {
+                    "ansible_ssh_user": "root",
+                    "bootstrap_server_id": _server_id(self.lab_id, members[0].name),
+                    "serial": "1",
+                    "tripleo_role_name": role,
+                    "tripleo_role_networks": ["ctlplane"],
+                },
             }
         inv["allovercloud"] = {"children": {f"{stack}_allovercloud": {}}}
         inv[f"{stack}_allovercloud"] = {
@@ -889,11 +1035,12 @@ class Lab:
             "vars": {"container_cli": "podman", "ctlplane_vip": self.root_address},
         }
         inv[stack] = {"children": {f"{stack}_allovercloud": {}}}
-        for service, attribute in (("pacemaker", "pacemaker"), ("mysql", "galera"),
-                                   ("ceph_mon", "ceph_mon")):
-            with_service = [
-                r for r, m in roles.items() if any(getattr(s, attribute) for s in m)
-            ]
+        for service, attribute in (
+            ("pacemaker", "pacemaker"),
+            ("mysql", "galera"),
+            ("ceph_mon", "ceph_mon"),
+        ):
+            with_service = [r for r, m in roles.items() if any(getattr(s, attribute) for s in m)]
             if not with_service:
                 continue
             inv[service] = {"children": {f"{stack}_{service}": {}}}
@@ -916,11 +1063,17 @@ class Lab:
                 roles.append(spec.groups[0])
         base: dict[str, Any] = {
             "inventory": {"path": str(self.inventory_path)},
-            "ssh": {"user": "root", "private_key": str(self.client_key_path),
-                    "known_hosts": str(self.known_hosts_path), "connect_timeout_seconds": 5},
+            "ssh": {
+                "user": "root",
+                "private_key": str(self.client_key_path),
+                "known_hosts": str(self.known_hosts_path),
+                "connect_timeout_seconds": 5,
+            },
             "backup_target": {
-                "nfs": {"server": self.address(self.backup_host) if self.backup_host else "",
-                        "export": EXPORT_PATH},
+                "nfs": {
+                    "server": self.address(self.backup_host) if self.backup_host else "",
+                    "export": EXPORT_PATH,
+                },
             },
             "plans": {
                 "undercloud": {"schedule": "30 1 * * *"},
@@ -987,8 +1140,9 @@ def _remove_namespace(namespace: str, veth: str) -> list[str]:
     errors: list[str] = []
     if namespace in _run("ip", "netns", "list").stdout.split():
         for _ in range(3):
-            pids = [int(p) for p in _run("ip", "netns", "pids", namespace,
-                                         check=False).stdout.split()]
+            pids = [
+                int(p) for p in _run("ip", "netns", "pids", namespace, check=False).stdout.split()
+            ]
             if not pids:
                 break
             for pid in pids:

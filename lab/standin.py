@@ -181,8 +181,8 @@ def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
     members = sorted(n for n, v in state["nodes"].items() if v["pacemaker_member"])
     online = [n for n in members if state["nodes"][n]["pacemaker"] == "online"]
     offline = [n for n in members if n not in online]
-    quorum = "partition with quorum" if len(online) * 2 > len(members) else (
-        "partition WITHOUT quorum"
+    quorum = (
+        "partition with quorum" if len(online) * 2 > len(members) else ("partition WITHOUT quorum")
     )
     dc = online[0] if online else "NONE"
     lines = [
@@ -216,15 +216,18 @@ def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
         hosts = [n for n in members if f"{bundle}-podman-0" in state["nodes"][n]["containers"]]
         if not hosts:
             continue
-        lines.append(
-            f"  * Container bundle set: {bundle} [cluster.common.tag/{image}:pcmklatest]:"
-        )
+        lines.append(f"  * Container bundle set: {bundle} [cluster.common.tag/{image}:pcmklatest]:")
         for i, name in enumerate(hosts):
             up = state["nodes"][name]["pacemaker"] == "online"
             where = f"{run} {name}" if up else "Stopped"
             lines.append(f"    * {bundle}-{i}\t({agent}):\t {where}")
-    lines += ["", "Daemon Status:", "  corosync: active/enabled", "  pacemaker: active/enabled",
-              "  pcsd: active/enabled"]
+    lines += [
+        "",
+        "Daemon Status:",
+        "  corosync: active/enabled",
+        "  pacemaker: active/enabled",
+        "  pcsd: active/enabled",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -360,9 +363,11 @@ def _podman_ps(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
             ctx.out(container_id(name))
         elif table:
             shown = {"running": "Up 3 days ago", "paused": "Paused", "exited": "Exited (0)"}
-            ctx.out(f"{container_id(name)}  cluster.common.tag/{name.split('-')[0]}:pcmklatest"
-                    f"  kolla_start  3 days ago  {shown.get(status or '', status)}"
-                    f"{' ' * 8}{name}")
+            ctx.out(
+                f"{container_id(name)}  cluster.common.tag/{name.split('-')[0]}:pcmklatest"
+                f"  kolla_start  3 days ago  {shown.get(status or '', status)}"
+                f"{' ' * 8}{name}"
+            )
         else:
             ctx.out(name)
     return 0
@@ -376,7 +381,7 @@ def _podman_pause(ctx: Ctx, sub: str, names: list[str]) -> int:
         for name in names:
             status = container_status(node, name)
             if status is None:
-                ctx.err(f"Error: no container with name or ID \"{name}\" found: no such container")
+                ctx.err(f'Error: no container with name or ID "{name}" found: no such container')
                 code = 125
             elif sub == "pause" and status != "running":
                 ctx.err(f'Error: "{name}" is not running, can\'t pause: container state improper')
@@ -386,7 +391,8 @@ def _podman_pause(ctx: Ctx, sub: str, names: list[str]) -> int:
                 code = 125
             else:
                 node["containers"][resolve_container(node, name)] = (
-                    "paused" if sub == "pause" else "running")
+                    "paused" if sub == "pause" else "running"
+                )
                 ctx.out(name)
     return code
 
@@ -404,7 +410,7 @@ def _podman_exec(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911
         node = state["nodes"].get(ctx.host, {"containers": {}, "pacemaker": "offline"})
         status = container_status(node, container)
     if status is None:
-        ctx.err(f"Error: no container with name or ID \"{container}\" found: no such container")
+        ctx.err(f'Error: no container with name or ID "{container}" found: no such container')
         return 125
     if status == "paused":
         ctx.err(f"Error: cannot exec into paused container {container}: container state improper")
@@ -543,9 +549,7 @@ def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
                 if node.get("galera"):
                     node["wsrep_desync"] = "ON" if setting.group(1) in ("on", "1") else "OFF"
                 else:
-                    ctx.err(
-                        "ERROR 1193 (HY000) at line 1: Unknown system variable 'wsrep_desync'"
-                    )
+                    ctx.err("ERROR 1193 (HY000) at line 1: Unknown system variable 'wsrep_desync'")
                     return 1
             elif "wsrep_local_state_comment" in lowered or "wsrep_cluster_size" in lowered:
                 if not node.get("galera"):
@@ -618,7 +622,7 @@ def _keyring(host: str) -> str:
         f"\tkey = AQ{key}==\n"
         '\tcaps mds = "allow *"\n\tcaps mgr = "allow *"\n'
         '\tcaps mon = "allow *"\n\tcaps osd = "allow *"\n'
-        f"[mon.]\n\tkey = AQ{key[::-1]}==\n\tcaps mon = \"allow *\"\n"
+        f'[mon.]\n\tkey = AQ{key[::-1]}==\n\tcaps mon = "allow *"\n'
     )
 
 
@@ -628,8 +632,9 @@ def cmd_ceph(ctx: Ctx, args: list[str]) -> int:
         ctx.out(_keyring(ctx.host))
         return 0
     if words[:1] in (["-s"], ["status"]) or "-s" in args:
-        ctx.out("  cluster:\n    id:     4b5c8c0a-ff60-454b-a1b4-9747aa737d19\n"
-                "    health: HEALTH_OK\n")
+        ctx.out(
+            "  cluster:\n    id:     4b5c8c0a-ff60-454b-a1b4-9747aa737d19\n    health: HEALTH_OK\n"
+        )
         return 0
     ctx.err(f"lab ceph does not simulate: ceph {' '.join(args)}")
     return 1
@@ -707,11 +712,15 @@ def cmd_clustercheck(ctx: Ctx, args: list[str]) -> int:
             and node["wsrep_desync"] == "OFF"
         )
     if ok:
-        ctx.out("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-                "Content-Length: 32\r\n\r\nGalera cluster node is synced.\r\n")
+        ctx.out(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+            "Content-Length: 32\r\n\r\nGalera cluster node is synced.\r\n"
+        )
         return 0
-    ctx.out("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-            "Connection: close\r\nContent-Length: 36\r\n\r\nGalera cluster node is not synced.\r\n")
+    ctx.out(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        "Connection: close\r\nContent-Length: 36\r\n\r\nGalera cluster node is not synced.\r\n"
+    )
     return 1
 
 
@@ -794,12 +803,16 @@ def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
             ctx.err(f"ERROR: Failed to connect to {server} via sftp (lftp: Connection timed out)")
         else:
             ctx.err(f"ERROR: Mount command '{mount}' failed.")
-        ctx.err("Some latest log messages since the last called script 060_mount_NETFS_path.sh:\n"
-                "  mount.nfs: Connection timed out")
+        ctx.err(
+            "Some latest log messages since the last called script 060_mount_NETFS_path.sh:\n"
+            "  mount.nfs: Connection timed out"
+        )
         return 1
     if export.rstrip("/") != export_path.rstrip("/"):
-        ctx.err(f"ERROR: Mount command 'mount -v -t nfs {server}:{export}' failed.\n"
-                f"  mount.nfs: access denied by server while mounting {server}:{export}")
+        ctx.err(
+            f"ERROR: Mount command 'mount -v -t nfs {server}:{export}' failed.\n"
+            f"  mount.nfs: access denied by server while mounting {server}:{export}"
+        )
         return 1
     iso_prefix = conf.get("ISO_PREFIX", f"rear-{ctx.host}")
     archive = conf.get("BACKUP_PROG_ARCHIVE", "backup")
@@ -807,8 +820,10 @@ def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
     target.mkdir(parents=True, exist_ok=True)
     ctx.out("Creating root filesystem layout")
     time.sleep(0.05)
-    ctx.out(f"Making backup (using backup method NETFS)\nCreating tar archive '{url}/{ctx.host}/"
-            f"{archive}.tar.gz'")
+    ctx.out(
+        f"Making backup (using backup method NETFS)\nCreating tar archive '{url}/{ctx.host}/"
+        f"{archive}.tar.gz'"
+    )
     (target / f"{archive}.tar.gz").write_bytes(_payload(f"{ctx.host}:{archive}:tar", 4096))
     (target / f"{archive}.log").write_text(f"lab tar log for {ctx.host}\n")
     ctx.out(f"Making ISO image\nWrote ISO image: {url}/{ctx.host}/{iso_prefix}.iso (4.0K)")

@@ -44,7 +44,8 @@ def test_each_host_has_its_own_host_key_in_known_hosts(lab: Lab) -> None:
     """known_hosts lists one distinct plain ed25519 key per host address."""
     lines = lab.known_hosts_path.read_text().splitlines()
     assert sorted(line.split()[0] for line in lines) == sorted(
-        lab.address(n) for n in lab.host_names)
+        lab.address(n) for n in lab.host_names
+    )
     assert len({line.split()[2] for line in lines}) == len(lab.host_names)
     assert all(line.split()[1] == "ssh-ed25519" for line in lines)
 
@@ -52,13 +53,23 @@ def test_each_host_has_its_own_host_key_in_known_hosts(lab: Lab) -> None:
 def test_addresses_are_in_the_benchmark_range_on_the_lab_bridge(lab: Lab) -> None:
     """Lab addresses come from 198.18.0.0/15; the root side has .1 on the lab's bridge."""
     assert lab.network is not None and lab.network.subnet_of(
-        __import__("ipaddress").IPv4Network("198.18.0.0/15"))
+        __import__("ipaddress").IPv4Network("198.18.0.0/15")
+    )
     assert lab.root_address.endswith(".1")
-    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", lab.bridge],
-                           capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "dev", lab.bridge],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert f"{lab.root_address}/24" in shown
     assert [lab.address(n).rsplit(".", 1)[1] for n in lab.host_names] == [
-        "10", "11", "12", "13", "14"]
+        "10",
+        "11",
+        "12",
+        "13",
+        "14",
+    ]
 
 
 def test_etc_rear_is_private_to_each_host(lab: Lab) -> None:
@@ -75,8 +86,9 @@ def test_sftp_subsystem_works(lab: Lab) -> None:
     argv = lab.ssh_argv("ctl-0", "x")[:-2]
     argv[0] = "sftp"
     argv += ["-b", "-", f"root@{lab.address('ctl-0')}"]
-    result = subprocess.run(argv, input="ls /etc\n", capture_output=True, text=True, timeout=20,
-                            check=False)
+    result = subprocess.run(
+        argv, input="ls /etc\n", capture_output=True, text=True, timeout=20, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -114,8 +126,11 @@ def test_pcs_status_off_cluster_and_backup_files(lab: Lab) -> None:
     """The undercloud has no pacemaker; `pcs cluster cib` / `pcs config backup` write files."""
     result = lab.ssh("undercloud", "pcs status")
     assert result.returncode == 1 and "is pacemaker running?" in result.stderr
-    ok(lab, "ctl-0", "cd /var/lib/barctl && pcs cluster cib cib.xml && "
-                     "pcs config backup pacemaker_backup")
+    ok(
+        lab,
+        "ctl-0",
+        "cd /var/lib/barctl && pcs cluster cib cib.xml && pcs config backup pacemaker_backup",
+    )
     files = sorted(p.name for p in lab.host_directory("ctl-0", "var-lib-barctl").iterdir())
     assert files == ["cib.xml", "pacemaker_backup.tar.bz2"]
 
@@ -153,8 +168,7 @@ def test_desync_on_and_off_with_password_on_stdin(lab: Lab) -> None:
 def test_mysql_wrong_or_missing_password_is_refused(lab: Lab) -> None:
     """A wrong or missing password gets MySQL's access-denied error and exit 1."""
     for given in ("[client]\npassword=wrong\n", ""):
-        result = lab.ssh("ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = ON'",
-                         input=given)
+        result = lab.ssh("ctl-0", MYSQL.format(i=0) + "'SET GLOBAL wsrep_desync = ON'", input=given)
         assert result.returncode == 1
         assert "ERROR 1045 (28000): Access denied for user 'root'@'localhost'" in result.stderr
     assert lab.node_state("ctl-0")["wsrep_desync"] == "OFF"
@@ -166,17 +180,30 @@ def test_mysql_queries_and_dump(lab: Lab) -> None:
     hiera = "hiera -c /etc/puppet/hiera.yaml "
     assert ok(lab, "ctl-0", hiera + "mysql::server::root_password") == lab.mysql_password + "\n"
     assert ok(lab, "ctl-0", hiera + "no::such::key") == "nil\n"
-    schemas = ok(lab, "ctl-1", MYSQL.format(i=1) + '"select distinct table_schema from '
-                 "information_schema.tables where engine='innodb'\"", input=conf)
+    schemas = ok(
+        lab,
+        "ctl-1",
+        MYSQL.format(i=1) + '"select distinct table_schema from '
+        "information_schema.tables where engine='innodb'\"",
+        input=conf,
+    )
     assert schemas.split() == ["keystone", "nova", "glance", "neutron"]
-    grants = ok(lab, "ctl-1", MYSQL.format(i=1) + "\"SELECT user FROM mysql.user\"", input=conf)
+    grants = ok(lab, "ctl-1", MYSQL.format(i=1) + '"SELECT user FROM mysql.user"', input=conf)
     assert grants.startswith("GRANT ") and all(g.endswith(";") for g in grants.splitlines())
-    dump = ok(lab, "ctl-1", "podman exec -i galera-bundle-podman-1 mysqldump "
-              "--defaults-extra-file=/dev/stdin --single-transaction --databases keystone nova",
-              input=conf)
+    dump = ok(
+        lab,
+        "ctl-1",
+        "podman exec -i galera-bundle-podman-1 mysqldump "
+        "--defaults-extra-file=/dev/stdin --single-transaction --databases keystone nova",
+        input=conf,
+    )
     assert dump.startswith("-- MySQL dump") and "Database: keystone nova" in dump
-    uc = ok(lab, "undercloud", "podman exec -i mysql mysqldump --defaults-extra-file=/dev/stdin "
-            "--opt --all-databases", input=conf)
+    uc = ok(
+        lab,
+        "undercloud",
+        "podman exec -i mysql mysqldump --defaults-extra-file=/dev/stdin --opt --all-databases",
+        input=conf,
+    )
     assert "keystone nova glance neutron" in uc
 
 
@@ -187,7 +214,8 @@ def test_pause_and_unpause_containers(lab: Lab) -> None:
     """podman pause/unpause change state; ps filters paused; unknown names exit 125."""
     ok(lab, "ctl-0", "podman pause nova_api keystone")
     assert ok(lab, "ctl-0", "podman ps --filter status=paused --format '{{.Names}}'") == (
-        "keystone\nnova_api\n")
+        "keystone\nnova_api\n"
+    )
     assert "nova_api" in ok(lab, "ctl-0", "podman ps -a --format '{{.Names}}'")
     assert "ctl-0: container nova_api paused" in lab.cluster_health()
     assert lab.ssh("ctl-0", "podman exec keystone mysql").returncode == 126
@@ -196,7 +224,10 @@ def test_pause_and_unpause_containers(lab: Lab) -> None:
     ok(lab, "ctl-0", "podman unpause nova_api keystone")
     assert lab.is_cluster_healthy()
     assert ok(lab, "undercloud", "podman ps --format '{{.Names}}'").split() == [
-        "ironic_api", "keystone", "mysql"]
+        "ironic_api",
+        "keystone",
+        "mysql",
+    ]
 
 
 def test_ceph_units_and_auth_export(lab: Lab) -> None:
@@ -218,7 +249,7 @@ def test_ceph_units_and_auth_export(lab: Lab) -> None:
 
 REAR_CONF = (
     'BACKUP=NETFS\nBACKUP_URL="nfs://{addr}/ctl_plane_backups"\n'
-    "ISO_PREFIX=$HOSTNAME-202401020304\nBACKUP_PROG_ARCHIVE=\"$HOSTNAME-202401020304\"\n"
+    'ISO_PREFIX=$HOSTNAME-202401020304\nBACKUP_PROG_ARCHIVE="$HOSTNAME-202401020304"\n'
 )
 
 
@@ -240,8 +271,12 @@ def test_rear_fails_when_backup_host_down_or_wrong_server(lab: Lab) -> None:
     ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf", input=wrong)
     result = lab.ssh("ctl-0", "rear -C barctl-run mkbackup")
     assert result.returncode == 1 and "ERROR: Mount command" in result.stderr
-    ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf",
-       input=REAR_CONF.format(addr=lab.address("backup-0")))
+    ok(
+        lab,
+        "ctl-0",
+        "cat > /etc/rear/barctl-run.conf",
+        input=REAR_CONF.format(addr=lab.address("backup-0")),
+    )
     lab.stop_sshd("backup-0")
     result = lab.ssh("ctl-0", "rear -C barctl-run mkbackup")
     assert result.returncode == 1
@@ -328,8 +363,12 @@ def test_injected_sleep_then_normal_and_inner_podman_match(lab: Lab) -> None:
     assert ok(lab, "ctl-0", "hiera container_cli") == "podman\n"
     assert time.monotonic() - started >= 0.5
     lab.inject("ctl-0", ["mysqldump"], exit_code=2)
-    result = lab.ssh("ctl-0", "podman exec -i galera-bundle-podman-0 mysqldump "
-                     "--defaults-extra-file=/dev/stdin --all-databases", input=client_conf(lab))
+    result = lab.ssh(
+        "ctl-0",
+        "podman exec -i galera-bundle-podman-0 mysqldump "
+        "--defaults-extra-file=/dev/stdin --all-databases",
+        input=client_conf(lab),
+    )
     assert result.returncode == 2
 
 
@@ -339,7 +378,10 @@ def test_invocations_record_host_and_argv_but_never_stdin(lab: Lab) -> None:
     ok(lab, "ctl-1", "sudo -n pcs status")
     calls = lab.invocations()
     assert [(c.host, c.argv[0]) for c in calls] == [
-        ("ctl-0", "podman"), ("ctl-1", "sudo"), ("ctl-1", "pcs")]
+        ("ctl-0", "podman"),
+        ("ctl-1", "sudo"),
+        ("ctl-1", "pcs"),
+    ]
     assert calls[0].argv[-1] == "SET GLOBAL wsrep_desync = OFF"
     assert calls[2].argv == ("pcs", "status")
     assert [c.argv[0] for c in lab.invocations("ctl-1")] == ["sudo", "pcs"]
@@ -365,7 +407,9 @@ def test_inventory_is_tripleo_static_format(lab: Lab) -> None:
         assert inv[group] == {"children": {f"overcloud_{group}": {}}}
     assert inv["overcloud"] == {"children": {"overcloud_allovercloud": {}}}
     assert inv["BackupNode"]["hosts"]["backup-0"] == {
-        "ansible_host": lab.address("backup-0"), "ansible_user": "root"}
+        "ansible_host": lab.address("backup-0"),
+        "ansible_user": "root",
+    }
 
 
 def test_write_policy_deep_merges_overrides(lab: Lab, tmp_path: Path) -> None:
@@ -373,10 +417,14 @@ def test_write_policy_deep_merges_overrides(lab: Lab, tmp_path: Path) -> None:
     path = lab.write_policy(tmp_path / "p.yaml", plans={"controlplane": {"mode": "offline"}})
     policy = yaml.safe_load(path.read_text())
     assert policy["plans"]["controlplane"] == {
-        "schedule": "30 2 * * sun", "groups": ["Controller"], "mode": "offline"}
+        "schedule": "30 2 * * sun",
+        "groups": ["Controller"],
+        "mode": "offline",
+    }
     assert policy["backup_target"] == {
         "nfs": {"server": lab.address("backup-0"), "export": "/ctl_plane_backups"},
-        "node": "backup-0"}
+        "node": "backup-0",
+    }
     assert policy["undercloud"]["address"] == lab.address("undercloud")
     assert policy["ssh"]["known_hosts"] == str(lab.known_hosts_path)
 
@@ -399,8 +447,9 @@ def test_composable_lab_and_teardown_leave_nothing_behind(lab_factory) -> None: 
     lab.down()
     session.kill()  # the client side is ours; its server side must be gone already
     session.wait(timeout=10)
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                            check=False).stdout
+    listed = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, check=False
+    ).stdout
     assert not any(ns in listed for ns in namespaces)
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=False).stdout
     assert lab.bridge not in links
@@ -412,12 +461,14 @@ def test_composable_lab_and_teardown_leave_nothing_behind(lab_factory) -> None: 
 def _wait_for_process_in(namespace: str, cmdline: str) -> int:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
-                              text=True, check=False).stdout.split()
+        pids = subprocess.run(
+            ["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False
+        ).stdout.split()
         for pid in pids:
             with contextlib.suppress(OSError):
                 if Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip() == (
-                        cmdline.encode()):
+                    cmdline.encode()
+                ):
                     return int(pid)
         time.sleep(0.05)
     raise AssertionError(f"no {cmdline!r} in {namespace}")
@@ -452,10 +503,18 @@ def test_running_tears_down_when_the_block_raises(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), Lab.running(tmp_path, hosts) as lab:
         pids = list(lab.pids().values())
         raise RuntimeError("boom")
-    assert lab.bridge not in subprocess.run(["ip", "-o", "link"], capture_output=True,
-                                            text=True, check=False).stdout
-    assert lab.bridge not in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                            text=True, check=False).stdout
+    assert (
+        lab.bridge
+        not in subprocess.run(
+            ["ip", "-o", "link"], capture_output=True, text=True, check=False
+        ).stdout
+    )
+    assert (
+        lab.bridge
+        not in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True, check=False
+        ).stdout
+    )
     assert not _still_running(pids)
 
 
@@ -466,12 +525,21 @@ def test_fresh_lab_state_knows_addresses_and_per_node_hiera(lab_factory) -> None
     ok(lab, "ctl-0", "cat > /etc/rear/barctl-run.conf", input=conf)
     ok(lab, "ctl-0", "rear -C barctl-run mkbackup")
     key = "hiera -c /etc/puppet/hiera.yaml " + (
-        "tripleo::profile::pacemaker::database::mysql::bind_address")
+        "tripleo::profile::pacemaker::database::mysql::bind_address"
+    )
     assert ok(lab, "ctl-0", key) == lab.address("ctl-0") + "\n"
     assert ok(lab, "undercloud", key) == "nil\n"
     cid = ok(lab, "ctl-0", "podman ps -q --filter name=galera").strip()
-    assert ok(lab, "ctl-0", f"podman exec -i {cid} mysql --defaults-extra-file=/dev/stdin -N -e "
-              "'SELECT @@wsrep_desync'", input=client_conf(lab)) == "OFF\n"
+    assert (
+        ok(
+            lab,
+            "ctl-0",
+            f"podman exec -i {cid} mysql --defaults-extra-file=/dev/stdin -N -e "
+            "'SELECT @@wsrep_desync'",
+            input=client_conf(lab),
+        )
+        == "OFF\n"
+    )
     assert "galera-bundle-podman-0" in ok(lab, "ctl-0", "podman ps")
 
 
@@ -482,8 +550,15 @@ def test_paramiko_strict_known_hosts_login(lab: Lab) -> None:
     client = paramiko.SSHClient()
     client.load_host_keys(str(lab.known_hosts_path))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(lab.address("ctl-0"), username="root", key_filename=str(lab.client_key_path),
-                   timeout=5, banner_timeout=5, allow_agent=False, look_for_keys=False)
+    client.connect(
+        lab.address("ctl-0"),
+        username="root",
+        key_filename=str(lab.client_key_path),
+        timeout=5,
+        banner_timeout=5,
+        allow_agent=False,
+        look_for_keys=False,
+    )
     try:
         _, stdout, _ = client.exec_command("echo $BARCTL_LAB_HOST; pcs status | head -1")
         assert stdout.read().decode() == "ctl-0\nCluster name: tripleo_cluster\n"

@@ -71,8 +71,11 @@ def test_numeric_day_of_week_is_rejected(day_of_week: str) -> None:
         pytest.param("@daily", "got 1", id="macro"),
         pytest.param("60 2 * * *", "higher than the maximum value (59)", id="minute-range"),
         pytest.param("30 24 * * *", "higher than the maximum value (23)", id="hour-range"),
-        pytest.param("30 2 * * sunday", "'sunday' is not a number, range, step or 3-letter name",
-                     id="long-day-name"),
+        pytest.param(
+            "30 2 * * sunday",
+            "'sunday' is not a number, range, step or 3-letter name",
+            id="long-day-name",
+        ),
         pytest.param("30 2 * * sux", 'Invalid weekday name "sux"', id="unknown-day-name"),
         pytest.param("30 2 * * sun?", "'sun?' is not a number", id="junk-after-name"),
         pytest.param("30 2 * jan/2 *", "'jan/2' is not a number", id="name-with-step"),
