@@ -358,9 +358,9 @@ class HistoryCollector(Collector):
         families.run_started.add_metric([name], found.running_since)
         with self._lock:
             first_seen = self._first_seen[name]
-        configured = (
-            first_seen if found.first_attempt is None else min(first_seen, found.first_attempt)
-        )
+        # From history once the plan has run, so a restart cannot move it; before that, when
+        # this process first exported the plan.
+        configured = first_seen if found.first_attempt is None else found.first_attempt
         families.configured.add_metric([name], configured)
 
     def _plan_schedule(

@@ -1,22 +1,24 @@
-"""End to end: a real Prometheus scrapes barctl's metrics server while real lab runs happen.
+"""End to end: a real Prometheus scrapes a real `barctl daemon` while real lab runs happen.
 
 Debian's /usr/bin/prometheus runs as this test's child on 127.0.0.1 with a tmp TSDB, the shipped
 alert rules and 1 s scrape/evaluation intervals; it is killed by its PID when the test ends. The
-metrics are served by `barctl.metrics.start_metrics_server`, the function the daemon calls, from
-the test process (root namespace, 127.0.0.1 only). Runs are real `barctl.backup.perform` calls
-against the network-namespace lab, recorded in the history DB the server reads at scrape time.
+daemon is a child process too (metrics on 127.0.0.1 only), stopped by its PID. Runs are one-shot
+`barctl.backup.perform` calls against the network-namespace lab, as `barctl run` makes them
+outside the daemon: they land in the history DB the daemon reads at scrape time.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,9 +27,8 @@ import yaml
 
 from barctl.backup import Request, perform
 from barctl.inventory import load_inventory
-from barctl.metrics import MetricsServer, MetricsSource, render, start_metrics_server
 from barctl.outcome import RunOutcome
-from barctl.policy import effective_state_directory, load_policy
+from barctl.policy import load_policy
 from lab import Lab
 from tests.metrics.helpers import parse
 
@@ -126,36 +127,75 @@ def prometheus_binary() -> Path:
     return PROMETHEUS
 
 
+class Daemon:
+    """A real `barctl daemon` child process serving metrics on 127.0.0.1:`port`."""
+
+    def __init__(self, policy: Path, port: int, log: Path) -> None:
+        self.policy = policy
+        self.port = port
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "barctl", "-c", str(self.policy), "daemon"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "BARCTL_LOG_FORMAT": "json"},
+            )
+        wait_for("the daemon's metrics port", self.serving, timeout=60)
+
+    def serving(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            pytest.fail(f"barctl daemon exited with {self.process.returncode}")
+        try:
+            return bool(self.scrape())
+        except OSError:
+            return False
+
+    def scrape(self) -> bytes:
+        with NO_PROXY.open(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as response:
+            body: bytes = response.read()
+            return body
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            assert self.process.wait(timeout=60) == 0
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+
+
 @pytest.fixture
 def served(lab: Lab, tmp_path: Path, prometheus_binary: Path) -> Iterator[dict[str, Any]]:
-    """The lab's policy, a metrics server over its state directory and a Prometheus scraping it."""
+    """The lab's policy, a real daemon serving metrics and a Prometheus scraping it."""
+    port = free_port()
     policy_path = lab.write_policy(
         tmp_path / "policy.yaml",
         state_directory=str(tmp_path / "state"),
         runtime_directory=str(tmp_path / "run"),
+        metrics={"listen": f"127.0.0.1:{port}"},
+        log={"format": "json"},
     )
     policy = load_policy(policy_path)
     inventory = load_inventory(str(policy.inventory.path))
-    state = effective_state_directory(policy, {})
-
-    def source() -> MetricsSource:
-        return MetricsSource(
-            policy=lambda: policy,
-            inventory=lambda: inventory,
-            state_directory=state,
-            clock=lambda: datetime.now(UTC),
-        )
-
-    world: dict[str, Any] = {"policy": policy, "inventory": inventory, "source": source}
-    world["server"] = start_metrics_server("127.0.0.1:0", source())
-    prometheus = Prometheus(tmp_path / "prometheus", world["server"].port)
+    daemon = Daemon(policy_path, port, tmp_path / "daemon.log")
+    world: dict[str, Any] = {"policy": policy, "inventory": inventory, "daemon": daemon}
+    prometheus = Prometheus(tmp_path / "prometheus", port)
     world["prometheus"] = prometheus
     try:
+        daemon.start()
         wait_for("prometheus ready", prometheus.ready, timeout=30)
         yield world
     finally:
         prometheus.stop()
-        world["server"].close()
+        daemon.stop()
         lab.restore("ctl-1")
 
 
@@ -173,9 +213,11 @@ def run(world: dict[str, Any], plan: str = "controlplane") -> RunOutcome:
 def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
     lab: Lab, served: dict[str, Any]
 ) -> None:
-    """A run refused with ctl-1's link down fires BarctlBackupRefused naming ctl-1 in a real
-    Prometheus; a later successful run resolves it; restarting the metrics server over the same
-    DB changes no past-describing series, and Prometheus sees last_success unchanged."""
+    """Refused with ctl-1 down fires BarctlBackupRefused naming ctl-1; success resolves it.
+
+    Then the daemon restarts: no past-describing series changes, and Prometheus sees
+    last_success unchanged across the restart.
+    """
     prometheus: Prometheus = served["prometheus"]
     wait_for("the first scrape", lambda: prometheus.query('up{job="barctl"} == 1'))
     assert firing(prometheus, "BarctlBackupRefused") == []
@@ -205,21 +247,21 @@ def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
     seen = wait_for("last success scraped", lambda: prometheus.query(query))
     seen_at, last_success = (float(field) for field in seen[0]["value"])
 
-    # Restart: stop the server, let Prometheus see it down, start a new one (new source, same DB,
-    # same port) and compare every past-describing series.
-    server: MetricsServer = served["server"]
-    port = server.port
-    before = parse(render(served["source"]()))
+    # Restart the daemon (SIGTERM, exit 0, start again on the same port), let Prometheus see it
+    # down in between, and compare every past-describing series.
+    daemon: Daemon = served["daemon"]
+    before = parse(daemon.scrape())
     stopped_at = time.time()
-    server.close()
+    daemon.stop()
     wait_for("the scrape failing", lambda: prometheus.query('up{job="barctl"} == 0'))
-    served["server"] = start_metrics_server(f"127.0.0.1:{port}", served["source"]())
-    after = parse(render(served["source"]()))
+    daemon.start()
+    after = parse(daemon.scrape())
     wait_for("scrapes again", lambda: prometheus.query('up{job="barctl"} == 1'))
 
     def past(samples: dict[Any, float]) -> dict[Any, float]:
         # The undercloud plan never ran: its configured timestamp is when this process first
-        # exported it (documented in docs/monitoring.md), so it moves with a restart.
+        # exported it (documented in docs/monitoring.md), so it moves with a restart. The next
+        # run is the future, computed from the schedule.
         never_run = (
             "barctl_plan_configured_timestamp_seconds",
             frozenset({("plan", "undercloud")}),
@@ -227,7 +269,9 @@ def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
         return {
             key: value
             for key, value in samples.items()
-            if key[0] not in PROCESS_SERIES and key != never_run
+            if key[0] not in PROCESS_SERIES
+            and key != never_run
+            and key[0] != "barctl_plan_next_run_timestamp_seconds"
         }
 
     assert past(before) == past(after)
