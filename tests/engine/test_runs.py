@@ -303,3 +303,58 @@ def test_no_secret_reaches_argv_logs_or_history(lab: Lab, policy: Path) -> None:
         dump = "\n".join(connection.iterdump())
     assert secret not in dump
     assert secret not in barctl(policy, "history", "--json").stdout
+
+
+def test_node_not_back_within_the_rejoin_timeout_fails_the_run(lab: Lab, tmp_path: Path) -> None:
+    """A controller slower to rejoin than rejoin_seconds fails the run before the next one."""
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        plans={"controlplane": {"timeouts": {"rejoin_seconds": 1}}},
+    )
+    lab.set_rejoin_delay(8)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 1, result.stderr
+    assert "ctl-0: wait_rejoin: not back within 1s" in str(history(policy)[0]["summary"])
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+    wait_for(lab.is_cluster_healthy, timeout=30)
+
+
+def test_accept_new_records_unknown_keys_but_still_refuses_changed_ones(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """With accept-new and no known_hosts entries, keys are recorded; a changed key refuses."""
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    state = tmp_path / "state"
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(state),
+        runtime_directory=str(tmp_path / "run"),
+        ssh={"known_hosts": str(empty), "host_key_policy": "accept-new"},
+    )
+    assert barctl(policy, "run", "undercloud").exit_code == 0
+    accepted = (state / "known_hosts.accepted").read_text()
+    assert lab.address("undercloud") in accepted and lab.address("backup-0") in accepted
+    assert empty.read_text() == ""
+    lab.change_host_key("undercloud")
+    result = barctl(policy, "run", "undercloud")
+    assert result.exit_code == 3
+    assert "undercloud: host key changed" in result.stdout
+
+
+def test_strict_policy_refuses_unknown_host_keys(lab: Lab, tmp_path: Path) -> None:
+    """By default a host missing from known_hosts is refused, never trusted on first use."""
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        ssh={"known_hosts": str(empty)},
+    )
+    result = barctl(policy, "run", "undercloud")
+    assert result.exit_code == 3
+    assert "undercloud: unknown host key" in result.stdout
+    assert change_calls(lab) == []
