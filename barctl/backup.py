@@ -10,7 +10,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,11 +222,7 @@ def run_locks(runtime: Path, resolved: Resolved) -> ExitStack:
 
 def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[UndoFailure]:
     """Crash recovery, before anything else: replay pending undos, then mark dead runs."""
-
-    def opener(node: planning.Node) -> AbstractContextManager[remote.Session]:
-        return remote.open_session(node, settings)
-
-    with remote.SessionPool(opener) as pool:
+    with remote.SessionPool(remote.session_opener(settings)) as pool:
         failures = replay_pending(store, pool, clock)
     for failure in failures:
         log.critical(
@@ -323,9 +319,7 @@ def _gated_run(
     store: Store,
     run_id: str,
 ) -> Result:
-    def opener(node: planning.Node) -> AbstractContextManager[remote.Session]:
-        return remote.open_session(node, settings)
-
+    opener = remote.session_opener(settings)
     policy = request.policy
     verdict = gate.run_gate(
         resolved.nodes,
@@ -364,7 +358,7 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
     plan: planning.Plan,
     verdict: gate.GateResult,
     store: Store,
-    opener: Callable[[planning.Node], AbstractContextManager[remote.Session]],
+    opener: remote.Opener,
 ) -> RunReport:
     secrets_known = tuple(
         value for name, value in resolved.target.rear_variables if "PASSWORD" in name

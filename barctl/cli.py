@@ -133,7 +133,7 @@ def command_precheck(arguments: argparse.Namespace) -> int:
         resolved.nodes,
         resolved.target.node,
         resolved.target.directory,
-        lambda node: remote.open_session(node, settings),
+        remote.session_opener(settings),
         pacemaker=resolved.name == "controlplane",
         timeout=resolved.timeouts.command,
         max_parallel=policy.ssh.max_parallel,

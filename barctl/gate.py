@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from barctl import cluster, commands
 from barctl.plan import UNDERCLOUD_DATABASE_CONTAINER, Node, NodeFacts
-from barctl.remote import ConnectError, Session
-
-Opener = Callable[[Node], AbstractContextManager[Session]]
+from barctl.remote import ConnectError, Opener, Session
 
 
 @dataclass(frozen=True)

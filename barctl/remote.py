@@ -221,6 +221,18 @@ class Session:
         self.connection.close()
 
 
+Opener = Callable[[Node], AbstractContextManager["Session"]]
+
+
+def session_opener(settings: SshSettings) -> Opener:
+    """Opens fresh, host-key-verified sessions with `settings`: for the gate and a pool."""
+
+    def opener(node: Node) -> AbstractContextManager[Session]:
+        return open_session(node, settings)
+
+    return opener
+
+
 @contextmanager
 def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
     """Open a fresh, host-key-verified connection to `node`; always closed on exit."""
@@ -238,7 +250,7 @@ def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
 class SessionPool:
     """One connection per node for a whole run, opened on first use and reopened if it drops."""
 
-    def __init__(self, opener: Callable[[Node], AbstractContextManager[Session]]) -> None:
+    def __init__(self, opener: Opener) -> None:
         self.opener = opener
         self.stacks: dict[str, ExitStack] = {}
         self.sessions: dict[str, Session] = {}

@@ -11,12 +11,10 @@ import argparse
 import math
 import tempfile
 import time
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 from barctl import backup, gate, remote
 from barctl.inventory import load_inventory
-from barctl.plan import Node
 from barctl.policy import load_policy
 from lab import Lab, standard_hosts
 
@@ -45,8 +43,7 @@ def main() -> None:
         resolved = backup.resolve(policy, inventory, "controlplane", {})
         settings = backup.ssh_settings(policy, {})
 
-        def opener(node: Node) -> AbstractContextManager[remote.Session]:
-            return remote.open_session(node, settings)
+        opener = remote.session_opener(settings)
 
         def timed() -> tuple[float, gate.GateResult]:
             started = time.monotonic()
