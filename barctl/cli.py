@@ -230,3 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BarctlError as error:
         print(f"barctl: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `barctl history | head`: the reader left; say nothing more (Python docs, SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SUCCESS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -93,7 +94,7 @@ def progress_printer(stream: TextIO) -> Progress:
 
     def show(node: str, step: str, status: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        with lock:
+        with lock, contextlib.suppress(OSError):  # a closed pipe must not stop a backup
             stream.write(f"{stamp}  {node:<12} {step:<26} {status}\n")
             stream.flush()
 
@@ -116,8 +117,9 @@ class _LiveProgress:
             # Move up over the block drawn last time, then rewrite every line of it.
             text = f"\x1b[{drawn}F" if drawn else ""
             text += "".join(f"\x1b[2K{line}\n" for line in self.lines.values())
-            self.stream.write(text)
-            self.stream.flush()
+            with contextlib.suppress(OSError):  # a closed terminal must not stop a backup
+                self.stream.write(text)
+                self.stream.flush()
 
 
 def result_text(result: Result, *, dry_run: bool) -> str:
@@ -171,10 +173,11 @@ def status_text(rows: list[dict[str, Any]]) -> str:
     """Status rows as aligned text."""
     lines = []
     for row in rows:
+        last = f"{row['last_outcome']} at {row['last_run']}" if row["last_run"] else "never"
+        next_run = row["next_run"] or "not scheduled (disabled)"
         lines.append(
-            f"{row['plan']:<13} last {row['last_outcome'] or 'never'}"
-            f" at {row['last_run'] or '-'}; last success {row['last_success'] or 'never'};"
-            f" next {row['next_run'] or '-'}"
+            f"{row['plan']:<13} last run: {last}; last success: {row['last_success'] or 'never'};"
+            f" next run: {next_run}"
         )
     return "\n".join(lines)
 

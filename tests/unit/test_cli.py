@@ -1,0 +1,130 @@
+"""The CLI boundary: exit codes, located errors without tracebacks, no connections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from barctl import cli
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+INVENTORY = DATA / "inventory" / "train_single.yaml"
+
+
+def write_policy(directory: Path, body: str) -> Path:
+    """A policy file next to a copy of the train inventory."""
+    (directory / "inventory.yaml").write_text(INVENTORY.read_text())
+    path = directory / "policy.yaml"
+    path.write_text(body)
+    return path
+
+
+VALID = """\
+inventory:
+  path: inventory.yaml
+undercloud:
+  address: 192.0.2.1
+backup_target:
+  nfs: {server: 192.0.2.250, export: /ctl_plane_backups}
+plans:
+  undercloud: {schedule: "30 1 * * *"}
+  controlplane: {schedule: "30 2 * * sun", groups: [Controller, Database]}
+state_directory: STATE
+"""
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    """A valid policy over the train inventory, with its own state directory."""
+    return write_policy(tmp_path, VALID.replace("STATE", str(tmp_path / "state")))
+
+
+def test_validate_accepts_a_valid_policy(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A valid policy exits 0 and names its plans."""
+    assert cli.main(["-c", str(policy), "validate"]) == 0
+    assert "valid; plans: undercloud, controlplane" in capsys.readouterr().out
+
+
+def test_validate_reports_every_problem_located_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several mistakes give exit 2 and one FILE:LINE:COL: key: message line each."""
+    body = VALID.replace("STATE", "/var/lib/barctl")
+    body = body.replace('{schedule: "30 1 * * *"}', '{schedule: "30 1 * * 0"}')
+    body = body.replace("export: /ctl_plane_backups", "export: ctl_plane_backups, colour: red")
+    path = write_policy(tmp_path, body)
+    assert cli.main(["-c", str(path), "validate"]) == 2
+    error = capsys.readouterr().err
+    lines = error.splitlines()
+    assert any(line.startswith(f"{path}:6:57: backup_target.nfs.colour: ") for line in lines)
+    assert any(line.startswith(f"{path}:6:38: backup_target.nfs.export: ") for line in lines)
+    assert any(line.startswith(f"{path}:8:26: plans.undercloud.schedule: ") for line in lines)
+    assert "Traceback" not in error
+
+
+def test_unknown_inventory_group_lists_existing_groups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan group missing from the inventory is located and the real groups are listed."""
+    body = VALID.replace("STATE", str(tmp_path / "state"))
+    path = write_policy(tmp_path, body.replace("Database]", "Databse]"))
+    assert cli.main(["-c", str(path), "validate"]) == 2
+    error = capsys.readouterr().err
+    assert f"{path}:9:65: plans.controlplane.groups.1: unknown inventory group 'Databse'" in error
+    assert "Controller, Database" in error
+
+
+def test_missing_policy_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A policy path that does not exist is a located error, exit 2."""
+    assert cli.main(["-c", str(tmp_path / "absent.yaml"), "validate"]) == 2
+    assert "absent.yaml:1:1: cannot read file" in capsys.readouterr().err
+
+
+def test_plan_prints_commands_without_connecting(
+    policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`barctl plan` shows nodes in order and exact commands; 192.0.2.x is never contacted."""
+    assert cli.main(["-c", str(policy), "plan", "controlplane"]) == 0
+    out = capsys.readouterr().out
+    assert "nodes in order: ctl-a-0, ctl-a-1, db-a-0" in out
+    assert "pcs cluster stop --request-timeout=3600" in out
+    assert "undo registered first: pcs cluster start" in out
+
+
+def test_inventory_shows_address_user_and_groups(
+    policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`barctl inventory` resolves the undercloud address and the heat-admin user."""
+    assert cli.main(["-c", str(policy), "inventory"]) == 0
+    out = capsys.readouterr().out
+    assert "undercloud  192.0.2.1        stack" in out
+    assert "ctl-a-0  192.0.2.21       heat-admin" in out
+
+
+def test_history_and_status_work_before_any_run(
+    policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no history yet, history says so and status shows never and the next slot."""
+    assert cli.main(["-c", str(policy), "history"]) == 0
+    assert "no runs recorded yet" in capsys.readouterr().out
+    assert cli.main(["-c", str(policy), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "controlplane  last run: never; last success: never; next run: 20" in out
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`barctl --help` lists every exit code."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for code in (
+        "0  success",
+        "1  backup failed",
+        "2  usage",
+        "3  refused",
+        "4  another run",
+        "5  degraded",
+    ):
+        assert code in out
