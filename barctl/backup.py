@@ -31,7 +31,8 @@ from barctl.policy import (
     effective_sftp_password_file,
     effective_state_directory,
 )
-from barctl.store import Store, history_path, new_run_id
+from barctl.records import new_run_id
+from barctl.store import Store, history_path
 
 log = structlog.get_logger("barctl.backup")
 Clock = Callable[[], datetime]

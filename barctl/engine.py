@@ -20,8 +20,9 @@ from barctl import cluster, commands, logs
 from barctl.journal import Clock, Journal, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome
 from barctl.plan import Node, NodeFacts, Phase, Plan, Step, StepKind
+from barctl.records import Artifact
 from barctl.remote import CommandResult, SessionPool
-from barctl.store import Artifact, Store
+from barctl.store import Store
 
 log = structlog.get_logger("barctl.engine")
 Progress = Callable[[str, str, str], None]

@@ -17,8 +17,9 @@ from barctl import commands, logs
 from barctl.commands import RemoteCommand
 from barctl.outcome import RunOutcome
 from barctl.plan import Node
+from barctl.records import UndoRecord, process_alive
 from barctl.remote import CommandResult, SessionPool
-from barctl.store import Store, UndoRecord, process_alive
+from barctl.store import Store
 
 Clock = Callable[[], datetime]
 PASSWORD_INPUT = "mysql-option-file"  # noqa: S105 (a marker, not a password)

@@ -13,25 +13,34 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Self
 
 from barctl.errors import BarctlError
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
+from barctl.records import (
+    Artifact,
+    PendingUndo,
+    RunDetail,
+    RunRecord,
+    epoch,
+    moment,
+    node_record,
+    process_alive,
+    run_record,
+    stderr_tail,
+    step_record,
+    undo_record,
+)
 
 HISTORY_FILE_NAME = "history.db"
 BUSY_TIMEOUT_SECONDS = 30.0
-STDERR_TAIL_LINES = 25
-STDERR_TAIL_CHARACTERS = 8192
-REDACTED = "***"
 
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -66,168 +75,9 @@ class StoreError(BarctlError):
     """The history database refused an operation (unknown id, wrong state, newer schema)."""
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """One file a node's backup produced on the backup target."""
-
-    path: str
-    size_bytes: int
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run; `ended_at` and `outcome` are None while it is still going."""
-
-    run_id: str
-    plan: str
-    trigger: Trigger
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: RunOutcome | None
-    summary: str
-    pid: int
-
-
-@dataclass(frozen=True)
-class NodeRecord:
-    """What one run did to one node; `size_bytes` is the sum over `artifacts`."""
-
-    run_id: str
-    node: str
-    outcome: NodeOutcome
-    artifacts: tuple[Artifact, ...]
-    size_bytes: int
-    reason: str
-    recorded_at: datetime
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One remote step; `exit_code` is None when the command did not run to completion."""
-
-    step_id: int
-    run_id: str
-    node: str
-    step: str
-    command: str
-    started_at: datetime
-    ended_at: datetime | None
-    exit_code: int | None
-    outcome: StepOutcome | None
-    duration_seconds: float | None
-    stderr_tail: str
-
-
-@dataclass(frozen=True)
-class UndoRecord:
-    """One entry of the undo journal; `payload` is the engine's opaque JSON object."""
-
-    undo_id: int
-    run_id: str
-    node: str
-    step: str
-    payload: Mapping[str, Any]
-    registered_at: datetime
-    state: UndoState
-    exit_code: int | None
-    finished_at: datetime | None
-
-
-PendingUndo = UndoRecord
-"""An undo still in state `pending`, as returned by `Store.pending_undos()`."""
-
-
-@dataclass(frozen=True)
-class RunDetail:
-    """A run with its nodes (by name), steps and undos (both in registration order)."""
-
-    run: RunRecord
-    nodes: tuple[NodeRecord, ...]
-    steps: tuple[StepRecord, ...]
-    undos: tuple[UndoRecord, ...]
-
-
 def history_path(state_directory: Path) -> Path:
     """Where the history database lives inside the state directory."""
     return state_directory / HISTORY_FILE_NAME
-
-
-def new_run_id(plan: str, now: datetime, random_suffix: str) -> str:
-    """`20261125T023000Z-controlplane-3f2a`: sortable by start time, unique by the suffix."""
-    if not re.fullmatch(r"[a-z0-9]+", random_suffix):
-        raise ValueError(f"random suffix must be lowercase letters and digits: {random_suffix!r}")
-    return f"{_utc(now):%Y%m%dT%H%M%SZ}-{plan}-{random_suffix}"
-
-
-def redact(text: str, secrets: Collection[str]) -> str:
-    """Replace every occurrence of each non-empty secret with `***`, longest secret first."""
-    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-def stderr_tail(text: str, secrets: Collection[str] = ()) -> str:
-    """The redacted last `STDERR_TAIL_LINES` lines of `text`, at most `STDERR_TAIL_CHARACTERS`."""
-    lines = redact(text, secrets).splitlines()[-STDERR_TAIL_LINES:]
-    return "\n".join(lines)[-STDERR_TAIL_CHARACTERS:]
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists (it may belong to another user)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime given to the store: {moment.isoformat()}")
-    return moment.astimezone(UTC)
-
-
-def _epoch(moment: datetime) -> float:
-    return _utc(moment).timestamp()
-
-
-def _moment(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
-
-
-def _values(row: sqlite3.Row, identifier: str | None = None) -> dict[str, Any]:
-    """Columns by name; `*_at` epochs become UTC datetimes; `id` is renamed `identifier`."""
-    pairs = zip(row.keys(), row, strict=True)
-    values = {key: _moment(value) if key.endswith("_at") else value for key, value in pairs}
-    if identifier is not None:
-        values[identifier] = values.pop("id")
-    return values
-
-
-def _run(row: sqlite3.Row) -> RunRecord:
-    values = _values(row, "run_id")
-    outcome = None if row["outcome"] is None else RunOutcome(row["outcome"])
-    return RunRecord(**values | {"trigger": Trigger(row["trigger"]), "outcome": outcome})
-
-
-def _node(row: sqlite3.Row) -> NodeRecord:
-    listing = json.loads(row["artifacts"])
-    artifacts = tuple(Artifact(item["path"], item["size_bytes"]) for item in listing)
-    values = _values(row) | {"outcome": NodeOutcome(row["outcome"]), "artifacts": artifacts}
-    return NodeRecord(**values)
-
-
-def _step(row: sqlite3.Row) -> StepRecord:
-    outcome = None if row["outcome"] is None else StepOutcome(row["outcome"])
-    return StepRecord(**_values(row, "step_id") | {"outcome": outcome})
-
-
-def _undo(row: sqlite3.Row) -> UndoRecord:
-    payload = MappingProxyType(json.loads(row["payload"]))
-    values = _values(row, "undo_id") | {"payload": payload, "state": UndoState(row["state"])}
-    return UndoRecord(**values)
 
 
 class Store:
@@ -323,7 +173,7 @@ class Store:
         with self._write() as connection:
             connection.execute(
                 "INSERT INTO runs (id, plan, trigger, started_at, pid) VALUES (?, ?, ?, ?, ?)",
-                (run_id, plan, Trigger(trigger).value, _epoch(now), pid),
+                (run_id, plan, Trigger(trigger).value, epoch(now), pid),
             )
 
     def finish_run(self, run_id: str, outcome: RunOutcome, now: datetime, summary: str) -> None:
@@ -332,7 +182,7 @@ class Store:
             cursor = connection.execute(
                 "UPDATE runs SET ended_at = ?, outcome = ?, summary = ?"
                 " WHERE id = ? AND ended_at IS NULL",
-                (_epoch(now), RunOutcome(outcome).value, summary, run_id),
+                (epoch(now), RunOutcome(outcome).value, summary, run_id),
             )
             self._changed(cursor, f"run {run_id} is unknown or already ended")
 
@@ -353,7 +203,7 @@ class Store:
                 cursor = connection.execute(
                     "UPDATE runs SET ended_at = ?, outcome = 'interrupted', summary = ?"
                     " WHERE id = ? AND ended_at IS NULL",
-                    (_epoch(now), "interrupted: the barctl process running it is gone", run_id),
+                    (epoch(now), "interrupted: the barctl process running it is gone", run_id),
                 )
                 if cursor.rowcount == 1:
                     ended.append(run_id)
@@ -390,7 +240,7 @@ class Store:
             connection.execute(
                 "INSERT OR REPLACE INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
                 " reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, node, NodeOutcome(outcome).value, listing, size, reason, _epoch(now)),
+                (run_id, node, NodeOutcome(outcome).value, listing, size, reason, epoch(now)),
             )
 
     def start_step(self, run_id: str, node: str, step: str, command: str, now: datetime) -> int:
@@ -399,7 +249,7 @@ class Store:
             cursor = connection.execute(
                 "INSERT INTO steps (run_id, node, step, command, started_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (run_id, node, step, command, _epoch(now)),
+                (run_id, node, step, command, epoch(now)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -421,7 +271,7 @@ class Store:
                 " duration_seconds = max(0, :ended - started_at), stderr_tail = :tail"
                 " WHERE id = :id AND ended_at IS NULL",
                 {
-                    "ended": _epoch(now),
+                    "ended": epoch(now),
                     "outcome": StepOutcome(outcome).value,
                     "id": step_id,
                     "exit_code": exit_code,
@@ -441,7 +291,7 @@ class Store:
             cursor = connection.execute(
                 "INSERT INTO undos (run_id, node, step, payload, registered_at, state)"
                 " VALUES (?, ?, ?, ?, ?, 'pending')",
-                (run_id, node, step, encoded, _epoch(now)),
+                (run_id, node, step, encoded, epoch(now)),
             )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -449,7 +299,7 @@ class Store:
     def complete_undo(self, undo_id: int, ok: bool, exit_code: int | None, now: datetime) -> None:
         """Record that a pending undo ran: `done` when ok, else `failed` (not replayed again)."""
         state = UndoState.DONE if ok else UndoState.FAILED
-        self._settle_undo(undo_id, state, exit_code, _epoch(now))
+        self._settle_undo(undo_id, state, exit_code, epoch(now))
 
     def cancel_undo(self, undo_id: int) -> None:
         """Settle a pending undo whose forward step proved unnecessary (state `cancelled`)."""
@@ -477,7 +327,7 @@ class Store:
             " ORDER BY (SELECT min(id) FROM undos AS first WHERE first.run_id = undos.run_id),"
             " id DESC"
         )
-        return [_undo(row) for row in rows]
+        return [undo_record(row) for row in rows]
 
     def undos_total(self) -> dict[UndoState, int]:
         """How many journal entries there are per state (every state present, maybe 0)."""
@@ -493,7 +343,7 @@ class Store:
         with self._write() as connection:
             connection.execute(
                 "INSERT OR IGNORE INTO misses (plan, scheduled_for, recorded_at) VALUES (?, ?, ?)",
-                (plan, _epoch(scheduled_for), _epoch(now)),
+                (plan, epoch(scheduled_for), epoch(now)),
             )
 
     def misses_total(self, plan: str) -> int:
@@ -506,7 +356,7 @@ class Store:
     def _runs(self, where: str, parameters: Sequence[object], limit: int | None) -> list[RunRecord]:
         query = f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"  # noqa: S608
         rows = self._query(query, (*parameters, -1 if limit is None else limit))
-        return [_run(row) for row in rows]
+        return [run_record(row) for row in rows]
 
     def history(self, plan: str | None = None, limit: int = 20) -> list[RunRecord]:
         """The latest `limit` runs (of `plan`, or of every plan), newest first."""
@@ -530,7 +380,10 @@ class Store:
                 "SELECT * FROM undos WHERE run_id = ? ORDER BY id", (run_id,)
             ).fetchall()
         return RunDetail(
-            _run(row), tuple(map(_node, nodes)), tuple(map(_step, steps)), tuple(map(_undo, undos))
+            run_record(row),
+            tuple(map(node_record, nodes)),
+            tuple(map(step_record, steps)),
+            tuple(map(undo_record, undos)),
         )
 
     def last_run(self, plan: str) -> RunRecord | None:
@@ -546,7 +399,7 @@ class Store:
     def last_attempt_time(self, plan: str) -> datetime | None:
         """When the latest run of `plan` started, whatever its outcome."""
         row = self._query("SELECT max(started_at) FROM runs WHERE plan = ?", (plan,))
-        return _moment(row[0][0])
+        return moment(row[0][0])
 
     def running_runs(self) -> list[RunRecord]:
         """Runs not ended yet (of any plan), newest first."""
@@ -592,7 +445,7 @@ class Store:
     def first_attempt_time(self, plan: str) -> datetime | None:
         """When the earliest recorded run of `plan` started, whatever its outcome."""
         row = self._query("SELECT min(started_at) FROM runs WHERE plan = ?", (plan,))
-        return _moment(row[0][0])
+        return moment(row[0][0])
 
     def run_durations(self, plan: str) -> list[tuple[RunOutcome, float]]:
         """(outcome, seconds from start to end) of every ended run of `plan`, oldest first."""

@@ -17,7 +17,8 @@ import pytest
 
 from barctl.backup import utc_now
 from barctl.outcome import RunOutcome, Trigger
-from barctl.store import RunRecord, Store, history_path, new_run_id
+from barctl.records import RunRecord, new_run_id
+from barctl.store import Store, history_path
 from lab import Lab
 from tests.daemon.helpers import DaemonRunner, free_port, parse_time, wait_until, write_yaml
 

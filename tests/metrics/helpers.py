@@ -15,7 +15,8 @@ from barctl.inventory import Inventory, load_inventory
 from barctl.metrics import MetricsSource
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
 from barctl.policy import Policy, load_policy
-from barctl.store import Artifact, Store
+from barctl.records import Artifact
+from barctl.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")

@@ -16,16 +16,8 @@ from pathlib import Path
 import pytest
 
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
-from barctl.store import (
-    SCHEMA_VERSION,
-    STDERR_TAIL_LINES,
-    Artifact,
-    Store,
-    StoreError,
-    history_path,
-    new_run_id,
-    redact,
-)
+from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id, redact
+from barctl.store import SCHEMA_VERSION, Store, StoreError, history_path
 
 START = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -1,0 +1,188 @@
+"""What the history holds, as frozen records, and the pure helpers around them.
+
+Split from store.py so that the SQLite chokepoint stays small; nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
+
+STDERR_TAIL_LINES = 25
+STDERR_TAIL_CHARACTERS = 8192
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file a node's backup produced on the backup target."""
+
+    path: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run; `ended_at` and `outcome` are None while it is still going."""
+
+    run_id: str
+    plan: str
+    trigger: Trigger
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: RunOutcome | None
+    summary: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What one run did to one node; `size_bytes` is the sum over `artifacts`."""
+
+    run_id: str
+    node: str
+    outcome: NodeOutcome
+    artifacts: tuple[Artifact, ...]
+    size_bytes: int
+    reason: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One remote step; `exit_code` is None when the command did not run to completion."""
+
+    step_id: int
+    run_id: str
+    node: str
+    step: str
+    command: str
+    started_at: datetime
+    ended_at: datetime | None
+    exit_code: int | None
+    outcome: StepOutcome | None
+    duration_seconds: float | None
+    stderr_tail: str
+
+
+@dataclass(frozen=True)
+class UndoRecord:
+    """One entry of the undo journal; `payload` is the engine's opaque JSON object."""
+
+    undo_id: int
+    run_id: str
+    node: str
+    step: str
+    payload: Mapping[str, Any]
+    registered_at: datetime
+    state: UndoState
+    exit_code: int | None
+    finished_at: datetime | None
+
+
+PendingUndo = UndoRecord
+"""An undo still in state `pending`, as returned by `Store.pending_undos()`."""
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with its nodes (by name), steps and undos (both in registration order)."""
+
+    run: RunRecord
+    nodes: tuple[NodeRecord, ...]
+    steps: tuple[StepRecord, ...]
+    undos: tuple[UndoRecord, ...]
+
+
+def new_run_id(plan: str, now: datetime, random_suffix: str) -> str:
+    """`20261125T023000Z-controlplane-3f2a`: sortable by start time, unique by the suffix."""
+    if not re.fullmatch(r"[a-z0-9]+", random_suffix):
+        raise ValueError(f"random suffix must be lowercase letters and digits: {random_suffix!r}")
+    return f"{utc(now):%Y%m%dT%H%M%SZ}-{plan}-{random_suffix}"
+
+
+def redact(text: str, secrets: Collection[str]) -> str:
+    """Replace every occurrence of each non-empty secret with `***`, longest secret first."""
+    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def stderr_tail(text: str, secrets: Collection[str] = ()) -> str:
+    """The redacted last `STDERR_TAIL_LINES` lines of `text`, at most `STDERR_TAIL_CHARACTERS`."""
+    lines = redact(text, secrets).splitlines()[-STDERR_TAIL_LINES:]
+    return "\n".join(lines)[-STDERR_TAIL_CHARACTERS:]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (it may belong to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive datetime is a programming error."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime given to the store: {moment.isoformat()}")
+    return moment.astimezone(UTC)
+
+
+def epoch(moment: datetime) -> float:
+    """Seconds since the epoch, as stored."""
+    return utc(moment).timestamp()
+
+
+def moment(epoch: float | None) -> datetime | None:
+    """A stored epoch back as an aware UTC datetime."""
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _values(row: sqlite3.Row, identifier: str | None = None) -> dict[str, Any]:
+    """Columns by name; `*_at` epochs become UTC datetimes; `id` is renamed `identifier`."""
+    pairs = zip(row.keys(), row, strict=True)
+    values = {key: moment(value) if key.endswith("_at") else value for key, value in pairs}
+    if identifier is not None:
+        values[identifier] = values.pop("id")
+    return values
+
+
+def run_record(row: sqlite3.Row) -> RunRecord:
+    """A `runs` row as a record."""
+    values = _values(row, "run_id")
+    outcome = None if row["outcome"] is None else RunOutcome(row["outcome"])
+    return RunRecord(**values | {"trigger": Trigger(row["trigger"]), "outcome": outcome})
+
+
+def node_record(row: sqlite3.Row) -> NodeRecord:
+    """A `nodes` row as a record."""
+    listing = json.loads(row["artifacts"])
+    artifacts = tuple(Artifact(item["path"], item["size_bytes"]) for item in listing)
+    values = _values(row) | {"outcome": NodeOutcome(row["outcome"]), "artifacts": artifacts}
+    return NodeRecord(**values)
+
+
+def step_record(row: sqlite3.Row) -> StepRecord:
+    """A `steps` row as a record."""
+    outcome = None if row["outcome"] is None else StepOutcome(row["outcome"])
+    return StepRecord(**_values(row, "step_id") | {"outcome": outcome})
+
+
+def undo_record(row: sqlite3.Row) -> UndoRecord:
+    """An `undos` row as a record."""
+    payload = MappingProxyType(json.loads(row["payload"]))
+    values = _values(row, "undo_id") | {"payload": payload, "state": UndoState(row["state"])}
+    return UndoRecord(**values)
