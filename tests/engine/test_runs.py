@@ -358,3 +358,16 @@ def test_strict_policy_refuses_unknown_host_keys(lab: Lab, tmp_path: Path) -> No
     assert result.exit_code == 3
     assert "undercloud: unknown host key" in result.stdout
     assert change_calls(lab) == []
+
+
+def test_precheck_runs_the_gate_alone(lab: Lab, policy: Path) -> None:
+    """`barctl precheck` passes on a healthy lab, refuses with a node down, and changes nothing."""
+    healthy = barctl(policy, "precheck", "controlplane")
+    assert healthy.exit_code == 0, healthy.stdout
+    assert "gate passed" in healthy.stdout
+    lab.link_down("ctl-1")
+    refused = barctl(policy, "precheck", "controlplane")
+    assert refused.exit_code == 3
+    assert "REFUSED  ctl-1: connect timeout" in refused.stdout
+    assert change_calls(lab) == []
+    assert history(policy) == []
