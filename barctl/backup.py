@@ -116,7 +116,7 @@ def _target(
             policy.ssh.user or policy.ssh.default_user,
             policy.ssh.port,
         )
-    return planning.BackupTarget(node, directory, variables)
+    return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
 
 
 def resolve(

@@ -98,10 +98,15 @@ class BackupTarget:
     node: Node
     directory: str
     rear_variables: tuple[tuple[str, str], ...]
+    # SFTP: BACKUP_URL=iso:// puts the archive inside the ISO, and lftp uploads the ISO straight
+    # into the URL's path, with no per-host directory (tripleo.md §4a).
+    iso_only: bool = False
 
-    def artifact_paths(self, host: str, run_id: str) -> tuple[str, str]:
-        """The ISO and the archive a node's ReaR run must leave on the target."""
+    def artifact_paths(self, host: str, run_id: str) -> tuple[str, ...]:
+        """The files a node's ReaR run must leave on the target: ISO and archive, or the ISO."""
         prefix = commands.artifact_prefix(host, run_id)
+        if self.iso_only:
+            return (f"{self.directory}/{prefix}.iso",)
         return (
             f"{self.directory}/{host}/{prefix}.iso",
             f"{self.directory}/{host}/{prefix}.tar.gz",

@@ -784,6 +784,9 @@ def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
     ctx.out(f"Running rear mkbackup (PID {os.getpid()})")
     ctx.out(f"Using log file: /var/log/rear/rear-{ctx.host}.log")
     url = conf.get("BACKUP_URL", "")
+    if url.startswith("iso://"):
+        # The archive goes inside the ISO, which lftp puts straight into OUTPUT_URL's path.
+        return _rear_iso_to_sftp(ctx, conf)
     match = re.fullmatch(r"(nfs|sftp)://(?:([^@/]+)@)?([^/:]+)(/.*)", url)
     if not match:
         ctx.err(f"ERROR: Invalid or missing BACKUP_URL '{url}' in the ReaR configuration")
@@ -830,6 +833,32 @@ def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
     (target / f"{iso_prefix}.iso").write_bytes(_payload(f"{ctx.host}:{iso_prefix}:iso", 4096))
     (target / "VERSION").write_text("Relax-and-Recover 2.6 / 2020-06-17\n")
     (target / "README").write_text("This is a Relax-and-Recover rescue image (lab).\n")
+    ctx.out(f"Exiting rear mkbackup (PID {os.getpid()})")
+    return 0
+
+
+def _rear_iso_to_sftp(ctx: Ctx, conf: dict[str, str]) -> int:
+    """ReaR with BACKUP_URL=iso:// and OUTPUT_URL=sftp://: one ISO, no per-host directory."""
+    url = conf.get("OUTPUT_URL", "")
+    match = re.fullmatch(r"sftp://(?:([^@/]+)@)?([^/:]+)(/.*)", url)
+    if not match:
+        ctx.err(f"ERROR: Invalid or missing OUTPUT_URL '{url}' in the ReaR configuration")
+        return 1
+    _user, server, path = match.groups()
+    with locked_state(ctx.lab_dir) as state:
+        backup_address = state["addresses"].get(state["backup_host"])
+        backup_down = state["backup_host"] in state["down_hosts"]
+        export_path = state["export_path"]
+        export_dir = Path(state["export_dir"])
+    if server != backup_address or backup_down or not conf.get("OUTPUT_LFTP_PASSWORD"):
+        ctx.err(f"ERROR: Failed to upload to {url} (lftp: Login failed or connection timed out)")
+        return 1
+    if path.rstrip("/") != export_path.rstrip("/"):
+        ctx.err(f"ERROR: Failed to upload to {url} (lftp: Access failed: No such file)")
+        return 1
+    iso_prefix = conf.get("ISO_PREFIX", f"rear-{ctx.host}")
+    ctx.out(f"Making ISO image with the backup inside\nUploading {iso_prefix}.iso to {url}")
+    (export_dir / f"{iso_prefix}.iso").write_bytes(_payload(f"{ctx.host}:{iso_prefix}:iso", 8192))
     ctx.out(f"Exiting rear mkbackup (PID {os.getpid()})")
     return 0
 

@@ -371,3 +371,36 @@ def test_precheck_runs_the_gate_alone(lab: Lab, policy: Path) -> None:
     assert "REFUSED  ctl-1: connect timeout" in refused.stdout
     assert change_calls(lab) == []
     assert history(policy) == []
+
+
+def test_sftp_target_gets_one_iso_per_node_and_the_password_stays_secret(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """SFTP: the ISO (archive inside) lands in the URL path; the password is only in a 0600 file."""
+    password = "sftp-Secret-42"
+    password_file = tmp_path / "sftp_password"
+    password_file.write_text(password + "\n")
+    sftp = {
+        "host": lab.address("backup-0"),
+        "user": "backup",
+        "path": "/ctl_plane_backups",
+        "password_file": str(password_file),
+    }
+    policy = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        backup_target={"nfs": None, "sftp": sftp},
+    )
+    result = barctl(policy, "--verbose", "run", "undercloud")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    run_id = history(policy)[0]["run_id"]
+    assert (lab.export_directory / f"undercloud-{run_id}.iso").stat().st_size > 0
+    assert not (lab.export_directory / "undercloud").exists()
+    config = lab.host_directory("undercloud", "etc-rear") / "barctl-run.conf"
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert f"OUTPUT_LFTP_PASSWORD={password}" in config.read_text()
+    assert all(password not in " ".join(call.argv) for call in lab.invocations())
+    assert password not in result.stdout + result.stderr
+    with sqlite3.connect(tmp_path / "state" / "history.db") as connection:
+        assert password not in "\n".join(connection.iterdump())

@@ -138,3 +138,9 @@ def test_check_steps_never_change_state() -> None:
     for step in built.all_steps():
         if step.kind is not StepKind.COMMAND:
             assert step.command is None
+
+
+def test_sftp_target_expects_one_iso_in_the_url_path() -> None:
+    """With SFTP the archive is inside the ISO, uploaded without a per-host directory."""
+    sftp = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/srv/backups", (), True)
+    assert sftp.artifact_paths("ctl-1", "RUN") == ("/srv/backups/ctl-1-RUN.iso",)
