@@ -15,7 +15,7 @@ from typing import Any
 
 from barctl import commands, logs
 from barctl.commands import RemoteCommand
-from barctl.outcome import RunOutcome
+from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.plan import Node
 from barctl.records import UndoRecord, process_alive
 from barctl.remote import CommandResult, SessionPool
@@ -118,7 +118,7 @@ def replay_pending(store: Store, pool: SessionPool, clock: Clock) -> list[UndoFa
     undo is finished as `degraded` here so the operator is told.
     """
     failures: list[UndoFailure] = []
-    degraded_runs: set[str] = set()
+    by_run: dict[str, list[UndoFailure]] = {}
     # A run still going in another live barctl process owns its undos: never touch them.
     live = {run.run_id for run in store.running_runs() if process_alive(run.pid)}
     for record in store.pending_undos():
@@ -127,10 +127,15 @@ def replay_pending(store: Store, pool: SessionPool, clock: Clock) -> list[UndoFa
         failure = _replay_one(store, pool, clock, record)
         if failure is not None:
             failures.append(failure)
-            degraded_runs.add(record.run_id)
+            by_run.setdefault(record.run_id, []).append(failure)
+            # The node row is what the degraded-node metric and alert read.
+            reason = f"crash recovery: {failure}"
+            store.record_node(
+                record.run_id, failure.node, NodeOutcome.DEGRADED, [], reason, now=clock()
+            )
     running = {run.run_id for run in store.running_runs()}
-    for run_id in sorted(degraded_runs & (running - live)):
-        summary = "; ".join(str(failure) for failure in failures)
+    for run_id in sorted(set(by_run) & (running - live)):
+        summary = "; ".join(str(failure) for failure in by_run[run_id])
         store.finish_run(run_id, RunOutcome.DEGRADED, clock(), f"crash recovery: {summary}")
     return failures
 

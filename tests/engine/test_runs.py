@@ -404,3 +404,26 @@ def test_sftp_target_gets_one_iso_per_node_and_the_password_stays_secret(
     assert password not in result.stdout + result.stderr
     with sqlite3.connect(tmp_path / "state" / "history.db") as connection:
         assert password not in "\n".join(connection.iterdump())
+
+
+def test_failed_replay_after_a_crash_marks_the_run_and_node_degraded(
+    lab: Lab, policy: Path
+) -> None:
+    """If the replayed `pcs cluster start` fails, the crashed run is degraded, naming ctl-0."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=2)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        process.kill()
+    finally:
+        process.wait()
+    lab.clear_faults()
+    lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=1)
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 3
+    runs = history(policy)
+    assert [run["outcome"] for run in runs] == ["refused", "degraded"]
+    crashed = runs[1]
+    assert "ctl-0: undo pcs_cluster_start failed" in str(crashed["summary"])
+    nodes = {node["node"]: node["outcome"] for node in crashed["nodes"]}  # type: ignore[attr-defined]
+    assert nodes["ctl-0"] == "degraded"
