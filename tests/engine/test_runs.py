@@ -37,14 +37,32 @@ ROLLING_NODE = [
 ]
 
 
+def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
+    """The lab's policy with this test's own state and runtime directories, plus overrides."""
+    return lab.write_policy(
+        directory / "policy.yaml",
+        state_directory=str(directory / "state"),
+        runtime_directory=str(directory / "run"),
+        **overrides,
+    )
+
+
 @pytest.fixture
 def policy(lab: Lab, tmp_path: Path) -> Path:
     """The lab's policy with its own state directory for this test."""
-    return lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
-    )
+    return policy_for(lab, tmp_path)
+
+
+def kill_during_rear(lab: Lab, policy: Path, host: str) -> None:
+    """Start a controlplane run and SIGKILL it while ReaR runs on `host` (pcs already stopped)."""
+    lab.inject(host, ["rear", "-v"], sleep=2)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, host, "mkbackup"))
+        process.kill()
+    finally:
+        process.wait()
+    lab.clear_faults()
 
 
 def test_undercloud_backup_dumps_then_runs_rear(lab: Lab, policy: Path) -> None:
@@ -76,10 +94,9 @@ def test_rolling_backup_takes_controllers_out_one_at_a_time(lab: Lab, policy: Pa
 
 def test_offline_backup_quiesces_the_whole_control_plane(lab: Lab, tmp_path: Path) -> None:
     """Offline: containers paused, one dump, pcs stop --all, ReaR everywhere, then resumed."""
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
+    policy = policy_for(
+        lab,
+        tmp_path,
         plans={"controlplane": {"mode": "offline"}},
     )
     result = barctl(policy, "run", "controlplane")
@@ -166,10 +183,9 @@ def test_rear_failure_on_second_controller_stops_before_the_third(lab: Lab, poli
 
 def test_rear_hanging_past_its_timeout_is_killed_and_undone(lab: Lab, tmp_path: Path) -> None:
     """rear hangs: the node's `timeout` kills it, pcs start and ceph start run, exit 1."""
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
+    policy = policy_for(
+        lab,
+        tmp_path,
         plans={"controlplane": {"timeouts": {"rear_seconds": 2}}},
     )
     lab.inject("ctl-0", ["rear", "-v"], hang=True)
@@ -238,16 +254,9 @@ def test_sigterm_mid_run_runs_undos_and_is_interrupted(lab: Lab, policy: Path) -
 
 def test_sigkill_mid_run_is_recovered_at_the_next_start(lab: Lab, policy: Path) -> None:
     """SIGKILL with ctl-0 out of the cluster: the next start replays the journal first."""
-    lab.inject("ctl-0", ["rear", "-v"], sleep=2)
-    process = start_barctl(policy, "run", "controlplane")
-    try:
-        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
-        process.kill()
-    finally:
-        process.wait()
+    kill_during_rear(lab, policy, "ctl-0")
     assert not lab.is_cluster_healthy()
     lab.clear_invocations()
-    lab.clear_faults()
     result = barctl(policy, "run", "undercloud")
     assert result.exit_code == 0, result.stderr
     replayed = changes(lab, "ctl-0")
@@ -307,10 +316,9 @@ def test_no_secret_reaches_argv_logs_or_history(lab: Lab, policy: Path) -> None:
 
 def test_node_not_back_within_the_rejoin_timeout_fails_the_run(lab: Lab, tmp_path: Path) -> None:
     """A controller slower to rejoin than rejoin_seconds fails the run before the next one."""
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
+    policy = policy_for(
+        lab,
+        tmp_path,
         plans={"controlplane": {"timeouts": {"rejoin_seconds": 1}}},
     )
     lab.set_rejoin_delay(8)
@@ -327,15 +335,11 @@ def test_accept_new_records_unknown_keys_but_still_refuses_changed_ones(
     """With accept-new and no known_hosts entries, keys are recorded; a changed key refuses."""
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    state = tmp_path / "state"
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(state),
-        runtime_directory=str(tmp_path / "run"),
-        ssh={"known_hosts": str(empty), "host_key_policy": "accept-new"},
+    policy = policy_for(
+        lab, tmp_path, ssh={"known_hosts": str(empty), "host_key_policy": "accept-new"}
     )
     assert barctl(policy, "run", "undercloud").exit_code == 0
-    accepted = (state / "known_hosts.accepted").read_text()
+    accepted = (tmp_path / "state" / "known_hosts.accepted").read_text()
     assert lab.address("undercloud") in accepted and lab.address("backup-0") in accepted
     assert empty.read_text() == ""
     lab.change_host_key("undercloud")
@@ -348,10 +352,9 @@ def test_strict_policy_refuses_unknown_host_keys(lab: Lab, tmp_path: Path) -> No
     """By default a host missing from known_hosts is refused, never trusted on first use."""
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
+    policy = policy_for(
+        lab,
+        tmp_path,
         ssh={"known_hosts": str(empty)},
     )
     result = barctl(policy, "run", "undercloud")
@@ -386,10 +389,9 @@ def test_sftp_target_gets_one_iso_per_node_and_the_password_stays_secret(
         "path": "/ctl_plane_backups",
         "password_file": str(password_file),
     }
-    policy = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
+    policy = policy_for(
+        lab,
+        tmp_path,
         backup_target={"nfs": None, "sftp": sftp},
     )
     result = barctl(policy, "--verbose", "run", "undercloud")
@@ -410,14 +412,7 @@ def test_failed_replay_after_a_crash_marks_the_run_and_node_degraded(
     lab: Lab, policy: Path
 ) -> None:
     """If the replayed `pcs cluster start` fails, the crashed run is degraded, naming ctl-0."""
-    lab.inject("ctl-0", ["rear", "-v"], sleep=2)
-    process = start_barctl(policy, "run", "controlplane")
-    try:
-        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
-        process.kill()
-    finally:
-        process.wait()
-    lab.clear_faults()
+    kill_during_rear(lab, policy, "ctl-0")
     lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=1)
     result = barctl(policy, "run", "controlplane")
     assert result.exit_code == 3
