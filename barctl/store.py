@@ -162,6 +162,13 @@ class Store:
                     connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {number}")
 
+    def _insert(self, sql: str, parameters: Sequence[object]) -> int:
+        """One INSERT in its own write transaction; returns the new row id."""
+        with self._write() as connection:
+            cursor = connection.execute(sql, parameters)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
     def _changed(self, cursor: sqlite3.Cursor, problem: str) -> None:
         if cursor.rowcount != 1:
             raise StoreError(problem)
@@ -245,14 +252,10 @@ class Store:
 
     def start_step(self, run_id: str, node: str, step: str, command: str, now: datetime) -> int:
         """Record a step starting now; returns the step id for `finish_step`."""
-        with self._write() as connection:
-            cursor = connection.execute(
-                "INSERT INTO steps (run_id, node, step, command, started_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (run_id, node, step, command, epoch(now)),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return self._insert(
+            "INSERT INTO steps (run_id, node, step, command, started_at) VALUES (?, ?, ?, ?, ?)",
+            (run_id, node, step, command, epoch(now)),
+        )
 
     def finish_step(
         self,
@@ -287,14 +290,11 @@ class Store:
     ) -> int:
         """Journal an undo BEFORE the state change it reverts; durable when this returns."""
         encoded = json.dumps(dict(payload), sort_keys=True)
-        with self._write() as connection:
-            cursor = connection.execute(
-                "INSERT INTO undos (run_id, node, step, payload, registered_at, state)"
-                " VALUES (?, ?, ?, ?, ?, 'pending')",
-                (run_id, node, step, encoded, epoch(now)),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return self._insert(
+            "INSERT INTO undos (run_id, node, step, payload, registered_at, state)"
+            " VALUES (?, ?, ?, ?, ?, 'pending')",
+            (run_id, node, step, encoded, epoch(now)),
+        )
 
     def complete_undo(self, undo_id: int, ok: bool, exit_code: int | None, now: datetime) -> None:
         """Record that a pending undo ran: `done` when ok, else `failed` (not replayed again)."""
