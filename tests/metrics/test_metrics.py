@@ -19,7 +19,7 @@ from barctl.metrics import (
     start_metrics_server,
 )
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.store import history_path
+from barctl.store import Store, history_path
 from tests.metrics.helpers import (
     CONTROLLERS,
     NOW,
@@ -361,6 +361,18 @@ def test_no_created_series_and_counters_end_in_total(tmp_path: Path) -> None:
     assert "barctl_plan_runs_total{" in text
 
 
+def add_success_then_refusal(store: Store) -> None:
+    """History: a controlplane success, then a run refused with ctl-1 timing out."""
+    add_run(store, "r1", -300, RunOutcome.SUCCESS, nodes={n: (OK, 4096, "") for n in CONTROLLERS})
+    add_run(
+        store,
+        "r2",
+        -100,
+        RunOutcome.REFUSED,
+        nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
+    )
+
+
 @pytest.mark.skipif(
     shutil.which("promtool") is None, reason="promtool not installed (Debian prometheus)"
 )
@@ -368,16 +380,7 @@ def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
     """`promtool check metrics` finds nothing to lint in a scrape with history."""
     policy, inventory = write_world(tmp_path)
     with open_store(policy) as store:
-        add_run(
-            store, "r1", -300, RunOutcome.SUCCESS, nodes={n: (OK, 4096, "") for n in CONTROLLERS}
-        )
-        add_run(
-            store,
-            "r2",
-            -100,
-            RunOutcome.REFUSED,
-            nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
-        )
+        add_success_then_refusal(store)
     text = render(make_source(policy, inventory))
     result = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, check=False
@@ -457,16 +460,7 @@ def test_a_restarted_server_over_the_same_db_serves_the_same_past(tmp_path: Path
     build_info/reload; a run recorded meanwhile by another process shows at the next scrape."""
     policy, inventory = write_world(tmp_path)
     with open_store(policy) as store:
-        add_run(
-            store, "r1", -300, RunOutcome.SUCCESS, nodes={n: (OK, 4096, "") for n in CONTROLLERS}
-        )
-        add_run(
-            store,
-            "r2",
-            -100,
-            RunOutcome.REFUSED,
-            nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
-        )
+        add_success_then_refusal(store)
         add_run(store, "u1", -50, RunOutcome.FAILED, plan="undercloud")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
