@@ -310,12 +310,17 @@ def artifact_prefix(host: str, run_id: str) -> str:
 
 
 def rear_run_config(prefix: str, variables: tuple[tuple[str, str], ...]) -> str:
-    """Per-run ReaR settings, appended after local.conf by `rear -C`; values are quoted."""
+    """Per-run ReaR settings, appended after local.conf by `rear -C`; every value is quoted.
+
+    ReaR `source`s this file as root, so an unquoted value is code: a host named
+    ``ctl-0$(id>x)`` ran `id` on the node when LOGFILE was the one unquoted line. `$LOG_DIR` is
+    left to ReaR's shell and the rest of the name is a single-quoted word concatenated to it.
+    """
     lines = [
         "# Written by barctl for one run; read by `rear -C barctl-run` after local.conf.",
         f"ISO_PREFIX={shlex.quote(prefix)}",
         f"BACKUP_PROG_ARCHIVE={shlex.quote(prefix)}",
-        f'LOGFILE="$LOG_DIR/rear-{prefix}.log"',
+        f'LOGFILE="$LOG_DIR/"{shlex.quote(f"rear-{prefix}.log")}',
     ]
     lines += [f"{name}={shlex.quote(value)}" for name, value in variables]
     return "\n".join(lines) + "\n"

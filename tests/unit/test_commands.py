@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,32 @@ def test_state_changing_commands_are_marked() -> None:
     assert commands.pcs_cluster_stop(5).changes_state
     assert commands.pause_containers(("a",), 5).changes_state
     assert commands.rear_mkbackup(5).changes_state
+
+
+def test_rear_run_config_runs_no_code_when_sourced(tmp_path: Path) -> None:
+    """Sourced by a real shell as ReaR does, hostile names stay literal values and run nothing."""
+    hostile = "ctl-0$(touch sub1)`touch sub2`;touch sub3'\"$HOME"
+    prefix = commands.artifact_prefix(hostile, "20261125T010203Z-controlplane-ab12")
+    text = commands.rear_run_config(prefix, (("NETFS_PREFIX", hostile), ("OUTPUT_URL", hostile)))
+    config = tmp_path / "barctl-run.conf"
+    config.write_text(text)
+    script = (
+        'LOG_DIR=/var/log/rear; source "$1"; '
+        'printf "%s\\n" "$LOGFILE" "$ISO_PREFIX" "$BACKUP_PROG_ARCHIVE" '
+        '"$NETFS_PREFIX" "$OUTPUT_URL"'
+    )
+    completed = subprocess.run(
+        ["bash", "-c", script, "bash", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.splitlines() == [
+        f"/var/log/rear/rear-{prefix}.log",
+        prefix,
+        prefix,
+        hostile,
+        hostile,
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["barctl-run.conf"]
