@@ -7,23 +7,42 @@ The vendor role waits for galera with `pacemaker_wait_bundle.sh`, which always e
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 _NODE_LIST = re.compile(r"^\s*\*?\s*(Online|OFFLINE):\s*\[(?P<nodes>[^\]]*)\]", re.MULTILINE)
 
 
+ONLINE = "online"
+OFFLINE = "offline"
+
+
 @dataclass(frozen=True)
 class PacemakerStatus:
-    """Cluster membership as `pcs status` reports it."""
+    """Cluster membership: each node pacemaker knows, by its pacemaker name, and its state.
 
-    online: frozenset[str]
-    offline: frozenset[str]
+    A state is `online`, `offline`, or a state that makes the node doubtful for a backup:
+    `standby`, `maintenance`, `unclean`, `pending`, `shutdown`, `unknown`.
+    """
+
+    states: Mapping[str, str]
     quorate: bool
 
     @property
+    def online(self) -> frozenset[str]:
+        """Nodes fully online (not standby, maintenance, ...)."""
+        return frozenset(name for name, state in self.states.items() if state == ONLINE)
+
+    @property
+    def offline(self) -> frozenset[str]:
+        """Nodes pacemaker lists as offline."""
+        return frozenset(name for name, state in self.states.items() if state == OFFLINE)
+
+    @property
     def members(self) -> frozenset[str]:
-        """Every node pacemaker knows, online or not."""
-        return self.online | self.offline
+        """Every node pacemaker knows, whatever its state."""
+        return frozenset(self.states)
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,8 @@ def parse_pcs_status(text: str) -> PacemakerStatus:
         names = set(match.group("nodes").split())
         (online if match.group(1) == "Online" else offline).update(names)
     quorate = "partition with quorum" in text
-    return PacemakerStatus(frozenset(online), frozenset(offline), quorate)
+    states = {name: ONLINE for name in online} | {name: OFFLINE for name in offline}
+    return PacemakerStatus(MappingProxyType(states), quorate)
 
 
 def parse_galera_status(text: str) -> GaleraStatus:

@@ -55,6 +55,13 @@ class NodeFacts:
     pacemaker_member: bool = False
     databases: tuple[str, ...] = ()
     accounts: tuple[tuple[str, str], ...] = ()
+    # The node's name in pacemaker (`crm_node -n`), which may differ from its inventory name;
+    # empty when the node is not a pacemaker member.
+    pacemaker_name: str = ""
+
+    def cluster_name(self, node: str) -> str:
+        """The name pacemaker knows this node by: the probed one, else the inventory's."""
+        return self.pacemaker_name or node
 
     def galera_container(self) -> str | None:
         """The node's galera bundle container, when exactly one exists (LP#1964655)."""
