@@ -5,6 +5,8 @@ loads no known_hosts, so barctl sets RejectPolicy and loads its known_hosts read
 `load_system_host_keys` (`load_host_keys` would write unknown keys back). ssh_config files and the
 agent are ignored (a stale SSH_AUTH_SOCK hangs `open()`, fabric#2306). One fresh connection per
 node per run: a dead connection's channel open waits paramiko's hidden 3600 s (fabric#2197).
+
+Dead connections are bounded by `barctl.liveness` (issue 8 findings 7 and 8).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 import paramiko
 from fabric import Config, Connection
 from fabric.runners import Remote
-from invoke.exceptions import CommandTimedOut, UnexpectedExit
+from invoke.exceptions import CommandTimedOut
 from paramiko.ssh_exception import NoValidConnectionsError
 
 from barctl.commands import RemoteCommand, client_timeout_seconds, render
+from barctl.liveness import bound_dead_connections, watch_abort
 from barctl.plan import Node
 
 LineCallback = Callable[[str, str], None]
@@ -51,6 +54,10 @@ class CommandResult:
     stderr: str
     duration_seconds: float
     timed_out: bool = False
+    # The session died under the command (peer silent or gone): it may or may not have run.
+    connection_lost: bool = False
+    # No session could be opened: the command never ran.
+    unreachable: bool = False
 
     @property
     def ok(self) -> bool:
@@ -184,8 +191,33 @@ class Session:
         self.node = node
         self.connection = connection
 
-    def run(self, command: RemoteCommand, on_line: LineCallback | None = None) -> CommandResult:
-        """Run one command; a non-zero exit or a timeout is a result, not an exception."""
+    def alive(self) -> bool:
+        """True while the SSH transport is up."""
+        transport = self.connection.transport
+        return transport is not None and bool(transport.is_active())
+
+    def run(
+        self,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run one command; a non-zero exit, a timeout or a lost connection is a result.
+
+        With `abort` set while the command runs, a silent peer ends it within seconds.
+        """
+        done = threading.Event()
+        if abort is not None and self.connection.transport is not None:
+            watcher = threading.Thread(
+                target=watch_abort, args=(self.connection.transport, abort, done), daemon=True
+            )
+            watcher.start()
+        try:
+            return self._run(command, on_line)
+        finally:
+            done.set()
+
+    def _run(self, command: RemoteCommand, on_line: LineCallback | None) -> CommandResult:
         stdout = _LineWriter("stdout", on_line)
         stderr = _LineWriter("stderr", on_line)
         arguments: dict[str, Any] = {
@@ -201,24 +233,33 @@ class Session:
         try:
             result = self.connection.run(render(command, self.node.user), **arguments)
         except CommandTimedOut as error:
-            return CommandResult(
-                None, error.result.stdout, error.result.stderr, time.monotonic() - started, True
-            )
-        except UnexpectedExit as error:  # pragma: no cover - warn=True makes this rare
             result = error.result
+            client_timeout = True
+        else:
+            client_timeout = False
         finally:
             stdout.flush()
             stderr.flush()
-        exit_code = result.exited
+        elapsed = time.monotonic() - started
+        if not self.alive():
+            # The channel closed because the transport died, not because the command ended.
+            return CommandResult(
+                None, result.stdout, _lost(result.stderr), elapsed, connection_lost=True
+            )
         # coreutils timeout exits 124 (or 137 after --kill-after) when the server-side limit hit.
+        if client_timeout:
+            return CommandResult(None, result.stdout, result.stderr, elapsed, True)
+        exit_code = result.exited
         timed_out = exit_code in (124, 137)
-        return CommandResult(
-            exit_code, result.stdout, result.stderr, time.monotonic() - started, timed_out
-        )
+        return CommandResult(exit_code, result.stdout, result.stderr, elapsed, timed_out)
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
         self.connection.close()
+
+
+def _lost(stderr: str) -> str:
+    return (stderr.rstrip("\n") + "\nconnection lost").lstrip("\n")
 
 
 Opener = Callable[[Node], AbstractContextManager["Session"]]
@@ -242,27 +283,52 @@ def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
             connection.open()
         except Exception as error:  # every connect failure becomes a reason
             raise ConnectError(node.name, classify_connect_error(error), str(error)) from None
+        bound_dead_connections(connection.transport)
         yield Session(node, connection)
     finally:
         connection.close()
 
 
 class SessionPool:
-    """One connection per node for a whole run, opened on first use and reopened if it drops."""
+    """One connection per node for a whole run, opened on first use and reopened if it drops.
+
+    Connecting happens outside the pool lock, under a per-node lock: one slow or dead node never
+    blocks the workers of the others. A node that could not be reached once in this run fails
+    fast afterwards (`unreachable`), so an unwind does not wait a connect timeout per undo.
+    """
 
     def __init__(self, opener: Opener) -> None:
         self.opener = opener
         self.stacks: dict[str, ExitStack] = {}
         self.sessions: dict[str, Session] = {}
+        self.node_locks: dict[str, threading.Lock] = {}
+        self.unreachable: dict[str, str] = {}
         self.lock = threading.Lock()
 
-    def _session(self, node: Node) -> Session:
+    def _node_lock(self, name: str) -> threading.Lock:
         with self.lock:
-            if node.name not in self.sessions:
-                stack = ExitStack()
-                self.sessions[node.name] = stack.enter_context(self.opener(node))
+            return self.node_locks.setdefault(name, threading.Lock())
+
+    def _session(self, node: Node) -> Session:
+        with self._node_lock(node.name):
+            with self.lock:
+                session = self.sessions.get(node.name)
+                known_reason = self.unreachable.get(node.name)
+            if session is not None:
+                return session
+            if known_reason is not None:
+                raise ConnectError(node.name, known_reason, "unreachable earlier in this run")
+            stack = ExitStack()
+            try:
+                session = stack.enter_context(self.opener(node))
+            except ConnectError as error:
+                with self.lock:
+                    self.unreachable[node.name] = error.reason
+                raise
+            with self.lock:
+                self.sessions[node.name] = session
                 self.stacks[node.name] = stack
-            return self.sessions[node.name]
+            return session
 
     def _drop(self, node: Node) -> None:
         with self.lock:
@@ -272,17 +338,28 @@ class SessionPool:
             stack.close()
 
     def run(
-        self, node: Node, command: RemoteCommand, on_line: LineCallback | None = None
+        self,
+        node: Node,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
     ) -> CommandResult:
         """Run on `node`; a connection lost mid-command is a failed result and a fresh session."""
         started = time.monotonic()
         try:
-            return self._session(node).run(command, on_line)
+            result = self._session(node).run(command, on_line, abort)
         except ConnectError as error:
-            return CommandResult(None, "", f"{error.reason}: {error.detail}", 0.0)
+            stderr = f"{error.reason}: {error.detail}"
+            return CommandResult(None, "", stderr, time.monotonic() - started, unreachable=True)
         except (paramiko.SSHException, EOFError, OSError) as error:
             self._drop(node)
-            return CommandResult(None, "", f"connection lost: {error}", time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            return CommandResult(
+                None, "", f"connection lost: {error}", elapsed, connection_lost=True
+            )
+        if result.connection_lost:
+            self._drop(node)
+        return result
 
     def close(self) -> None:
         """Close every connection."""
