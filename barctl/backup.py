@@ -5,45 +5,67 @@ The imperative shell around the pure planner. Shared by `barctl run` and the dae
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
-from barctl import gate, logs, remote
+from barctl import gate, locks, logs, remote
 from barctl import plan as planning
 from barctl.engine import Environment, Execution, Progress, RunReport
 from barctl.errors import BarctlError
-from barctl.inventory import Host, Inventory, resolve_user
+from barctl.inventory import Inventory
 from barctl.journal import UndoFailure, replay_pending
+from barctl.locks import LockBusyError, LockError
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.policy import (
-    Policy,
-    effective_private_key,
-    effective_runtime_directory,
-    effective_sftp_password_file,
-    effective_state_directory,
-)
+from barctl.policy import Policy, effective_runtime_directory, effective_state_directory
 from barctl.records import new_run_id
-from barctl.store import Store, history_path
+from barctl.resolution import (
+    CredentialError,
+    Resolved,
+    ResolveError,
+    assumed_facts,
+    build_plan,
+    check_credentials,
+    resolve,
+    ssh_settings,
+)
+from barctl.store import Store, StoreError, history_path
+
+# Resolution and locks live in their own modules; callers keep using them through backup.
+__all__ = [
+    "CredentialError",
+    "LockBusyError",
+    "LockError",
+    "Request",
+    "ResolveError",
+    "Resolved",
+    "Result",
+    "RunNotRecordedError",
+    "assumed_facts",
+    "build_plan",
+    "perform",
+    "record_unstarted",
+    "recover",
+    "resolve",
+    "run_locks",
+    "ssh_settings",
+    "utc_now",
+]
 
 log = structlog.get_logger("barctl.backup")
 Clock = Callable[[], datetime]
 
 
-class LockBusyError(BarctlError):
-    """Another run holds the plan, or one of its nodes."""
-
-
-class ResolveError(BarctlError):
-    """The policy and inventory do not give a reachable address for a node."""
+class RunNotRecordedError(BarctlError):
+    """A run could not start, and the history could not record it either."""
 
 
 def utc_now() -> datetime:
@@ -51,174 +73,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """A plan's nodes and target as barctl will reach them."""
-
-    name: str
-    mode: str
-    nodes: tuple[planning.Node, ...]
-    target: planning.BackupTarget
-    timeouts: planning.Timeouts
-    hosts: tuple[Host, ...] = field(default=(), repr=False)
-
-
-def _node(policy: Policy, inventory: Inventory, host: Host) -> planning.Node:
-    address = host.address
-    if address is None:
-        address = policy.undercloud.address
-    if address is None:
-        message = (
-            f"{host.name} has no SSH address (ansible_connection local): set undercloud.address"
-        )
-        raise ResolveError(message)
-    # The inventory gives the undercloud no user (ansible_connection: local); TripleO's is stack.
-    default = policy.undercloud.user if host.connection == "local" else policy.ssh.default_user
-    user = resolve_user(inventory, host, override=policy.ssh.user, default=default)
-    return planning.Node(host.name, address, user, policy.ssh.port, host.groups)
-
-
-def _target(
-    policy: Policy, inventory: Inventory, environ: Mapping[str, str]
-) -> planning.BackupTarget:
-    section = policy.backup_target
-    name = section.node
-    if name is None and "BackupNode" in inventory.groups:
-        backup_hosts = inventory.hosts_in(["BackupNode"])
-        name = backup_hosts[0].name if len(backup_hosts) == 1 else None
-    if section.nfs is not None:
-        address, directory = section.nfs.server, section.nfs.export
-        url = f"nfs://{section.nfs.server}{section.nfs.export}"
-        variables: tuple[tuple[str, str], ...] = (
-            ("BACKUP", "NETFS"),
-            ("OUTPUT_URL", url),
-            ("BACKUP_URL", url),
-        )
-    else:
-        sftp = section.sftp
-        assert sftp is not None
-        address, directory = sftp.host, sftp.path
-        password_file = effective_sftp_password_file(policy, environ)
-        password = password_file.read_text(encoding="utf-8").strip() if password_file else ""
-        logs.register_secret(password)
-        variables = (
-            ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
-            ("BACKUP_URL", "iso:///backup"),
-            ("OUTPUT_LFTP_USERNAME", sftp.user),
-            ("OUTPUT_LFTP_PASSWORD", password),
-        )
-    if name is not None and name in inventory.hosts:
-        node = _node(policy, inventory, inventory.hosts[name])
-    else:
-        node = planning.Node(
-            name or address,
-            name or address,
-            policy.ssh.user or policy.ssh.default_user,
-            policy.ssh.port,
-        )
-    return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
-
-
-def resolve(
-    policy: Policy, inventory: Inventory, name: str, environ: Mapping[str, str]
-) -> Resolved:
-    """Nodes of plan `name` (inventory groups, file order) and the backup target."""
-    plans = dict(policy.plans.items())
-    if name not in plans:
-        raise ResolveError(f"no plan {name!r} in the policy; plans: {', '.join(plans)}")
-    section = plans[name]
-    hosts = inventory.hosts_in(list(section.groups))
-    nodes = tuple(_node(policy, inventory, host) for host in hosts)
-    limits = section.timeouts
-    timeouts = planning.Timeouts(
-        limits.command_seconds,
-        limits.database_dump_seconds,
-        limits.rear_seconds,
-        limits.rejoin_seconds,
-        limits.run_seconds,
-    )
-    mode = getattr(section, "mode", "live")
-    return Resolved(name, mode, nodes, _target(policy, inventory, environ), timeouts, hosts)
-
-
-def assumed_facts(resolved: Resolved) -> dict[str, planning.NodeFacts]:
-    """Facts guessed from inventory service groups, for `barctl plan` which connects nowhere."""
-    facts = {}
-    for node in resolved.nodes:
-        containers = []
-        groups = node.groups
-        if "Undercloud" in groups:
-            containers.append(planning.UNDERCLOUD_DATABASE_CONTAINER)
-        if "mysql" in groups and "pacemaker" in groups:
-            containers.append("galera-bundle-podman-0")
-        if "ceph_mon" in groups:
-            containers.append(f"ceph-mon-{node.name}")
-        containers.append("<every-other-container>")
-        databases = ("<innodb-schemas>",) if "mysql" in groups else ()
-        accounts = (("<each-user>", "<host>"),) if "mysql" in groups else ()
-        facts[node.name] = planning.NodeFacts(
-            tuple(containers), "pacemaker" in groups, databases, accounts
-        )
-    return facts
-
-
-def build_plan(
-    resolved: Resolved, facts: dict[str, planning.NodeFacts], run_id: str, password: str
-) -> planning.Plan:
-    """The plan for these nodes and facts (pure)."""
-    context = planning.Context(resolved.name, run_id, resolved.timeouts, resolved.target, password)
-    if resolved.name == "undercloud":
-        node = resolved.nodes[0]
-        return planning.build_undercloud_plan(node, facts[node.name], context)
-    if resolved.mode == "offline":
-        return planning.build_offline_plan(resolved.nodes, facts, context)
-    return planning.build_rolling_plan(resolved.nodes, facts, context)
-
-
-def ssh_settings(policy: Policy, environ: Mapping[str, str]) -> remote.SshSettings:
-    """SSH settings with systemd credentials taking precedence over policy paths."""
-    accept_new = None
-    if policy.ssh.host_key_policy == "accept-new":
-        state = effective_state_directory(policy, environ)
-        accept_new = str(state / "known_hosts.accepted")
-    return remote.SshSettings(
-        str(effective_private_key(policy, environ)),
-        str(policy.ssh.known_hosts),
-        policy.ssh.connect_timeout_seconds,
-        accept_new,
-    )
-
-
-@contextmanager
-def exclusive(path: Path, what: str) -> Iterator[None]:
-    """Hold a non-blocking flock on `path`; raise LockBusyError naming `what` when taken."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="ascii") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another barctl process"
-            raise LockBusyError(f"{what} is busy: held by {holder}") from None
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        yield
-
-
 def run_locks(runtime: Path, resolved: Resolved) -> ExitStack:
     """One run per plan across processes, and no node shared by two running plans."""
-    stack = ExitStack()
-    try:
-        stack.enter_context(
-            exclusive(runtime / f"plan-{resolved.name}.lock", f"plan {resolved.name}")
-        )
-        for node in sorted(node.name for node in resolved.nodes):
-            stack.enter_context(exclusive(runtime / f"node-{node}.lock", f"node {node}"))
-    except BaseException:
-        stack.close()
-        raise
-    return stack
+    return locks.run_locks(runtime, resolved.name, (node.name for node in resolved.nodes))
 
 
 def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[UndoFailure]:
@@ -264,12 +121,53 @@ class Result:
     gate: gate.GateResult | None = None
     plan: planning.Plan | None = None
 
+    def __post_init__(self) -> None:
+        # `barctl run` prints the summary and the gate's reasons; a remote error message may
+        # quote a registered secret (issue 8 finding 4), so they are redacted here, once.
+        self.summary = logs.SECRETS.redact(self.summary)
+        if self.gate is not None:
+            self.gate = _redacted_gate(self.gate)
+
+
+def _redacted_gate(verdict: gate.GateResult) -> gate.GateResult:
+    """`verdict` with registered secrets removed from every problem it would print."""
+
+    def probe(item: gate.Probe) -> gate.Probe:
+        return replace(item, problem=logs.SECRETS.redact(item.problem))
+
+    return replace(
+        verdict,
+        probes=tuple(map(probe, verdict.probes)),
+        target=probe(verdict.target),
+        problems=tuple((node, logs.SECRETS.redact(reason)) for node, reason in verdict.problems),
+    )
+
 
 def perform(request: Request) -> Result:
-    """Lock, recover, gate, plan and execute one run; every run is recorded in history."""
+    """Lock, recover, gate, plan and execute one run; every run of a known plan is recorded.
+
+    A run that cannot start (the plan does not resolve, a credential file went unreadable after
+    load, the runtime directory refuses its locks, anything unexpected) is recorded `failed`
+    with the reason, so that history, metrics and BarctlBackupFailed see it; before, the daemon
+    logged "Run crashed" and recorded nothing (issue 8 finding 5). Only an unknown plan name
+    (ResolveError) and a busy plan or node (LockBusyError, a missed slot) raise.
+    """
+    plans = dict(request.policy.plans.items())
+    if request.plan not in plans:
+        raise ResolveError(f"no plan {request.plan!r} in the policy; plans: {', '.join(plans)}")
+    try:
+        return _perform(request)
+    except LockBusyError:
+        raise
+    except Exception as error:
+        return record_unstarted(request, error)
+
+
+def _perform(request: Request) -> Result:
     policy = request.policy
     resolved = resolve(policy, request.inventory, request.plan, request.environ)
     settings = ssh_settings(policy, request.environ)
+    check_credentials(settings)
     runtime = effective_runtime_directory(policy, request.environ)
     state = effective_state_directory(policy, request.environ)
     state.mkdir(parents=True, exist_ok=True)
@@ -283,13 +181,55 @@ def perform(request: Request) -> Result:
             _log_run_started(request)
             try:
                 result = _gated_run(request, resolved, settings, store, run_id)
-            except BaseException:
+            except BaseException as error:
+                result = Result(run_id, RunOutcome.FAILED, f"internal error: {describe(error)}")
                 if not request.dry_run:
-                    store.finish_run(run_id, RunOutcome.FAILED, request.clock(), "internal error")
-                _log_run_finished(request, started, RunOutcome.FAILED, "internal error", True)
-                raise
+                    _finish_crashed(store, run_id, request.clock(), result.summary)
+                _log_run_finished(request, started, RunOutcome.FAILED, result.summary, True)
+                if not isinstance(error, Exception):
+                    raise  # KeyboardInterrupt, SystemExit: recorded, and still honoured
+                return result
             _log_run_finished(request, started, result.outcome, result.summary)
             return result
+
+
+def _finish_crashed(store: Store, run_id: str, now: datetime, summary: str) -> None:
+    """End a crashed run as failed, unless the crash came after it was already ended."""
+    with contextlib.suppress(StoreError):
+        store.finish_run(run_id, RunOutcome.FAILED, now, summary)
+
+
+def describe(error: BaseException) -> str:
+    """An operator's one-line reason for `error` (file and cause for OS errors)."""
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    if isinstance(error, BarctlError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def record_unstarted(request: Request, error: BaseException) -> Result:
+    """Record a run of `request.plan` that could not start: outcome `failed`, with the reason.
+
+    Raises RunNotRecordedError when even the history cannot take the row.
+    """
+    now = request.clock()
+    run_id = new_run_id(request.plan, now, secrets.token_hex(2))
+    result = Result(run_id, RunOutcome.FAILED, f"could not start: {describe(error)}")
+    expected = isinstance(error, BarctlError | OSError)
+    with logs.bind_run(run_id, request.plan):
+        if not request.dry_run:
+            try:
+                state = effective_state_directory(request.policy, request.environ)
+                state.mkdir(parents=True, exist_ok=True)
+                with Store.open(history_path(state)) as store:
+                    store.start_run(run_id, request.plan, request.trigger, now, os.getpid())
+                    store.finish_run(run_id, RunOutcome.FAILED, request.clock(), result.summary)
+            except Exception as store_error:
+                message = f"{result.summary}; not recorded: {describe(store_error)}"
+                raise RunNotRecordedError(logs.SECRETS.redact(message)) from error
+        _log_run_finished(request, now, RunOutcome.FAILED, result.summary, not expected)
+    return result
 
 
 def _log_run_started(request: Request) -> None:

@@ -119,9 +119,11 @@ class Runtime:
             log.warning("Run skipped: the plan is busy", plan=plan, error=str(error))
             self.record_miss(plan, started, "another run holds the plan")
             return
-        except Exception:
-            log.exception("Run crashed", plan=plan)
-            return
+        except Exception as error:
+            recorded = _record_crash(request, error)
+            if recorded is None:
+                return
+            result = recorded
         finally:
             self.status.finished(plan)
         log.info(
@@ -153,6 +155,23 @@ class Runtime:
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             for slot in event.scheduled_run_times:
                 self.record_miss(plan, slot, "the previous run is still going")
+
+
+def _record_crash(request: backup.Request, error: Exception) -> backup.Result | None:
+    """A failed history row for a run that escaped `perform`; None when nothing could record it.
+
+    `perform` records every run that cannot start, so this is the last line: without a row,
+    no failed counter moves and BarctlBackupFailed never fires (issue 8 finding 5).
+    """
+    try:
+        result = backup.record_unstarted(request, error)
+    except Exception:
+        log.exception("Run crashed and could not be recorded", plan=request.plan)
+        return None
+    log.error(
+        "Run crashed", plan=request.plan, run_id=result.run_id, reason=result.summary, exc_info=True
+    )
+    return result
 
 
 _installed: list[Runtime] = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from barctl import logs
 from barctl.errors import BarctlError
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.records import (
@@ -80,13 +81,27 @@ def history_path(state_directory: Path) -> Path:
     return state_directory / HISTORY_FILE_NAME
 
 
-class Store:
-    """One connection to `history.db`, safe to share between threads (`with Store.open(path)`)."""
+Redactor = Callable[[Any], Any]
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+
+class Store:
+    """One connection to `history.db`, safe to share between threads (`with Store.open(path)`).
+
+    Every free-text value written (run summaries, node reasons, step commands and stderr, undo
+    payloads) passes through `_redacted` first: a remote error message may quote the MySQL or
+    SFTP password, and the history is read by `barctl history`, metrics and anyone with the
+    file (issue 8 finding 4). Identifiers (run id, plan, node, step names) are not redacted.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, redactor: Redactor | None = None) -> None:
         self._connection = connection
         # The engine records steps from its worker threads: one connection, one lock.
         self._lock = threading.RLock()
+        self._redactor = logs.SECRETS.redact if redactor is None else redactor
+
+    def _redacted(self, value: Any) -> Any:
+        """`value` (a string, or JSON-like containers of strings) without registered secrets."""
+        return self._redactor(value)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
         """Run one read statement under the lock and return every row."""
@@ -189,7 +204,7 @@ class Store:
             cursor = connection.execute(
                 "UPDATE runs SET ended_at = ?, outcome = ?, summary = ?"
                 " WHERE id = ? AND ended_at IS NULL",
-                (epoch(now), RunOutcome(outcome).value, summary, run_id),
+                (epoch(now), RunOutcome(outcome).value, self._redacted(summary), run_id),
             )
             self._changed(cursor, f"run {run_id} is unknown or already ended")
 
@@ -247,14 +262,22 @@ class Store:
             connection.execute(
                 "INSERT OR REPLACE INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
                 " reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, node, NodeOutcome(outcome).value, listing, size, reason, epoch(now)),
+                (
+                    run_id,
+                    node,
+                    NodeOutcome(outcome).value,
+                    listing,
+                    size,
+                    self._redacted(reason),
+                    epoch(now),
+                ),
             )
 
     def start_step(self, run_id: str, node: str, step: str, command: str, now: datetime) -> int:
         """Record a step starting now; returns the step id for `finish_step`."""
         return self._insert(
             "INSERT INTO steps (run_id, node, step, command, started_at) VALUES (?, ?, ?, ?, ?)",
-            (run_id, node, step, command, epoch(now)),
+            (run_id, node, step, self._redacted(command), epoch(now)),
         )
 
     def finish_step(
@@ -278,7 +301,7 @@ class Store:
                     "outcome": StepOutcome(outcome).value,
                     "id": step_id,
                     "exit_code": exit_code,
-                    "tail": stderr_tail(stderr, secrets),
+                    "tail": stderr_tail(self._redacted(stderr), secrets),
                 },
             )
             self._changed(cursor, f"step {step_id} is unknown or already ended")
@@ -289,7 +312,8 @@ class Store:
         self, run_id: str, node: str, step: str, payload: Mapping[str, Any], now: datetime
     ) -> int:
         """Journal an undo BEFORE the state change it reverts; durable when this returns."""
-        encoded = json.dumps(dict(payload), sort_keys=True)
+        # Redacted before encoding: JSON escaping could otherwise hide a secret from the scan.
+        encoded = json.dumps(self._redacted(dict(payload)), sort_keys=True)
         return self._insert(
             "INSERT INTO undos (run_id, node, step, payload, registered_at, state)"
             " VALUES (?, ?, ?, ?, ?, 'pending')",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from barctl import gate, report
+from barctl import backup, gate, logs, report
+from barctl.outcome import RunOutcome
 
 
 class TerminalStream(io.StringIO):
@@ -50,3 +51,21 @@ def test_gate_text_names_each_refusing_node_once() -> None:
     assert text.count("ctl-1: connect timeout") == 1
     assert text.count("backup-0: connection refused") == 1
     assert text.endswith("gate REFUSED the run: nothing was changed")
+
+
+def test_run_output_never_prints_a_registered_secret() -> None:
+    """`barctl run`'s text (summary and gate reasons) shows *** for every registered secret."""
+    secret = "Galera-Root-7f3b9c"
+    logs.SECRETS.clear()
+    logs.register_secret(secret)
+    try:
+        probes = (gate.Probe("ctl-0", f"mysql failed: bad password {secret}"),)
+        target = gate.Probe("backup-0")
+        verdict = gate.GateResult(probes, target, (("ctl-0", f"hiera: {secret}"),))
+        result = backup.Result("r1", RunOutcome.REFUSED, f"refused: {secret}", verdict)
+        text = report.result_text(result, dry_run=False)
+    finally:
+        logs.SECRETS.clear()
+    assert secret not in text
+    assert "ctl-0: mysql failed: bad password ***" in text
+    assert text.endswith("run r1: refused: refused: ***")

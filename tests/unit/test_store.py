@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from barctl import logs
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id, redact
 from barctl.store import SCHEMA_VERSION, Store, StoreError, history_path
@@ -508,3 +510,50 @@ def test_a_writer_gives_up_after_its_busy_timeout(path: Path) -> None:
         assert store.history() == []
         store.start_run("r1", "undercloud", Trigger.MANUAL, START, pid=1)
         assert [run.run_id for run in store.history()] == ["r1"]
+
+
+# ---- redaction at the store boundary -------------------------------------------------------------
+
+MYSQL_PASSWORD = "Galera-Root-7f3b9c"
+SFTP_PASSWORD = 'sftp-Secret-"42\\'
+
+
+@pytest.fixture
+def registered() -> Iterator[None]:
+    """The MySQL and SFTP passwords registered as secrets for this test only."""
+    logs.SECRETS.clear()
+    logs.register_secret(MYSQL_PASSWORD)
+    logs.register_secret(SFTP_PASSWORD)
+    yield
+    logs.SECRETS.clear()
+
+
+def database_bytes(path: Path) -> bytes:
+    """Every byte barctl left on disk for the database: the file and its WAL and index."""
+    siblings = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+    return b"".join(sibling.read_bytes() for sibling in siblings if sibling.exists())
+
+
+def test_no_registered_secret_reaches_any_column_or_byte_of_the_database(
+    path: Path, registered: None
+) -> None:
+    """Summary, node reason, step command/stderr and undo payload are stored redacted."""
+    message = f"mysql said: access denied (password {MYSQL_PASSWORD}); lftp: {SFTP_PASSWORD}"
+    with Store.open(path) as store:
+        store.start_run("r1", "controlplane", Trigger.MANUAL, at(0), pid=os.getpid())
+        store.record_node("r1", "ctl-0", NodeOutcome.FAILED, [], message, now=at(1))
+        step_id = store.start_step("r1", "ctl-0", "galera_status", message, at(1))
+        store.finish_step(step_id, StepOutcome.FAILED, at(2), exit_code=1, stderr=message)
+        store.register_undo("r1", "ctl-0", "pcs_cluster_start", {"argv": [message]}, at(2))
+        store.finish_run("r1", RunOutcome.FAILED, at(3), message)
+        detail = store.run_detail("r1")
+    assert detail is not None
+    assert detail.run.summary == "mysql said: access denied (password ***); lftp: ***"
+    assert detail.nodes[0].reason == detail.run.summary
+    assert (detail.steps[0].command, detail.steps[0].stderr_tail) == (
+        message.replace(MYSQL_PASSWORD, "***").replace(SFTP_PASSWORD, "***"),
+    ) * 2
+    assert detail.undos[0].payload["argv"] == [detail.run.summary]
+    on_disk = database_bytes(path)
+    for secret in (MYSQL_PASSWORD, SFTP_PASSWORD, json.dumps(SFTP_PASSWORD)[1:-1]):
+        assert secret.encode() not in on_disk

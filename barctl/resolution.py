@@ -1,0 +1,189 @@
+"""Where a plan's nodes and backup target are, and the credentials to reach them.
+
+Split from backup.py (the run's imperative shell). Credential files are read here at run time:
+`validate` checks them at load, but a daemon runs for weeks and a file can be deleted, made
+unreadable or emptied meanwhile; such a run must end `failed` with the file and the cause in
+history (issue 8 finding 5), never crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from barctl import logs, remote
+from barctl import plan as planning
+from barctl.errors import BarctlError
+from barctl.inventory import Host, Inventory, resolve_user
+from barctl.policy import (
+    Policy,
+    effective_private_key,
+    effective_sftp_password_file,
+    effective_state_directory,
+)
+
+
+class ResolveError(BarctlError):
+    """The policy and inventory do not give a reachable address for a node."""
+
+
+class CredentialError(BarctlError):
+    """A credential file (SSH key, known_hosts, SFTP password) cannot be used right now."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A plan's nodes and target as barctl will reach them."""
+
+    name: str
+    mode: str
+    nodes: tuple[planning.Node, ...]
+    target: planning.BackupTarget
+    timeouts: planning.Timeouts
+    hosts: tuple[Host, ...] = field(default=(), repr=False)
+
+
+def _node(policy: Policy, inventory: Inventory, host: Host) -> planning.Node:
+    address = host.address
+    if address is None:
+        address = policy.undercloud.address
+    if address is None:
+        message = (
+            f"{host.name} has no SSH address (ansible_connection local): set undercloud.address"
+        )
+        raise ResolveError(message)
+    # The inventory gives the undercloud no user (ansible_connection: local); TripleO's is stack.
+    default = policy.undercloud.user if host.connection == "local" else policy.ssh.default_user
+    user = resolve_user(inventory, host, override=policy.ssh.user, default=default)
+    return planning.Node(host.name, address, user, policy.ssh.port, host.groups)
+
+
+def _target(
+    policy: Policy, inventory: Inventory, environ: Mapping[str, str]
+) -> planning.BackupTarget:
+    section = policy.backup_target
+    name = section.node
+    if name is None and "BackupNode" in inventory.groups:
+        backup_hosts = inventory.hosts_in(["BackupNode"])
+        name = backup_hosts[0].name if len(backup_hosts) == 1 else None
+    if section.nfs is not None:
+        address, directory = section.nfs.server, section.nfs.export
+        url = f"nfs://{section.nfs.server}{section.nfs.export}"
+        variables: tuple[tuple[str, str], ...] = (
+            ("BACKUP", "NETFS"),
+            ("OUTPUT_URL", url),
+            ("BACKUP_URL", url),
+        )
+    else:
+        sftp = section.sftp
+        assert sftp is not None
+        address, directory = sftp.host, sftp.path
+        password_file = effective_sftp_password_file(policy, environ)
+        password = read_credential(password_file, "SFTP password file") if password_file else ""
+        logs.register_secret(password)
+        variables = (
+            ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
+            ("BACKUP_URL", "iso:///backup"),
+            ("OUTPUT_LFTP_USERNAME", sftp.user),
+            ("OUTPUT_LFTP_PASSWORD", password),
+        )
+    if name is not None and name in inventory.hosts:
+        node = _node(policy, inventory, inventory.hosts[name])
+    else:
+        node = planning.Node(
+            name or address,
+            name or address,
+            policy.ssh.user or policy.ssh.default_user,
+            policy.ssh.port,
+        )
+    return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
+
+
+def resolve(
+    policy: Policy, inventory: Inventory, name: str, environ: Mapping[str, str]
+) -> Resolved:
+    """Nodes of plan `name` (inventory groups, file order) and the backup target."""
+    plans = dict(policy.plans.items())
+    if name not in plans:
+        raise ResolveError(f"no plan {name!r} in the policy; plans: {', '.join(plans)}")
+    section = plans[name]
+    hosts = inventory.hosts_in(list(section.groups))
+    nodes = tuple(_node(policy, inventory, host) for host in hosts)
+    limits = section.timeouts
+    timeouts = planning.Timeouts(
+        limits.command_seconds,
+        limits.database_dump_seconds,
+        limits.rear_seconds,
+        limits.rejoin_seconds,
+        limits.run_seconds,
+    )
+    mode = getattr(section, "mode", "live")
+    return Resolved(name, mode, nodes, _target(policy, inventory, environ), timeouts, hosts)
+
+
+def assumed_facts(resolved: Resolved) -> dict[str, planning.NodeFacts]:
+    """Facts guessed from inventory service groups, for `barctl plan` which connects nowhere."""
+    facts = {}
+    for node in resolved.nodes:
+        containers = []
+        groups = node.groups
+        if "Undercloud" in groups:
+            containers.append(planning.UNDERCLOUD_DATABASE_CONTAINER)
+        if "mysql" in groups and "pacemaker" in groups:
+            containers.append("galera-bundle-podman-0")
+        if "ceph_mon" in groups:
+            containers.append(f"ceph-mon-{node.name}")
+        containers.append("<every-other-container>")
+        databases = ("<innodb-schemas>",) if "mysql" in groups else ()
+        accounts = (("<each-user>", "<host>"),) if "mysql" in groups else ()
+        facts[node.name] = planning.NodeFacts(
+            tuple(containers), "pacemaker" in groups, databases, accounts
+        )
+    return facts
+
+
+def build_plan(
+    resolved: Resolved, facts: dict[str, planning.NodeFacts], run_id: str, password: str
+) -> planning.Plan:
+    """The plan for these nodes and facts (pure)."""
+    context = planning.Context(resolved.name, run_id, resolved.timeouts, resolved.target, password)
+    if resolved.name == "undercloud":
+        node = resolved.nodes[0]
+        return planning.build_undercloud_plan(node, facts[node.name], context)
+    if resolved.mode == "offline":
+        return planning.build_offline_plan(resolved.nodes, facts, context)
+    return planning.build_rolling_plan(resolved.nodes, facts, context)
+
+
+def ssh_settings(policy: Policy, environ: Mapping[str, str]) -> remote.SshSettings:
+    """SSH settings with systemd credentials taking precedence over policy paths."""
+    accept_new = None
+    if policy.ssh.host_key_policy == "accept-new":
+        state = effective_state_directory(policy, environ)
+        accept_new = str(state / "known_hosts.accepted")
+    return remote.SshSettings(
+        str(effective_private_key(policy, environ)),
+        str(policy.ssh.known_hosts),
+        policy.ssh.connect_timeout_seconds,
+        accept_new,
+    )
+
+
+def read_credential(path: Path, what: str) -> str:
+    """The stripped UTF-8 text of credential file `path`; CredentialError naming it otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise CredentialError(f"cannot read the {what} {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise CredentialError(f"the {what} {path} is not UTF-8 text") from None
+    if not text:
+        raise CredentialError(f"the {what} {path} is empty")
+    return text
+
+
+def check_credentials(settings: remote.SshSettings) -> None:
+    """The SSH private key and known_hosts file are readable and not empty right now."""
+    read_credential(Path(settings.private_key), "SSH private key")
+    read_credential(Path(settings.known_hosts), "SSH known_hosts file")
