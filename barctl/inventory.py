@@ -1,46 +1,61 @@
 """TripleO static inventory (`tripleo-ansible-inventory --static-yaml-inventory`) to frozen data.
 
 The file has top-level groups and no `all:` wrapper. A group holds `hosts` (host name to host
-variables), `children` (group name to `{}`) and `vars`. With the stack merge that the CLI always
-applies, `Controller` reaches its hosts through `overcloud_Controller`, and service groups such as
-`ceph_mon` take two or more levels of `children` (tripleo.md §6). Every problem in the file is
-collected and reported at once as `FILE:LINE:COL: key.path: message`.
+variables), `children` (group name to `{}`, or to an inline group definition) and `vars`. With
+the stack merge that the CLI always applies, `Controller` reaches its hosts through
+`overcloud_Controller`, and service groups such as `ceph_mon` take two or more levels of
+`children` (tripleo.md §6). `barctl.inventory_reader` checks every value barctl uses and reports
+every problem at once as `FILE:LINE:COL: key.path: message`.
 
-Choices where Ansible differs or is unspecified:
-* Group variables are looked up nearest group first: a group that lists the host directly, then
-  its parents, and so on. Among groups at the same distance, the name that sorts last wins, as
-  when Ansible combines groups of equal depth in name order. `ansible_group_priority` is ignored.
-* The user is `ansible_ssh_user`, then `ansible_user`, first in the host's variables and then
-  group by group. Ansible merges variables first and then prefers `ansible_ssh_user`, so a group
-  `ansible_ssh_user` would beat a host `ansible_user` there; here the host always wins.
-* A child listed under `children` must be defined at the top level (tripleo writes `{}`);
-  inline group definitions and host ranges such as `node[0:3]` are rejected. The `deprecated`
-  key that tripleo writes on a renamed `overcloud` group is accepted and ignored.
+Variables are resolved exactly as ansible-core does (checked against its source):
+* Group variables are merged in `ansible.inventory.helpers.sort_groups` order, later winning:
+  by depth (`all` is 0, a group without parents is 1, a child is one deeper than its deepest
+  parent, `Group.add_child_group`), then `ansible_group_priority` (default 1), then name. The
+  host's own variables then override them (`VariableManager.get_vars`).
+* A connection option defined by several variables takes the LAST one that is defined in the
+  merged variables (`ConfigManager._loop_entries`). The ssh plugin lists `remote_user` as
+  `ansible_user`, `ansible_ssh_user`, `host` as `ansible_host`, `ansible_ssh_host`, and `port` as
+  `ansible_port`, `ansible_ssh_port`. So a group's `ansible_ssh_user` beats the host's own
+  `ansible_user`: the merge happens first, the choice between the two names afterwards.
+* The user is None when the inventory gives none (the caller's default applies). The port is
+  validated and exposed, but barctl connects on the policy's `ssh.port` (TripleO never writes it).
+
+barctl's own rules on top:
+* `ansible_host` pointing at loopback on a host that is not `ansible_connection: local` is an
+  error: barctl cannot reach a node at its own loopback. The undercloud (`ansible_connection:
+  local`, or a host named `localhost`) has address None: the policy's `undercloud.address`.
+* Hosts of `excluded_overcloud` (TripleO's BlacklistedHostnames, tripleo.md §6) and of every
+  `<stack>_excluded_overcloud` are never returned by `hosts_in`: they are often deliberately
+  down, and backing them up would make the gate refuse every run. `excluded_in` lists them.
+* Host ranges such as `node[0:3]` are rejected. The `deprecated` key that tripleo writes on a
+  renamed `overcloud` group is accepted and ignored.
 """
 
 from __future__ import annotations
 
 import difflib
-import ipaddress
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from barctl import names
 from barctl.errors import BarctlError, InputError, SourceProblem
+from barctl.inventory_reader import (
+    ADDRESS_VARIABLES,
+    CONNECTION_VARIABLES,
+    PORT_VARIABLES,
+    PRIORITY_VARIABLE,
+    USER_VARIABLES,
+    GroupDraft,
+    InventoryReader,
+)
 from barctl.yamlsource import YamlDocument, load_yaml
 
-GROUP_KEYS = ("hosts", "children", "vars")
-IGNORED_GROUP_KEYS = frozenset({"deprecated"})
 ALWAYS_KEPT_GROUPS = ("Undercloud", "BackupNode")
-CONNECTIONS = ("local", "paramiko", "paramiko_ssh", "smart", "ssh")  # all but local mean ssh
-STRING_VARIABLES = frozenset(
-    {"ansible_host", "ansible_user", "ansible_ssh_user", "ansible_connection"}
-)
-USER_VARIABLES = ("ansible_ssh_user", "ansible_user")
-LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain"})
-HOST_RANGE = re.compile(r"\[[^\]]*:[^\]]*\]")
+EXCLUDED_GROUP = "excluded_overcloud"
+DEFAULT_PRIORITY = 1
 EMPTY: Mapping[str, object] = MappingProxyType({})
+Origin = tuple[object, tuple[str, ...]]  # a variable's value and the key path that set it
 
 
 class InventoryLookupError(BarctlError, KeyError):
@@ -63,13 +78,18 @@ class InventoryLookupError(BarctlError, KeyError):
 
 @dataclass(frozen=True)
 class Host:
-    """One inventory host; `address` is None when the policy's undercloud address is needed."""
+    """One inventory host; `address` is None when the policy's undercloud address is needed.
+
+    `user` and `port` are what Ansible would connect with, None when the inventory says nothing.
+    """
 
     name: str
     address: str | None
     variables: Mapping[str, object] = field(hash=False)
     groups: frozenset[str]
     connection: str
+    user: str | None = None
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,12 +104,13 @@ class Group:
 
 @dataclass(frozen=True)
 class Inventory:
-    """A parsed inventory: groups and hosts in file order, and the stacks kept."""
+    """A parsed inventory: groups and hosts in file order, the stacks kept, the excluded hosts."""
 
     path: str
     groups: Mapping[str, Group] = field(hash=False)
     hosts: Mapping[str, Host] = field(hash=False)
     stacks: tuple[str, ...]
+    excluded: frozenset[str] = frozenset()
 
     def group_names(self) -> frozenset[str]:
         """Return the name of every group in the inventory."""
@@ -99,15 +120,22 @@ class Inventory:
         """Return the hosts of `groups` and their children, each once, in first-seen order.
 
         Groups are walked in the order given; within a group its own hosts come first, then each
-        child in file order. Raise InventoryLookupError naming any group that does not exist.
+        child in file order. Excluded hosts (`excluded_overcloud`) are left out. Raise
+        InventoryLookupError naming any group that does not exist.
         """
-        names = (groups,) if isinstance(groups, str) else tuple(groups)
-        unknown = [name for name in names if name not in self.groups]
+        return tuple(host for host in self._walk(groups) if host.name not in self.excluded)
+
+    def excluded_in(self, groups: Sequence[str]) -> tuple[Host, ...]:
+        """The hosts of `groups` that `hosts_in` leaves out because they are excluded."""
+        return tuple(host for host in self._walk(groups) if host.name in self.excluded)
+
+    def _walk(self, groups: Sequence[str]) -> list[Host]:
+        names_given = (groups,) if isinstance(groups, str) else tuple(groups)
+        unknown = [name for name in names_given if name not in self.groups]
         if unknown:
             raise InventoryLookupError("inventory group", unknown, self.groups)
-        return tuple(
-            self.hosts[name] for name in _walk_hosts(self.groups, names) if name in self.hosts
-        )
+        walked = _walk_hosts(self.groups, names_given)
+        return [self.hosts[name] for name in walked if name in self.hosts]
 
 
 def load_inventory(path: str, stacks: Sequence[str] = ()) -> Inventory:
@@ -121,195 +149,79 @@ def parse_inventory(document: YamlDocument, stacks: Sequence[str] = ()) -> Inven
     When `stacks` is given, only the hosts of those stacks and of Undercloud and BackupNode are
     kept; the groups stay, holding only kept hosts. An unknown stack raises InventoryLookupError.
     """
-    reader = _Reader(document)
-    groups = reader.groups()
-    reader.problems.extend(_reference_problems(document, groups))
-    found = reader.stacks(groups)
-    if reader.problems:
-        raise InputError(
-            sorted(reader.problems, key=lambda problem: (problem.line, problem.column))
-        )
-    hosts = _build_hosts(groups, reader.host_variables)
-    inventory = Inventory(document.path, MappingProxyType(groups), MappingProxyType(hosts), found)
+    reader = InventoryReader(document)
+    drafts = reader.read()
+    found = reader.stacks()
+    problems = [*reader.problems, *_reference_problems(document, drafts)]
+    if problems:
+        raise InputError(_in_file_order(problems))
+    groups = {name: _freeze_group(draft) for name, draft in drafts.items()}
+    hosts, problems = _build_hosts(document, groups, drafts, reader)
+    if problems:
+        raise InputError(_in_file_order(problems))
+    excluded = _excluded(groups)
+    inventory = Inventory(
+        document.path, MappingProxyType(groups), MappingProxyType(hosts), found, excluded
+    )
     return _select_stacks(inventory, stacks)
 
 
 def resolve_user(inventory: Inventory, host: Host, *, override: str | None, default: str) -> str:
-    """Return the SSH user: override, host variables, nearest group variables, then default.
-
-    At each level `ansible_ssh_user` is preferred over `ansible_user`.
-    """
+    """Return the SSH user: override, else what Ansible would use (see the module), else default."""
     if override is not None:
         return override
-    nearest = _nearest_groups(inventory.groups, host.name)
-    for variables in (host.variables, *(inventory.groups[group].variables for group in nearest)):
-        for name in USER_VARIABLES:
-            value = variables.get(name)
-            if isinstance(value, str) and value:
-                return value
-    return default
+    return host.user or default
 
 
-class _Reader:
-    """Walks the raw document once, collecting groups, merged host variables and problems."""
-
-    def __init__(self, document: YamlDocument) -> None:
-        self.document = document
-        self.problems: list[SourceProblem] = []
-        self.host_variables: dict[str, dict[str, object]] = {}
-
-    def report(self, key_path: Sequence[str], message: str) -> None:
-        self.problems.append(self.document.problem(key_path, message))
-
-    def groups(self) -> dict[str, Group]:
-        data = self.document.data
-        if not isinstance(data, dict):
-            self.report(
-                [], f"the inventory must be a mapping of group names to groups, found {_kind(data)}"
-            )
-            return {}
-        groups: dict[str, Group] = {}
-        for name, value in data.items():
-            if isinstance(name, str):
-                groups[name] = self.group(name, value)
-            else:
-                self.report([str(name)], "group names must be strings")
-        return groups
-
-    def group(self, name: str, value: object) -> Group:
-        if value is None:
-            return Group(name, (), (), EMPTY)
-        if not isinstance(value, dict):
-            self.report(
-                [name], f"must be a mapping with hosts, children or vars, found {_kind(value)}"
-            )
-            return Group(name, (), (), EMPTY)
-        for key in value:
-            if key not in GROUP_KEYS and key not in IGNORED_GROUP_KEYS:
-                self.report(
-                    [name, str(key)], "unknown key; a group has only hosts, children and vars"
-                )
-        hosts = self.hosts(name, value.get("hosts"))
-        children = self.children(name, value.get("children"))
-        variables = self.variables([name, "vars"], value.get("vars"))
-        return Group(name, hosts, children, _freeze_mapping(variables))
-
-    def mapping(
-        self, key_path: Sequence[str], value: object, expected: str
-    ) -> dict[object, object]:
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            return value
-        self.report(key_path, f"must be a mapping of {expected}, found {_kind(value)}")
-        return {}
-
-    def hosts(self, group: str, value: object) -> tuple[str, ...]:
-        names: list[str] = []
-        for host, host_value in self.mapping(
-            [group, "hosts"], value, "host names to host variables"
-        ).items():
-            if not isinstance(host, str):
-                self.report([group, "hosts", str(host)], "host names must be strings")
-                continue
-            if HOST_RANGE.search(host):
-                self.report([group, "hosts", host], "host ranges are not supported; list each host")
-            variables = self.variables([group, "hosts", host], host_value)
-            self.host_variables.setdefault(host, {}).update(variables)
-            names.append(host)
-        return tuple(names)
-
-    def children(self, group: str, value: object) -> tuple[str, ...]:
-        names: list[str] = []
-        for child, child_value in self.mapping(
-            [group, "children"], value, "group names to {}"
-        ).items():
-            if not isinstance(child, str):
-                self.report([group, "children", str(child)], "group names must be strings")
-                continue
-            if child_value is not None and child_value != {}:
-                self.report(
-                    [group, "children", child],
-                    f"define group {child} at the top level and list it here as `{child}: {{}}`",
-                )
-            names.append(child)
-        return tuple(names)
-
-    def variables(self, key_path: Sequence[str], value: object) -> dict[str, object]:
-        variables: dict[str, object] = {}
-        for name, item in self.mapping(key_path, value, "variable names to values").items():
-            if not isinstance(name, str):
-                self.report([*key_path, str(name)], "variable names must be strings")
-                continue
-            if name in STRING_VARIABLES and (not isinstance(item, str) or not item):
-                self.report([*key_path, name], f"must be a non-empty string, found {_kind(item)}")
-            elif name == "ansible_connection" and item not in CONNECTIONS:
-                known = ", ".join(CONNECTIONS)
-                self.report([*key_path, name], f"unsupported connection {item!r}; known: {known}")
-            variables[name] = item
-        return variables
-
-    def stacks(self, groups: Mapping[str, Group]) -> tuple[str, ...]:
-        """Stacks named by Undercloud `plan`/`plans`, then each group G with a G_allovercloud."""
-        found: dict[str, None] = {}
-        undercloud = groups.get("Undercloud")
-        undercloud_variables = undercloud.variables if undercloud else EMPTY
-        plans = undercloud_variables.get("plans", ())
-        if isinstance(plans, tuple) and all(isinstance(plan, str) for plan in plans):
-            found.update(dict.fromkeys(str(plan) for plan in plans))
-        else:
-            self.report(
-                ["Undercloud", "vars", "plans"],
-                f"must be a list of stack names, found {_kind(plans)}",
-            )
-        plan = undercloud_variables.get("plan")
-        if isinstance(plan, str):
-            found[plan] = None
-        elif plan is not None:
-            self.report(
-                ["Undercloud", "vars", "plan"], f"must be a stack name, found {_kind(plan)}"
-            )
-        found.update(dict.fromkeys(name for name in groups if f"{name}_allovercloud" in groups))
-        return tuple(found)
+def _in_file_order(problems: list[SourceProblem]) -> list[SourceProblem]:
+    return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
-def _reference_problems(document: YamlDocument, groups: Mapping[str, Group]) -> list[SourceProblem]:
+def _freeze_group(draft: GroupDraft) -> Group:
+    variables = _freeze_mapping(draft.variables)
+    return Group(draft.name, tuple(draft.hosts), tuple(draft.children), variables)
+
+
+def _reference_problems(
+    document: YamlDocument, drafts: Mapping[str, GroupDraft]
+) -> list[SourceProblem]:
     problems = [
         document.problem(
-            [group.name, "children", child], f"group {child} is not defined at the top level"
+            path, f"group {child} is defined nowhere (neither at the top level nor inline)"
         )
-        for group in groups.values()
-        for child in group.children
-        if child not in groups
+        for draft in drafts.values()
+        for child, path in draft.children.items()
+        if not drafts[child].defined
     ]
-    for cycle in _find_cycles(groups):
-        problems.append(
-            document.problem(
-                [cycle[-2], "children", cycle[-1]], "children form a cycle: " + " -> ".join(cycle)
-            )
-        )
+    for cycle in _find_cycles(drafts):
+        path = drafts[cycle[-2]].children[cycle[-1]]
+        problems.append(document.problem(path, "children form a cycle: " + " -> ".join(cycle)))
     return problems
 
 
-def _find_cycles(groups: Mapping[str, Group]) -> list[tuple[str, ...]]:
+def _find_cycles(drafts: Mapping[str, GroupDraft]) -> list[tuple[str, ...]]:
     """Depth-first search without recursion; each back edge yields the cycle it closes."""
     finished: set[str] = set()
     cycles: list[tuple[str, ...]] = []
-    for start in groups:
+    for start in drafts:
         if start in finished:
             continue
         path = [start]
-        pending: list[Iterator[str]] = [iter(groups[start].children)]
+        on_path = {start}
+        pending: list[Iterator[str]] = [iter(drafts[start].children)]
         while pending:
             child = next(pending[-1], None)
             if child is None:
-                finished.add(path.pop())
+                done = path.pop()
+                finished.add(done)
+                on_path.discard(done)
                 pending.pop()
-            elif child in path:
+            elif child in on_path:
                 cycles.append((*path[path.index(child) :], child))
-            elif child in groups and child not in finished:
+            elif child not in finished:
                 path.append(child)
-                pending.append(iter(groups[child].children))
+                on_path.add(child)
+                pending.append(iter(drafts[child].children))
     return cycles
 
 
@@ -328,46 +240,127 @@ def _walk_hosts(groups: Mapping[str, Group], roots: Sequence[str]) -> list[str]:
     return list(seen)
 
 
-def _nearest_groups(groups: Mapping[str, Group], host: str) -> tuple[str, ...]:
-    """Every group holding `host`, nearest first; at equal distance the name sorting last first."""
-    parents: dict[str, list[str]] = {}
-    for group in groups.values():
-        for child in group.children:
-            parents.setdefault(child, []).append(group.name)
-    distance = {group.name: 1 for group in groups.values() if host in group.hosts}
-    frontier = list(distance)
-    while frontier:
-        upper: list[str] = []
-        for name in frontier:
-            for parent in parents.get(name, ()):
-                if parent not in distance:
-                    distance[parent] = distance[name] + 1
-                    upper.append(parent)
-        frontier = upper
-    return tuple(sorted(sorted(distance, reverse=True), key=distance.__getitem__))
+class _Ancestry:
+    """Each group's parents, depth and priority, computed once for the whole inventory.
+
+    Per host only the set of groups listing it directly is looked at; hosts sharing that set
+    share the merged group variables, so resolving n hosts is linear in n (issue 8: the former
+    per-host scan of every group took 518 s for 100k hosts).
+    """
+
+    def __init__(self, groups: Mapping[str, Group]) -> None:
+        self.groups = groups
+        parents: dict[str, list[str]] = {name: [] for name in groups}
+        for group in groups.values():
+            for child in group.children:
+                parents[child].append(group.name)
+        self.depth: dict[str, int] = {}
+        self.closure: dict[str, frozenset[str]] = {}
+        for name in _parents_first(groups, parents):
+            above = parents[name]
+            # Ansible: `all` is depth 0; a group without parents is made a child of `all`.
+            self.depth[name] = max((self.depth[parent] + 1 for parent in above), default=1)
+            if name == "all":
+                self.depth[name] = 0
+            self.closure[name] = frozenset({name}).union(*(self.closure[p] for p in above))
+        self.merged: dict[frozenset[str], tuple[frozenset[str], dict[str, Origin]]] = {}
+
+    def priority(self, name: str) -> int:
+        value = self.groups[name].variables.get(PRIORITY_VARIABLE, DEFAULT_PRIORITY)
+        return int(str(value))
+
+    def group_variables(
+        self, direct: frozenset[str], origins: Mapping[str, Mapping[str, tuple[str, ...]]]
+    ) -> tuple[frozenset[str], dict[str, Origin]]:
+        """All groups of a host listed directly in `direct`, and their merged connection vars."""
+        if direct not in self.merged:
+            every = frozenset().union(*(self.closure[name] for name in direct))
+            merged: dict[str, Origin] = {}
+            ordered = sorted(every, key=lambda g: (self.depth[g], self.priority(g), g))
+            for name in ordered:
+                for variable, value in self.groups[name].variables.items():
+                    if variable in CONNECTION_VARIABLES:
+                        merged[variable] = (value, origins[name][variable])
+            self.merged[direct] = (every, merged)
+        return self.merged[direct]
 
 
-def _lookup(scopes: Iterable[Mapping[str, object]], name: str) -> object:
-    """The value of variable `name` in the first scope defining it, else None."""
-    return next((scope[name] for scope in scopes if name in scope), None)
+def _parents_first(groups: Mapping[str, Group], parents: Mapping[str, list[str]]) -> list[str]:
+    """Groups in an order where every parent comes before its children (Kahn's algorithm)."""
+    waiting = {name: len(parents[name]) for name in groups}
+    ready = [name for name, count in waiting.items() if count == 0]
+    ordered: list[str] = []
+    while ready:
+        name = ready.pop()
+        ordered.append(name)
+        for child in groups[name].children:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    return ordered
 
 
 def _build_hosts(
-    groups: Mapping[str, Group], host_variables: Mapping[str, dict[str, object]]
-) -> dict[str, Host]:
+    document: YamlDocument,
+    groups: Mapping[str, Group],
+    drafts: Mapping[str, GroupDraft],
+    reader: InventoryReader,
+) -> tuple[dict[str, Host], list[SourceProblem]]:
+    ancestry = _Ancestry(groups)
+    group_origins = {name: draft.origins for name, draft in drafts.items()}
     hosts: dict[str, Host] = {}
-    for name, raw_variables in host_variables.items():
-        variables = _freeze_mapping(raw_variables)
-        nearest = _nearest_groups(groups, name)
-        scopes = [variables, *(groups[group].variables for group in nearest)]
-        local = _lookup(scopes, "ansible_connection") == "local"
-        address = str(_lookup(scopes, "ansible_host") or name)
-        reachable = not local and not _is_loopback(address)
-        connection = "local" if local else "ssh"
-        hosts[name] = Host(
-            name, address if reachable else None, variables, frozenset(nearest), connection
+    problems: list[SourceProblem] = []
+    for name, raw_variables in reader.host_variables.items():
+        direct = frozenset(reader.host_groups[name])
+        every, merged = ancestry.group_variables(direct, group_origins)
+        scope = dict(merged)
+        origins = reader.host_origins[name]
+        for variable in CONNECTION_VARIABLES.intersection(origins):
+            scope[variable] = (raw_variables[variable], origins[variable])
+        host, problem = _host(name, _freeze_mapping(raw_variables), every, scope)
+        hosts[name] = host
+        if problem is not None:
+            problems.append(document.problem(*problem))
+    return hosts, problems
+
+
+def _last(scope: Mapping[str, Origin], variables: Sequence[str]) -> Origin | None:
+    """The value of the last of `variables` defined in `scope`, as Ansible's _loop_entries."""
+    found = [scope[variable] for variable in variables if variable in scope]
+    return found[-1] if found else None
+
+
+def _host(
+    name: str, variables: Mapping[str, object], groups: frozenset[str], scope: Mapping[str, Origin]
+) -> tuple[Host, tuple[tuple[str, ...], str] | None]:
+    """The host as Ansible would connect to it, and a loopback problem if there is one."""
+    connection_origin = scope.get("ansible_connection")
+    local = connection_origin is not None and connection_origin[0] == "local"
+    connection = "local" if local else "ssh"
+    address_origin = _last(scope, ADDRESS_VARIABLES)
+    user_origin = _last(scope, USER_VARIABLES)
+    port_origin = _last(scope, PORT_VARIABLES)
+    user = str(user_origin[0]) if user_origin else None
+    port = names.port_number(port_origin[0]) if port_origin else None
+    address: str | None = str(address_origin[0]) if address_origin else name
+    problem = None
+    if local or (names.is_loopback(name) and address_origin is None):
+        address = None
+    elif address_origin is not None and names.is_loopback(str(address_origin[0])):
+        problem = (
+            address_origin[1],
+            f"{address} is this machine's loopback, unreachable as host {name} over ssh;"
+            " give its ctlplane address, or ansible_connection: local for the undercloud",
         )
-    return hosts
+        address = None
+    return Host(name, address, variables, groups, connection, user, port), problem
+
+
+def _excluded(groups: Mapping[str, Group]) -> frozenset[str]:
+    roots = [
+        name for name in groups if name == EXCLUDED_GROUP or name.endswith(f"_{EXCLUDED_GROUP}")
+    ]
+    return frozenset(_walk_hosts(groups, roots))
 
 
 def _select_stacks(inventory: Inventory, stacks: Sequence[str]) -> Inventory:
@@ -380,22 +373,19 @@ def _select_stacks(inventory: Inventory, stacks: Sequence[str]) -> Inventory:
             f"stack in inventory {inventory.path}", unknown, inventory.stacks
         )
     roots = [name for name in (*requested, *ALWAYS_KEPT_GROUPS) if name in inventory.groups]
-    kept = {host.name for host in inventory.hosts_in(roots)}
+    kept = set(_walk_hosts(inventory.groups, roots))
     groups = {
         name: replace(group, hosts=tuple(host for host in group.hosts if host in kept))
         for name, group in inventory.groups.items()
     }
     hosts = {name: host for name, host in inventory.hosts.items() if name in kept}
-    return Inventory(inventory.path, MappingProxyType(groups), MappingProxyType(hosts), requested)
-
-
-def _is_loopback(address: str) -> bool:
-    if address.lower() in LOCAL_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    return Inventory(
+        inventory.path,
+        MappingProxyType(groups),
+        MappingProxyType(hosts),
+        requested,
+        inventory.excluded & kept,
+    )
 
 
 def _freeze(value: object) -> object:
@@ -408,16 +398,3 @@ def _freeze(value: object) -> object:
 
 def _freeze_mapping(variables: Mapping[str, object]) -> Mapping[str, object]:
     return MappingProxyType({name: _freeze(value) for name, value in variables.items()})
-
-
-def _kind(value: object) -> str:
-    if value == "":
-        return "an empty string"
-    if value is None:
-        return "nothing"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
-    return names.get(type(value), f"a {type(value).__name__}")
