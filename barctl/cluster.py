@@ -2,20 +2,32 @@
 
 The vendor role waits for galera with `pacemaker_wait_bundle.sh`, which always exits 0
 (tripleo.md §2b), so its "wait" can never fail. barctl parses the state itself and decides.
+
+Pacemaker is read from its structured output, `crm_mon --one-shot --inactive --output-as=xml`
+(pacemaker 2.0.3 and later; the deprecated `crm_mon --as-xml` prints the same elements under a
+`<crm_mon>` root). Matching names in the text of `pcs status` judged a
+node in standby "not a member" (it is listed as `Node x: standby`, not under `Online:`), and
+the run then stopped nothing on it (issue 8 finding 9).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-
-_NODE_LIST = re.compile(r"^\s*\*?\s*(Online|OFFLINE):\s*\[(?P<nodes>[^\]]*)\]", re.MULTILINE)
-
+from xml.etree import ElementTree
 
 ONLINE = "online"
 OFFLINE = "offline"
+STANDBY = "standby"
+MAINTENANCE = "maintenance"
+UNCLEAN = "unclean"
+PENDING = "pending"
+SHUTDOWN = "shutdown"
+UNKNOWN = "unknown"
+
+# The boolean attributes pacemaker writes on every <node> (lib/pengine/pe_output.c, node_xml).
+_NODE_FLAGS = ("online", "standby", "standby_onfail", "maintenance", "pending", "unclean")
 
 
 @dataclass(frozen=True)
@@ -23,11 +35,14 @@ class PacemakerStatus:
     """Cluster membership: each node pacemaker knows, by its pacemaker name, and its state.
 
     A state is `online`, `offline`, or a state that makes the node doubtful for a backup:
-    `standby`, `maintenance`, `unclean`, `pending`, `shutdown`, `unknown`.
+    `standby`, `maintenance`, `unclean`, `pending`, `shutdown`, `unknown`. `problem` is set
+    when the status could not be read at all; then nothing else in it is known.
     """
 
     states: Mapping[str, str]
     quorate: bool
+    maintenance_mode: bool = False
+    problem: str = ""
 
     @property
     def online(self) -> frozenset[str]:
@@ -44,6 +59,10 @@ class PacemakerStatus:
         """Every node pacemaker knows, whatever its state."""
         return frozenset(self.states)
 
+    def state(self, name: str) -> str:
+        """The state of node `name`; `unknown` when pacemaker does not list it."""
+        return self.states.get(name, UNKNOWN)
+
 
 @dataclass(frozen=True)
 class GaleraStatus:
@@ -58,16 +77,91 @@ class GaleraStatus:
         return self.state == "Synced"
 
 
+def unreadable(reason: str) -> PacemakerStatus:
+    """A status that could not be read: it refuses everything it is asked about."""
+    return PacemakerStatus(
+        MappingProxyType({}), False, problem=f"cannot read pacemaker status: {reason}"
+    )
+
+
+def _document(text: str) -> ElementTree.Element:
+    # crm_mon never writes a DTD; refusing one keeps entity expansion out of the parser.
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise ValueError("unexpected DTD in crm_mon output")
+    return ElementTree.fromstring(text)  # noqa: S314 - DTDs refused above
+
+
+def node_state(attributes: Mapping[str, str]) -> str:
+    """One node's state, in the precedence of pacemaker's own `node_text_status`.
+
+    Unclean before pending before anything else; a node that is not online is `offline`
+    whatever else it carries ("OFFLINE (standby)" in crm_mon's text). Values other than
+    true/false, or a missing flag, make the state `unknown`: doubt refuses.
+    """
+    if any(attributes.get(flag) not in ("true", "false") for flag in _NODE_FLAGS):
+        return UNKNOWN
+    flags = {flag for flag in (*_NODE_FLAGS, "shutdown") if attributes.get(flag) == "true"}
+    for flag, state in (("unclean", UNCLEAN), ("pending", PENDING)):
+        if flag in flags:
+            return state
+    if "online" not in flags:
+        return OFFLINE
+    for flag, state in (
+        ("shutdown", SHUTDOWN),
+        ("standby", STANDBY),
+        ("standby_onfail", STANDBY),
+        ("maintenance", MAINTENANCE),
+    ):
+        if flag in flags:
+            return state
+    return ONLINE
+
+
+def crm_mon_error(text: str) -> str:
+    """The error crm_mon put in its XML result (`<status><errors><error>`), else ""."""
+    try:
+        root = _document(text)
+    except (ElementTree.ParseError, ValueError):
+        return ""
+    status = root.find("status")
+    if status is None or status.get("code", "0") == "0":
+        return ""
+    errors = [error.text or "" for error in status.iterfind("errors/error")]
+    message = status.get("message", "")
+    return "; ".join(error for error in (*errors, message) if error) or f"code {status.get('code')}"
+
+
+def parse_pacemaker_status(text: str) -> PacemakerStatus:
+    """Parse crm_mon's XML; anything unreadable becomes a status carrying its `problem`."""
+    try:
+        root = _document(text)
+    except (ElementTree.ParseError, ValueError) as error:
+        return unreadable(f"not XML ({error})" if text.strip() else "empty output")
+    if root.tag not in ("pacemaker-result", "crm_mon"):
+        return unreadable(f"unexpected document <{root.tag}>")
+    failure = crm_mon_error(text)
+    if failure:
+        return unreadable(failure)
+    dc = root.find("summary/current_dc")
+    nodes = root.find("nodes")
+    if dc is None or nodes is None:
+        return unreadable("no summary/current_dc or nodes element")
+    states: dict[str, str] = {}
+    for node in nodes.iterfind("node"):
+        # Bundle and remote nodes (type remote/ping) are resources, not cluster members.
+        if node.get("type", "member") == "member" and node.get("name"):
+            states[node.get("name", "")] = node_state(node.attrib)
+    options = root.find("summary/cluster_options")
+    return PacemakerStatus(
+        MappingProxyType(states),
+        dc.get("present") == "true" and dc.get("with_quorum") == "true",
+        options is not None and options.get("maintenance-mode") == "true",
+    )
+
+
 def parse_pcs_status(text: str) -> PacemakerStatus:
-    """Parse `pcs status` (RHEL 8 layout: `* Online: [ a b ]`, `partition with quorum`)."""
-    online: set[str] = set()
-    offline: set[str] = set()
-    for match in _NODE_LIST.finditer(text):
-        names = set(match.group("nodes").split())
-        (online if match.group(1) == "Online" else offline).update(names)
-    quorate = "partition with quorum" in text
-    states = {name: ONLINE for name in online} | {name: OFFLINE for name in offline}
-    return PacemakerStatus(MappingProxyType(states), quorate)
+    """The name engine.py calls: `commands.pcs_status` now runs crm_mon's XML output."""
+    return parse_pacemaker_status(text)
 
 
 def parse_galera_status(text: str) -> GaleraStatus:
@@ -82,23 +176,54 @@ def parse_galera_status(text: str) -> GaleraStatus:
     )
 
 
-def pacemaker_problems(status: PacemakerStatus, expected: frozenset[str]) -> list[str]:
-    """Why the cluster is not healthy: nodes offline or missing, or no quorum."""
+def cluster_problems(status: PacemakerStatus) -> list[str]:
+    """Cluster-wide reasons not to take a node out: unreadable status, no quorum, maintenance."""
+    if status.problem:
+        return [status.problem]
     problems = []
     if not status.quorate:
         problems.append("pacemaker partition without quorum")
-    for node in sorted(status.offline & expected):
-        problems.append(f"{node} is OFFLINE in pacemaker")
-    for node in sorted(expected - status.members):
-        problems.append(f"{node} is not a pacemaker member")
+    if status.maintenance_mode:
+        problems.append("pacemaker cluster is in maintenance-mode")
     return problems
+
+
+def member_problem(status: PacemakerStatus, name: str) -> str:
+    """Why pacemaker node `name` is not fit for a backup, or "" when it is online."""
+    if status.problem:
+        return status.problem
+    if name not in status.states:
+        return f"{name} is not a node of the pacemaker cluster"
+    state = status.states[name]
+    return "" if state == ONLINE else f"{name} is {state} in pacemaker, not online"
+
+
+def pacemaker_problems(status: PacemakerStatus, expected: frozenset[str]) -> list[str]:
+    """Why the cluster is not healthy: no quorum, or an expected node not online or missing."""
+    problems = cluster_problems(status)
+    if status.problem:
+        return problems
+    for name in sorted(expected):
+        problem = member_problem(status, name)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def galera_reasons(status: GaleraStatus, expected_size: int) -> list[str]:
+    """Why this galera node is not ready, without its name: not Synced, cluster too small."""
+    reasons = []
+    if not status.synced:
+        reasons.append(
+            "galera state could not be read (no wsrep_local_state_comment)"
+            if status.state == "unknown"
+            else f"galera is {status.state}, not Synced"
+        )
+    if status.state != "unknown" and status.cluster_size < expected_size:
+        reasons.append(f"galera cluster size {status.cluster_size} < {expected_size}")
+    return reasons
 
 
 def galera_problems(node: str, status: GaleraStatus, expected_size: int) -> list[str]:
-    """Why a galera node is not ready: not Synced, or the cluster is smaller than expected."""
-    problems = []
-    if not status.synced:
-        problems.append(f"{node}: galera is {status.state}, not Synced")
-    if status.cluster_size < expected_size:
-        problems.append(f"{node}: galera cluster size {status.cluster_size} < {expected_size}")
-    return problems
+    """`galera_reasons` prefixed with the node, for lists that mix nodes (engine re-checks)."""
+    return [f"{node}: {reason}" for reason in galera_reasons(status, expected_size)]

@@ -91,9 +91,29 @@ def rear_version(timeout_seconds: int) -> RemoteCommand:
     return RemoteCommand("rear_version", ("rear", "-V"), timeout_seconds)
 
 
+def pacemaker_status(timeout_seconds: int) -> RemoteCommand:
+    """Pacemaker membership, each node's state and quorum as this node sees it, as XML.
+
+    `--inactive` lists stopped resources too; `--output-as=xml` exists since pacemaker 2.0.3
+    (RHEL 8.2, the oldest base of OSP 16). With pacemaker stopped here it exits 102 and puts
+    "Error: cluster is not available on this node" in the XML (tools/crm_mon.c).
+    """
+    argv = ("crm_mon", "--one-shot", "--inactive", "--output-as=xml")
+    return RemoteCommand("pacemaker_status", argv, timeout_seconds)
+
+
 def pcs_status(timeout_seconds: int) -> RemoteCommand:
-    """Pacemaker membership and quorum as this node sees it."""
-    return RemoteCommand("pcs_status", ("pcs", "status"), timeout_seconds)
+    """The name engine.py calls: the same read as `pacemaker_status`."""
+    return pacemaker_status(timeout_seconds)
+
+
+def pacemaker_node_name(timeout_seconds: int) -> RemoteCommand:
+    """This node's own name in pacemaker (`crm_node -n` asks the local controller).
+
+    It may differ from the inventory name; without a running controller it fails
+    ("Could not connect to controller"), and 127 where pacemaker is not installed.
+    """
+    return RemoteCommand("pacemaker_node_name", ("crm_node", "-n"), timeout_seconds)
 
 
 def container_names(timeout_seconds: int) -> RemoteCommand:

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import paramiko
 
 from barctl import cluster, commands
 from barctl.plan import UNDERCLOUD_DATABASE_CONTAINER, Node, NodeFacts
-from barctl.remote import ConnectError, Opener, Session
+from barctl.remote import CommandResult, ConnectError, Opener, Session
+
+# The TripleO inventory's service group of the nodes that run pacemaker.
+PACEMAKER_GROUP = "pacemaker"
 
 
 @dataclass(frozen=True)
 class Probe:
-    """What the gate saw on one node."""
+    """What the gate saw on one node.
+
+    `problem` is set when the probe could not finish; what it learned before stays, so a
+    standby controller whose galera is stopped is refused for standby, not only for mysql.
+    `pacemaker_group` is whether the inventory puts the node in the `pacemaker` group.
+    """
 
     node: str
     problem: str = ""
@@ -28,6 +38,7 @@ class Probe:
     pacemaker: cluster.PacemakerStatus | None = None
     galera: cluster.GaleraStatus | None = None
     password: str = field(default="", repr=False)
+    pacemaker_group: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,16 +62,28 @@ class GateResult:
         """The MySQL root password read from hiera on a database node (empty when none)."""
         return next((probe.password for probe in self.probes if probe.password), "")
 
+    def reasons(self) -> dict[str, list[str]]:
+        """Each refusing node once, with all its reasons, in the order they were found."""
+        grouped: dict[str, list[str]] = {}
+        for node, reason in self.problems:
+            grouped.setdefault(node, []).append(reason)
+        return grouped
+
 
 class _ProbeFailed(Exception):
     pass
 
 
+def _detail(result: CommandResult) -> str:
+    # crm_mon --output-as=xml writes its error into the XML on stdout, not on stderr.
+    lines = result.stderr_tail().splitlines()[-1:] or [cluster.crm_mon_error(result.stdout)]
+    return lines[0] or f"exit {result.exit_code}"
+
+
 def _checked(session: Session, command: commands.RemoteCommand, problem: str) -> str:
     result = session.run(command)
     if not result.ok:
-        detail = result.stderr_tail().splitlines()[-1:] or [f"exit {result.exit_code}"]
-        raise _ProbeFailed(f"{problem}: {detail[0]}")
+        raise _ProbeFailed(f"{problem}: {_detail(result)}")
     return result.stdout
 
 
@@ -79,38 +102,68 @@ def _accounts(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((user, host) for user, host, *_ in pairs)
 
 
+def _pacemaker_facts(
+    session: Session, facts: NodeFacts, timeout: int
+) -> tuple[NodeFacts, cluster.PacemakerStatus | None]:
+    """The node's own pacemaker name (`crm_node -n`) and the cluster as it sees it.
+
+    The name is asked, never assumed: an inventory name that differs from the pacemaker
+    name made a live controller look like a non-member (issue 8 finding 3). A node the
+    inventory puts in `pacemaker` must answer; any other node that cannot is a non-member.
+    """
+    in_group = PACEMAKER_GROUP in session.node.groups
+    answer = session.run(commands.pacemaker_node_name(timeout))
+    name = answer.stdout.strip().splitlines()[0].strip() if answer.stdout.strip() else ""
+    if not answer.ok or not name:
+        if in_group:
+            detail = _detail(answer) if not answer.ok else "empty answer"
+            raise _ProbeFailed(f"cannot tell its pacemaker node name (crm_node -n): {detail}")
+        return facts, None
+    result = session.run(commands.pacemaker_status(timeout))
+    status = cluster.parse_pacemaker_status(result.stdout)
+    if not result.ok and not status.problem:
+        status = cluster.unreadable(_detail(result))
+    member = name in status.members
+    if not member and not in_group and not status.problem:
+        return facts, None  # a pacemaker node of another cluster, or a remote node
+    return replace(facts, pacemaker_member=member, pacemaker_name=name), status
+
+
+def _galera_probe(
+    session: Session, probe: Probe, container: str, timeout: int, *, judged: bool
+) -> Probe:
+    password, galera_text = _database_facts(session, container, timeout)
+    databases = _checked(
+        session, commands.database_names(container, password, timeout), "mysql failed"
+    ).split()
+    accounts = _accounts(
+        _checked(session, commands.database_accounts(container, password, timeout), "mysql failed")
+    )
+    facts = replace(probe.facts, databases=tuple(databases), accounts=accounts)
+    galera = cluster.parse_galera_status(galera_text) if judged else None
+    return replace(probe, facts=facts, galera=galera, password=password)
+
+
 def probe_node(session: Session, *, pacemaker: bool, timeout: int) -> Probe:
     """Run the read-only probes of one plan node and collect its facts."""
     name = session.node.name
+    probe = Probe(name, pacemaker_group=pacemaker and PACEMAKER_GROUP in session.node.groups)
     try:
         _checked(session, commands.node_name(timeout), "shell failed")
         _checked(session, commands.rear_version(timeout), "rear not installed")
         names = _checked(session, commands.container_names(timeout), "podman failed").split()
-        status = None
+        probe = replace(probe, facts=NodeFacts(tuple(names)))
         if pacemaker:
-            status = cluster.parse_pcs_status(
-                _checked(session, commands.pcs_status(timeout), "pacemaker not running")
-            )
-        facts = NodeFacts(tuple(names), status is not None and name in status.members)
-        container = facts.galera_container()
+            facts, status = _pacemaker_facts(session, probe.facts, timeout)
+            probe = replace(probe, facts=facts, pacemaker=status)
+        container = probe.facts.galera_container()
         if container is None and UNDERCLOUD_DATABASE_CONTAINER in names and not pacemaker:
             container = UNDERCLOUD_DATABASE_CONTAINER
         if container is None:
-            return Probe(name, facts=facts, pacemaker=status)
-        password, galera_text = _database_facts(session, container, timeout)
-        databases = _checked(
-            session, commands.database_names(container, password, timeout), "mysql failed"
-        ).split()
-        accounts = _accounts(
-            _checked(
-                session, commands.database_accounts(container, password, timeout), "mysql failed"
-            )
-        )
-        facts = NodeFacts(facts.containers, facts.pacemaker_member, tuple(databases), accounts)
-        galera = cluster.parse_galera_status(galera_text) if pacemaker else None
-        return Probe(name, "", facts, status, galera, password)
+            return probe
+        return _galera_probe(session, probe, container, timeout, judged=pacemaker)
     except _ProbeFailed as failure:
-        return Probe(name, str(failure))
+        return replace(probe, problem=str(failure))
 
 
 def probe_target(session: Session, directory: str, timeout: int) -> Probe:
@@ -131,27 +184,72 @@ def _guarded(node: Node, opener: Opener, work: Callable[[Session], Probe]) -> Pr
             return work(session)
     except ConnectError as error:
         return Probe(node.name, error.reason)
+    except (paramiko.SSHException, EOFError, OSError) as error:
+        # The link went away after the connection was made: a reason for this node,
+        # not an internal error of the whole run.
+        return Probe(node.name, f"connection lost during probe: {error or type(error).__name__}")
+
+
+def _membership_reason(status: cluster.PacemakerStatus, node: str, name: str) -> str:
+    """Why `node` (pacemaker name `name`) is not fit, from one node's view; "" when online."""
+    if status.problem:
+        return status.problem
+    who = "pacemaker" if name == node else f"pacemaker node {name}"
+    if name not in status.members:
+        return f"{who} is not in the pacemaker cluster's node list"
+    state = status.state(name)
+    if state == cluster.ONLINE:
+        return ""
+    return (
+        f"{who} is {state}, not online"
+        if name != node
+        else f"pacemaker state is {state}, not online"
+    )
+
+
+def _pacemaker_verdict(probes: Sequence[Probe]) -> list[tuple[str, str]]:
+    """Each member judged by its own view and every readable view (doubt refuses).
+
+    Cluster nodes that no plan node maps to are judged once, from the first readable view.
+    """
+    judged = [p for p in probes if p.pacemaker and (p.facts.pacemaker_member or p.pacemaker_group)]
+    views = [p.pacemaker for p in judged if p.pacemaker is not None and not p.pacemaker.problem]
+    problems: list[tuple[str, str]] = []
+    for probe in judged:
+        assert probe.pacemaker is not None
+        problems += [(probe.node, reason) for reason in cluster.cluster_problems(probe.pacemaker)]
+        name = probe.facts.cluster_name(probe.node)
+        for view in (probe.pacemaker, *views):
+            problems.append((probe.node, _membership_reason(view, probe.node, name)))
+    mapped = {probe.facts.cluster_name(probe.node) for probe in judged}
+    for view in views[:1]:
+        for other in sorted(view.members - mapped):
+            problems.append(("pacemaker", cluster.member_problem(view, other)))
+    return [problem for problem in problems if problem[1]]
+
+
+def _galera_verdict(probes: Sequence[Probe]) -> list[tuple[str, str]]:
+    galera = [probe for probe in probes if probe.galera is not None]
+    problems = []
+    for probe in galera:
+        assert probe.galera is not None
+        problems += [
+            (probe.node, reason) for reason in cluster.galera_reasons(probe.galera, len(galera))
+        ]
+    return problems
 
 
 def evaluate(
     probes: Sequence[Probe], target: Probe, pacemaker: bool
 ) -> tuple[tuple[str, str], ...]:
-    """Pure verdict: every unreachable or unhealthy node, and cluster-wide health problems."""
+    """Pure verdict: every unreachable or unhealthy node, and cluster-wide health problems.
+
+    Each reason appears once per node, without the node's name in it (the report adds it).
+    """
     problems = [(probe.node, probe.problem) for probe in (*probes, target) if probe.problem]
-    if problems or not pacemaker:
-        return tuple(problems)
-    statuses = [probe.pacemaker for probe in probes if probe.pacemaker is not None]
-    members = frozenset().union(*(status.members for status in statuses))
-    for status in statuses[:1]:
-        problems += [
-            ("pacemaker", reason) for reason in cluster.pacemaker_problems(status, members)
-        ]
-    galera = [probe for probe in probes if probe.galera is not None]
-    for probe in galera:
-        assert probe.galera is not None
-        for reason in cluster.galera_problems(probe.node, probe.galera, len(galera)):
-            problems.append((probe.node, reason))
-    return tuple(problems)
+    if pacemaker:
+        problems += _pacemaker_verdict(probes) + _galera_verdict(probes)
+    return tuple(dict.fromkeys(problems))
 
 
 def run_gate(
@@ -181,6 +279,6 @@ def run_gate(
 
 
 def describe_problems(result: GateResult) -> Iterator[str]:
-    """One line per refusing problem, naming the node."""
-    for node, reason in result.problems:
-        yield f"{node}: {reason}"
+    """One line per refusing node, naming it once, with all its reasons."""
+    for node, reasons in result.reasons().items():
+        yield f"{node}: {'; '.join(reasons)}"

@@ -69,19 +69,22 @@ def plan_text(plan: Plan, *, assumed: bool = False) -> str:
 
 
 def gate_text(verdict: gate.GateResult) -> str:
-    """One line per node: OK with its facts, or the reason it refuses the run."""
+    """One line per node: ok with its facts, or REFUSED once with every reason it refuses."""
+    reasons = verdict.reasons()
     lines = []
     for probe in (*verdict.probes, verdict.target):
-        if probe.problem:
-            lines.append(f"  REFUSED  {probe.node}: {probe.problem}")
-        else:
-            member = " pacemaker" if probe.facts.pacemaker_member else ""
-            galera = f" galera={probe.galera.state}" if probe.galera else ""
-            lines.append(f"  ok       {probe.node}{member}{galera}")
-    probed = {probe.node for probe in (*verdict.probes, verdict.target)}
-    for node, reason in verdict.problems:
-        if node not in probed:
-            lines.append(f"  REFUSED  {node}: {reason}")
+        found = dict.fromkeys([probe.problem] if probe.problem else [])
+        found.update(dict.fromkeys(reasons.pop(probe.node, [])))
+        if found:
+            lines.append(f"  REFUSED  {probe.node}: {'; '.join(found)}")
+            continue
+        member = " pacemaker" if probe.facts.pacemaker_member else ""
+        if probe.facts.pacemaker_name and probe.facts.pacemaker_name != probe.node:
+            member += f" (as {probe.facts.pacemaker_name})"
+        galera = f" galera={probe.galera.state}" if probe.galera else ""
+        lines.append(f"  ok       {probe.node}{member}{galera}")
+    for node, remaining in reasons.items():  # cluster-wide reasons ("pacemaker")
+        lines.append(f"  REFUSED  {node}: {'; '.join(remaining)}")
     verdict_line = "gate passed" if verdict.passed else "gate REFUSED the run: nothing was changed"
     return "\n".join([*lines, verdict_line])
 

@@ -1,0 +1,273 @@
+"""The gate's verdicts and reasons: membership by pacemaker name, states, no repeated names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from barctl import cluster, gate, report
+from barctl.commands import RemoteCommand
+from barctl.plan import Node, NodeFacts
+from barctl.remote import CommandResult, Session
+
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
+).read_text()
+GALERA = "wsrep_local_state_comment\tSynced\nwsrep_cluster_size\t3\n"
+
+
+def crm_mon(states: Mapping[str, str] | None = None, quorum: bool = True) -> str:
+    """The real 2.1.7 sample with cluster01/cluster02 renamed, and flags set per `states`."""
+    names = {"cluster01": "overcloud-controller-0", "cluster02": "overcloud-controller-1"}
+    text = SAMPLE.replace('with_quorum="true"', f'with_quorum="{str(quorum).lower()}"')
+    for old, new in names.items():
+        text = text.replace(f'"{old}"', f'"{new}"')
+    for name, flag in (states or {}).items():
+        start = text.index(f'<node name="{name}"')
+        end = text.index(">", start)
+        element = text[start:end].replace(f' {flag}="false"', f' {flag}="true"', 1)
+        text = text[:start] + element + text[end:]
+    return text
+
+
+def ok(stdout: str) -> CommandResult:
+    """A command that exited 0 with `stdout`."""
+    return CommandResult(0, stdout, "", 0.01)
+
+
+class FakeSession:
+    """A node answering each command (by RemoteCommand.name) with a fixed result."""
+
+    def __init__(self, node: Node, answers: Mapping[str, CommandResult]) -> None:
+        self.node = node
+        self.answers = {
+            "node_name": ok(node.name),
+            "rear_version": ok("Relax-and-Recover 2.6"),
+            "container_names": ok("galera-bundle-podman-0\nkeystone\n"),
+            "hiera_lookup": ok("secret\n"),
+            "galera_status": ok(GALERA),
+            "database_names": ok("keystone\n"),
+            "database_accounts": ok("root\tlocalhost\n"),
+            **answers,
+        }
+        self.ran: list[str] = []
+
+    def run(self, command: RemoteCommand, on_line: object = None) -> CommandResult:
+        """The fixed answer for this command."""
+        self.ran.append(command.name)
+        return self.answers[command.name]
+
+
+def probe(
+    name: str, groups: frozenset[str], **answers: CommandResult
+) -> tuple[gate.Probe, list[str]]:
+    """Probe one fake node of a controlplane plan; the probe and the commands it ran."""
+    session = FakeSession(Node(name, "198.18.0.10", "root", groups=groups), answers)
+    result = gate.probe_node(session, pacemaker=True, timeout=5)  # type: ignore[arg-type]
+    return result, session.ran
+
+
+PACEMAKER = frozenset({"Controller", "pacemaker"})
+
+
+def verdict(*probes: gate.Probe) -> gate.GateResult:
+    """Evaluate plan node probes with a healthy target, for a controlplane plan."""
+    target = gate.Probe("backup-0")
+    return gate.GateResult(probes, target, gate.evaluate(probes, target, pacemaker=True))
+
+
+def test_mapped_pacemaker_name_makes_a_member() -> None:
+    """controller-0 answers `crm_node -n` with overcloud-controller-0: a member, mapped by name."""
+    result, ran = probe(
+        "controller-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-0\n"),
+        pacemaker_status=ok(crm_mon()),
+    )
+    assert result.facts.pacemaker_member and result.facts.pacemaker_name == "overcloud-controller-0"
+    assert ran.index("pacemaker_node_name") < ran.index("pacemaker_status")
+    assert verdict(result).passed
+
+
+def test_standby_member_refuses_naming_the_state() -> None:
+    """A controller in standby (real XML flag) refuses the run; the reason names standby once."""
+    status = ok(crm_mon({"overcloud-controller-1": "standby"}))
+    healthy, _ = probe(
+        "controller-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-0"),
+        pacemaker_status=status,
+    )
+    standby, _ = probe(
+        "controller-1",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-1"),
+        pacemaker_status=status,
+    )
+    result = verdict(healthy, standby)
+    assert result.reasons() == {
+        "controller-1": ["pacemaker node overcloud-controller-1 is standby, not online"]
+    }
+
+
+def test_maintenance_member_with_its_own_name_refuses() -> None:
+    """Inventory name = pacemaker name: "pacemaker state is maintenance", node named once."""
+    text = crm_mon({"overcloud-controller-0": "maintenance"})
+    result, _ = probe(
+        "overcloud-controller-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-0"),
+        pacemaker_status=ok(text),
+    )
+    assert list(gate.describe_problems(verdict(result))) == [
+        "overcloud-controller-0: pacemaker state is maintenance, not online"
+    ]
+
+
+def test_group_member_whose_name_is_not_in_the_cluster_refuses() -> None:
+    """A `pacemaker` group node whose pacemaker name pacemaker does not list refuses the run."""
+    result, _ = probe(
+        "controller-2",
+        PACEMAKER,
+        pacemaker_node_name=ok("controller-2"),
+        pacemaker_status=ok(crm_mon()),
+    )
+    assert not result.facts.pacemaker_member
+    assert verdict(result).reasons()["controller-2"] == [
+        "pacemaker is not in the pacemaker cluster's node list"
+    ]
+
+
+def test_group_member_that_cannot_tell_its_name_refuses() -> None:
+    """crm_node -n failing (controller down) on a `pacemaker` group node refuses, with the cause."""
+    failed = CommandResult(
+        102, "", "error: Could not connect to controller: Connection refused\n", 0.1
+    )
+    result, ran = probe("controller-0", PACEMAKER, pacemaker_node_name=failed)
+    assert result.problem == (
+        "cannot tell its pacemaker node name (crm_node -n): "
+        "error: Could not connect to controller: Connection refused"
+    )
+    assert "pacemaker_status" not in ran and not verdict(result).passed
+
+
+def test_node_without_pacemaker_outside_the_group_is_a_non_member() -> None:
+    """crm_node missing (exit 127) on a node outside `pacemaker`: no member, no refusal."""
+    missing = CommandResult(
+        127, "", "timeout: failed to run command 'crm_node': No such file or directory", 0.1
+    )
+    result, ran = probe(
+        "compute-0",
+        frozenset({"Compute"}),
+        pacemaker_node_name=missing,
+        container_names=ok("nova_compute\n"),
+    )
+    assert not result.facts.pacemaker_member and result.pacemaker is None
+    assert "pacemaker_status" not in ran and verdict(result).passed
+
+
+def test_crm_mon_error_from_its_xml_is_the_reason() -> None:
+    """crm_mon exit 102 with its error in the XML on stdout: that error is the node's reason."""
+    stopped = (
+        Path(__file__).resolve().parent.parent
+        / "data"
+        / "pacemaker"
+        / "crm_mon-2.1.7-not-connected.xml"
+    ).read_text()
+    result, _ = probe(
+        "c-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("c-0"),
+        pacemaker_status=CommandResult(102, stopped, "", 0.1),
+    )
+    assert verdict(result).reasons()["c-0"] == [
+        "cannot read pacemaker status: "
+        "crm_mon: Error: cluster is not available on this node; Not connected"
+    ]
+
+
+def test_standby_node_with_stopped_galera_names_both() -> None:
+    """Standby stops galera there: mysql fails, and standby is still named for that node."""
+    mysql_down = CommandResult(125, "", "Error: can only exec into running containers\n", 0.1)
+    text = crm_mon({"overcloud-controller-0": "standby"})
+    result, _ = probe(
+        "controller-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-0"),
+        pacemaker_status=ok(text),
+        galera_status=mysql_down,
+    )
+    assert verdict(result).reasons()["controller-0"] == [
+        "mysql failed: Error: can only exec into running containers",
+        "pacemaker node overcloud-controller-0 is standby, not online",
+    ]
+
+
+def test_joining_galera_reason_names_the_node_once() -> None:
+    """ "controller-2: galera is Joining, not Synced", not "controller-2: controller-2: ..."."""
+    galera = cluster.GaleraStatus("Joining", 3)
+    probes = (
+        gate.Probe("controller-2", galera=galera),
+        gate.Probe("controller-0", galera=cluster.GaleraStatus("Synced", 3)),
+    )
+    text = report.gate_text(verdict(*probes))
+    assert "  REFUSED  controller-2: galera is Joining, not Synced\n" in text
+    assert "controller-2: controller-2" not in text
+
+
+def test_unreadable_galera_state_is_printed_with_its_reason() -> None:
+    """Galera state unreadable on every node: each node REFUSED with that reason, none "ok"."""
+    unknown = cluster.parse_galera_status("")
+    probes = tuple(gate.Probe(f"ctl-{i}", galera=unknown) for i in range(3))
+    text = report.gate_text(verdict(*probes))
+    assert text.count("galera state could not be read") == 3
+    assert "ok       ctl-" not in text
+
+
+def test_a_node_with_several_reasons_is_printed_once() -> None:
+    """One REFUSED line per node holding all of its reasons."""
+    synced = cluster.GaleraStatus("Synced", 3)
+    donor = gate.Probe("ctl-1", galera=cluster.GaleraStatus("Donor/Desynced", 2))
+    text = report.gate_text(
+        verdict(gate.Probe("ctl-0", galera=synced), donor, gate.Probe("ctl-2", galera=synced))
+    )
+    assert text.count("ctl-1") == 1
+    assert (
+        "REFUSED  ctl-1: galera is Donor/Desynced, not Synced; galera cluster size 2 < 3\n" in text
+    )
+
+
+def test_connection_dropped_mid_probe_is_a_reason_for_that_node() -> None:
+    """EOFError from a session mid-probe (paramiko link loss) refuses that node, not the run."""
+
+    @contextmanager
+    def opener(node: Node) -> Iterator[Session]:
+        if node.name == "ctl-1":
+            raise EOFError("Socket is closed")
+        yield FakeSession(node, {"directory_exists": ok("")})  # type: ignore[misc]
+
+    nodes = [Node("ctl-1", "198.18.0.11", "root")]
+    result = gate.run_gate(
+        nodes,
+        Node("backup-0", "198.18.0.12", "root"),
+        "/backups",
+        opener,
+        pacemaker=False,
+        timeout=5,
+        max_parallel=2,
+    )
+    assert result.problems == (("ctl-1", "connection lost during probe: Socket is closed"),)
+
+
+def test_facts_of_a_member_carry_its_pacemaker_name() -> None:
+    """GateResult.facts hands the probed pacemaker name to the plan and the engine."""
+    result, _ = probe(
+        "controller-1",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-1"),
+        pacemaker_status=ok(crm_mon()),
+    )
+    facts = verdict(result).facts()["controller-1"]
+    assert facts.cluster_name("controller-1") == "overcloud-controller-1"
+    assert NodeFacts().cluster_name("ctl-0") == "ctl-0"
