@@ -1,9 +1,14 @@
 """Walks a plan: one step at a time per node, undos registered first, unwound on any exit.
 
 Safe points are the gaps between steps: on SIGTERM/SIGINT (`abort`) the current command finishes
-(it is bounded by its server-side `timeout`), no further step starts, and every registered undo
-runs. A controlplane run stops at the first failed node, so a second controller is never taken
-out while the first one is not back (tripleo.md §3, §9.2).
+(it is bounded by its server-side `timeout`, and by `barctl.liveness` when its connection is
+dead), no further step starts, and every registered undo runs. A controlplane run stops at the
+first failed node, so a second controller is never taken out while the first one is not back
+(tripleo.md §3, §9.2), and a rolling run stops as soon as another member leaves the cluster.
+
+An undo whose node cannot be reached is not retried here: it stays pending in the journal, the
+next start replays it, and the run is `degraded` (the node may be out of the cluster until then).
+Each node is recorded as soon as its steps end, with the artifacts verified right after its ReaR.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from barctl import cluster, commands, logs
+from barctl import cluster, commands, logs, verdicts
 from barctl.journal import Clock, Journal, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome
 from barctl.plan import Node, NodeFacts, Phase, Plan, Step, StepKind
@@ -36,11 +41,14 @@ class RunReport:
     outcome: RunOutcome = RunOutcome.SUCCESS
     failures: list[str] = field(default_factory=list)
     undo_failures: list[UndoFailure] = field(default_factory=list)
+    # Undos on a node that could not be reached: pending in the journal for the next start.
+    undos_left: list[str] = field(default_factory=list)
+    backed_up: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """One line for history and the canonical log line."""
-        parts = [*self.failures, *(str(failure) for failure in self.undo_failures)]
-        return "; ".join(parts) if parts else "all nodes backed up"
+        """One line for history and the canonical log line; it never contradicts `outcome`."""
+        problems = [*self.failures, *(str(item) for item in self.undo_failures), *self.undos_left]
+        return verdicts.run_summary(self.outcome, problems, self.backed_up)
 
 
 @dataclass
@@ -102,7 +110,7 @@ class Execution:
         return self.report
 
     def _outcome(self, interrupted: bool) -> RunOutcome:
-        if self.report.undo_failures:
+        if self.report.undo_failures or self.report.undos_left:
             return RunOutcome.DEGRADED
         if interrupted:
             return RunOutcome.INTERRUPTED
@@ -124,16 +132,19 @@ class Execution:
         return all(results)
 
     def _run_node(self, node: str, steps: tuple[Step, ...]) -> bool:
-        for step in steps:
-            if self.environment.abort.is_set():
-                self._set_node(node, NodeOutcome.INTERRUPTED, "stopped by signal")
-                return False
-            with logs.bind_step(node, step.name):
-                problem = self._run_step(step)
-            if problem:
-                self._fail(node, f"{node}: {step.name}: {problem}")
-                return False
-        return True
+        try:
+            for step in steps:
+                if self.environment.abort.is_set():
+                    self._set_node(node, NodeOutcome.INTERRUPTED, "stopped by signal")
+                    return False
+                with logs.bind_step(node, step.name):
+                    problem = self._run_step(step)
+                if problem:
+                    self._fail(node, f"{node}: {step.name}: {problem}")
+                    return False
+            return True
+        finally:
+            self._record_node(node, final=False)
 
     def _run_step(self, step: Step) -> str:
         """Run one step; return a problem description, empty when it succeeded."""
@@ -146,7 +157,7 @@ class Execution:
         if step.kind is StepKind.UNDO:
             return self._undo(step.node, step.undo_key)
         if step.kind is StepKind.CHECK_PEERS:
-            return "; ".join(self._cluster_problems(node))
+            return self._peer_problem(node) or "; ".join(self._cluster_problems(node))
         if step.kind is StepKind.WAIT_REJOIN:
             return self._wait_rejoin(node)
         return self._verify(step.node)
@@ -164,7 +175,7 @@ class Execution:
         def on_line(stream: str, line: str) -> None:
             log.info(line, node=node.name, step=command.name, stream=stream)
 
-        result = environment.pool.run(node, command, on_line)
+        result = environment.pool.run(node, command, on_line, environment.abort)
         outcome = StepOutcome.SUCCESS if result.ok else StepOutcome.FAILED
         if result.timed_out:
             outcome = StepOutcome.TIMED_OUT
@@ -181,12 +192,7 @@ class Execution:
 
     @staticmethod
     def _problem(result: CommandResult) -> str:
-        if result.ok:
-            return ""
-        if result.timed_out:
-            return "timed out (killed on the node)"
-        last = result.stderr_tail().splitlines()[-1:] or [""]
-        return f"exit {result.exit_code}: {last[0]}".rstrip(": ")
+        return verdicts.command_problem(result)
 
     def _undo(self, node: str, key: str) -> str:
         entry = self.journal.take(node, key)
@@ -194,6 +200,8 @@ class Execution:
             return ""
         undo_id, target, command = entry
         result = self._command(target, command)
+        if result.connection_lost or result.unreachable:
+            return self._leave_for_replay(node, command.name)
         self.journal.settle(undo_id, result)
         if result.ok:
             return ""
@@ -211,27 +219,46 @@ class Execution:
         self._set_node(node, NodeOutcome.DEGRADED, str(failure))
         return self._problem(result)
 
+    def _leave_for_replay(self, node: str, step: str, why: str = "node unreachable") -> str:
+        """The undo could not run here: the journal keeps it pending for the next start."""
+        left = f"{node}: undo {step} left for replay: {why}"
+        with self.lock:
+            self.report.undos_left.append(left)
+        log.critical("Undo left for replay", node=node, step=step, message_id=logs.UNDO_FAILED)
+        self._set_node(node, NodeOutcome.DEGRADED, left)
+        return "left for replay: node unreachable"
+
     def _unwind(self) -> None:
-        """Run every undo still registered, newest first, whatever happened before."""
+        """Run every undo still registered, newest first, whatever happened before.
+
+        It never raises: an exception in one undo (it stays pending for replay) is reported and
+        the others still run, and the error that started the unwind is not masked.
+        """
         for node, key in self.journal.remaining():
             with logs.bind_step(node, key):
-                self._undo(node, key)
+                try:
+                    self._undo(node, key)
+                except Exception as error:  # reported; the undo stays pending for replay
+                    log.exception("Undo crashed", node=node, step=key)
+                    self._leave_for_replay(node, key, f"{type(error).__name__}: {error}")
 
     # ---- cluster checks -----------------------------------------------------------------------
 
     def _cluster_problems(self, via: Node) -> list[str]:
         timeout = self.plan_timeout()
-        result = self.environment.pool.run(via, commands.pcs_status(timeout))
+        result = self._read(via, commands.pcs_status(timeout))
         if not result.ok:
             return [f"pcs status failed on {via.name}: {self._problem(result)}"]
         status = cluster.parse_pcs_status(result.stdout)
-        members = frozenset(name for name, facts in self.facts.items() if facts.pacemaker_member)
+        members = frozenset(
+            facts.cluster_name(name) for name, facts in self.facts.items() if facts.pacemaker_member
+        )
         problems = cluster.pacemaker_problems(status, members | status.members)
         galera = {name: facts.galera_container() for name, facts in self.facts.items()}
         galera_nodes = {name: container for name, container in galera.items() if container}
         for name, container in galera_nodes.items():
             command = commands.galera_status(container, self.password, timeout)
-            answer = self.environment.pool.run(self.nodes[name], command)
+            answer = self._read(self.nodes[name], command)
             if not answer.ok:
                 problems.append(f"{name}: galera status unavailable")
                 continue
@@ -239,19 +266,53 @@ class Execution:
             problems += cluster.galera_problems(name, parsed, len(galera_nodes))
         return problems
 
+    def _read(self, node: Node, command: commands.RemoteCommand) -> CommandResult:
+        return self.environment.pool.run(node, command, abort=self.environment.abort)
+
     def plan_timeout(self) -> int:
         """Limit for the short status commands of cluster checks."""
         return 60
 
+    def _peer_problem(self, node: Node) -> str:
+        """`peer X left the cluster during the run` when another member is gone, else empty.
+
+        One pacemaker status query, asked of the peers in turn (not of `node`, which may still
+        be starting): a peer that cannot answer at all (unreachable, pacemaker down) is lost
+        itself; the first answer names every peer that is not online, by its pacemaker name.
+        Only rolling runs watch: an offline run has stopped every member on purpose.
+        """
+        if self.plan.mode != "rolling":
+            return ""
+        peers = [
+            name
+            for name, facts in self.facts.items()
+            if facts.pacemaker_member and name != node.name and name in self.nodes
+        ]
+        lost: list[str] = []
+        for peer in peers:
+            result = self._read(self.nodes[peer], commands.pcs_status(self.plan_timeout()))
+            if not result.ok:
+                lost.append(peer)
+                continue
+            status = cluster.parse_pcs_status(result.stdout)
+            lost += verdicts.lost_peers(status, [p for p in peers if p not in lost], self.facts)
+            break
+        return verdicts.peer_loss(sorted(set(lost), key=peers.index)) if lost else ""
+
     def _wait_rejoin(self, node: Node) -> str:
+        """Wait until `node` is back; a peer leaving meanwhile fails now, not at the deadline."""
         deadline = time.monotonic() + self.rejoin_seconds
-        problems = self._cluster_problems(node)
-        while problems and time.monotonic() < deadline:
+        while True:
+            lost = self._peer_problem(node)
+            if lost:
+                return lost
+            problems = self._cluster_problems(node)
+            if not problems:
+                return ""
+            if time.monotonic() >= deadline:
+                break
             if self.environment.abort.wait(self.environment.poll_seconds):
                 break
-            problems = self._cluster_problems(node)
-        if not problems:
-            return ""
         return f"not back within {self.rejoin_seconds}s: " + "; ".join(problems)
 
     # ---- verification and bookkeeping ---------------------------------------------------------
@@ -288,21 +349,37 @@ class Execution:
         self._set_node(node, NodeOutcome.FAILED, reason)
         log.error("Step failed", node=node, reason=reason)
 
-    def _record_nodes(self) -> None:
-        now = self.environment.clock()
-        for node in self.plan.nodes:
-            outcome, reason = self.node_outcomes.get(node.name, (NodeOutcome.SUCCESS, ""))
-            artifacts = self.artifacts.get(node.name, [])
-            if outcome is NodeOutcome.SUCCESS and not artifacts:
-                outcome, reason = NodeOutcome.SKIPPED, "not reached"
-            self.environment.store.record_node(
-                self.plan.run_id, node.name, outcome, artifacts, reason, now=now
-            )
+    def _node_record(self, node: str, *, final: bool) -> tuple[NodeOutcome, str]:
+        outcome_reason = self.node_outcomes.get(node)
+        if outcome_reason is not None:
+            return outcome_reason
+        if self.artifacts.get(node):
+            return NodeOutcome.SUCCESS, ""
+        if final:
+            return NodeOutcome.SKIPPED, "not reached"
+        return NodeOutcome.PENDING, ""
+
+    def _record_node(self, node: str, *, final: bool) -> None:
+        """Write what is known of `node` now: each node is recorded when its steps end."""
+        with self.lock:
+            outcome, reason = self._node_record(node, final=final)
+            artifacts = list(self.artifacts.get(node, []))
+        self.environment.store.record_node(
+            self.plan.run_id, node, outcome, artifacts, reason, now=self.environment.clock()
+        )
+        if final:
             log.log(
                 logs.outcome_level(outcome),
                 "Node finished",
-                node=node.name,
+                node=node,
                 outcome=outcome.value,
                 size_bytes=sum(artifact.size_bytes for artifact in artifacts),
                 reason=reason,
             )
+
+    def _record_nodes(self) -> None:
+        for node in self.plan.nodes:
+            self._record_node(node.name, final=True)
+        self.report.backed_up = [
+            node.name for node in self.plan.nodes if node.name in self.artifacts
+        ]

@@ -206,9 +206,12 @@ def rear_steps(node: str, context: Context) -> tuple[Step, ...]:
     )
     content = commands.rear_run_config(prefix, variables)
     timeouts = context.timeouts
+    # Verified at once, so that a node backed up before a later failure or an interrupt is
+    # recorded with its artifacts (issue 8 finding 10).
     return (
         _command(node, commands.write_rear_config(content, timeouts.command)),
         _command(node, commands.rear_mkbackup(timeouts.rear)),
+        Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target"),
     )
 
 
@@ -270,12 +273,6 @@ def preparation_phase(
     return Phase("prepare", tuple(steps), parallel=True)
 
 
-def verification_phase(nodes: tuple[Node, ...]) -> Phase:
-    """Check on the backup target that each node's ISO and archive exist and are not empty."""
-    steps = tuple((node.name, (Step(node.name, StepKind.VERIFY_ARTIFACTS),)) for node in nodes)
-    return Phase("verify", steps, parallel=True)
-
-
 def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Plan:
     """Undercloud: consistent dump of every database, then ReaR, with services left running."""
     directory = run_directory(context.run_id)
@@ -297,12 +294,12 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
             )
         )
     steps += rear_steps(node.name, context)
-    phases = (Phase("backup", ((node.name, tuple(steps)),)), verification_phase((node,)))
+    phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(context.plan, context.run_id, "live", (node,), context.target, phases)
 
 
 def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
-    """One controller out at a time: re-check peers, dump, stop, ReaR, start, wait until back."""
+    """One controller out at a time: check peers, dump, stop, ReaR, verify, start, wait for it."""
     name = node.name
     timeouts = context.timeouts
     steps: list[Step] = [
@@ -326,11 +323,14 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         start = commands.pcs_cluster_start(timeouts.command)
         steps.append(_guarded(name, stop, start, "pacemaker"))
     steps += rear_steps(name, context)
+    # Everything this node changed comes back before the rejoin wait: a peer lost during the
+    # wait fails the run at once, and ceph must not stay down with it (issue 8 finding 7).
     if facts.pacemaker_member:
         steps.append(_undo(name, "pacemaker"))
-        steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     if ceph:
         steps.append(_undo(name, "ceph"))
+    if facts.pacemaker_member:
+        steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     return tuple(steps)
 
 
@@ -342,7 +342,6 @@ def build_rolling_plan(
     for node in nodes:
         steps = rolling_node_steps(node, facts[node.name], context)
         phases.append(Phase(f"node {node.name}", ((node.name, steps),)))
-    phases.append(verification_phase(nodes))
     return Plan(context.plan, context.run_id, "rolling", nodes, context.target, tuple(phases))
 
 
@@ -422,5 +421,4 @@ def build_offline_plan(
             _single("start cluster", members[0], (_undo(members[0], "pacemaker_all"), rejoin))
         )
     phases.append(_each("resume", nodes, resume))
-    phases.append(verification_phase(nodes))
     return Plan(context.plan, context.run_id, "offline", nodes, context.target, tuple(phases))
