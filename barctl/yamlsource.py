@@ -3,10 +3,27 @@
 PyYAML (YAML 1.1) silently keeps the last of two duplicate keys (ecosystem.md §8), so the loader
 refuses them. The composed node tree is kept so that a validation error's key path (a pydantic
 `loc` tuple) can be turned into `FILE:LINE:COL`.
+
+The policy and the inventory are the trust boundary, so the loader also refuses, each as a
+located problem, what would otherwise hang or crash barctl (issue 8, finding 6):
+- anything but a regular file (a FIFO blocks a plain open, /dev/zero never ends), and files over
+  MAX_FILE_BYTES;
+- control characters (PyYAML raises a ReaderError before any position is known);
+- collections nested deeper than MAX_DEPTH (PyYAML's composer recurses: ~500 levels is a
+  RecursionError);
+- alias expansion beyond MAX_ALIASES references or an expanded size above
+  max(MAX_EXPANDED_NODES, EXPANSION_FACTOR x the nodes written), at most EXPANDED_NODES_CEILING:
+  a "billion laughs" document is a few hundred bytes, and every consumer that walks the data walks
+  each alias again (a 100k-host inventory where each host merges `<<: *vars` expands ~10x);
+- aliases that refer to a value containing themselves (a cycle every walker loops on).
+YAML merge keys (`<<: *vars`) are supported; keys a merge brings in may be overridden.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,21 +33,97 @@ import yaml
 
 from barctl.errors import InputError, SourceProblem
 
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 1_000_000
+MAX_EXPANDED_NODES = 1_000_000
+EXPANSION_FACTOR = 100
+EXPANDED_NODES_CEILING = 20_000_000
+# Everything PyYAML's reader refuses, plus DEL, the C1 controls and NEL (which YAML 1.1 takes as
+# a line break, shifting every later line number).
+_FORBIDDEN_CHARACTER = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_UNCLOSED = {
+    "while scanning a quoted scalar": "this quoted string is not closed",
+    "while parsing a flow sequence": "this [ list is not closed",
+    "while parsing a flow mapping": "this { mapping is not closed",
+}
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class _LimitError(Exception):
+    """A loader limit was exceeded at `mark`, inside the value at key path `parts`."""
+
+    def __init__(self, mark: yaml.Mark, parts: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.mark, self.parts, self.message = mark, tuple(parts), message
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that records duplicate mapping keys instead of overwriting silently."""
+    """SafeLoader that bounds nesting and aliases and records duplicate keys of each mapping."""
 
     duplicates: list[tuple[yaml.Node, str, int]]
+    own_keys: dict[int, list[yaml.Node]]
+    parts: list[str | int]
+    depth: int
+    aliases: int
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self._event_mark()
+                raise _LimitError(mark, self.parts, f"more than {MAX_ALIASES} aliases")
+            return super().compose_node(parent, index)
+        part = _part(parent, index)
+        collection = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+        if part is not None:
+            self.parts.append(part)
+        self.depth += collection
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self._event_mark()
+                message = f"nested deeper than {MAX_DEPTH} levels"
+                raise _LimitError(mark, self.parts, message)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= collection
+            if part is not None:
+                self.parts.pop()
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
+        node = super().compose_mapping_node(anchor)
+        # The keys as written, before a merge key (`<<: *vars`) adds the merged ones.
+        self.own_keys[id(node)] = [key for key, _ in node.value if key.tag != _MERGE_TAG]
+        return node
+
+    def _event_mark(self) -> yaml.Mark:
+        return self.peek_event().start_mark  # type: ignore[no-untyped-call,no-any-return]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
+        for key_node in self.own_keys.get(id(node), ()):
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 self.duplicates.append((key_node, str(key), seen[key]))
             elif isinstance(key, str | int | float | bool):
                 seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
+
+
+def _part(parent: yaml.Node | None, index: Any) -> str | int | None:
+    """The key path part of the node being composed: None for the root and for mapping keys."""
+    if isinstance(parent, yaml.SequenceNode) and isinstance(index, int):
+        return index
+    if isinstance(parent, yaml.MappingNode) and isinstance(index, yaml.Node):
+        return str(index.value) if isinstance(index, yaml.ScalarNode) else "?"
+    return None
 
 
 @dataclass(frozen=True)
@@ -62,7 +155,8 @@ class YamlDocument:
 
 def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
+        # The last pair wins: after a merge key, the merged pairs come first and may be overridden.
+        for key_node, value_node in reversed(node.value):
             if str(key_node.value) == str(part):
                 return value_node  # type: ignore[no-any-return]
         return None
@@ -89,48 +183,249 @@ def _key_path(node: yaml.Node | None, target: yaml.Node) -> list[str] | None:
 
 
 def load_yaml(path: str | Path) -> YamlDocument:
-    """Read and parse `path`; raise InputError naming file:line:col for any syntax problem."""
+    """Read and parse `path`; raise InputError naming file:line:col for any problem."""
+    return parse_yaml(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of regular file `path`, at most MAX_FILE_BYTES; never blocks on a FIFO."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        kind = _FILE_KINDS.get(stat.S_IFMT(os.stat(path).st_mode))
+        if kind is not None:  # checked before opening: opening a socket fails, a FIFO may block
+            raise _file_error(name, f"not a regular file ({kind}): give the path of a YAML file")
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        with os.fdopen(os.open(path, flags), "rb") as handle:
+            status = os.fstat(handle.fileno())  # the file opened, whatever the path names now
+            if not stat.S_ISREG(status.st_mode):
+                raise _file_error(name, "not a regular file: give the path of a YAML file")
+            content = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        message = f"cannot read file: {error.strerror}"
-        raise InputError([SourceProblem(name, 1, 1, "", message)]) from None
-    except UnicodeDecodeError:
-        raise InputError([SourceProblem(name, 1, 1, "", "file is not UTF-8 text")]) from None
-    return parse_yaml(text, name)
+        raise _file_error(name, f"cannot read file: {error.strerror}") from None
+    if len(content) > MAX_FILE_BYTES:
+        raise _file_error(name, f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, column = _position(content.decode("utf-8", "replace"), error.start)
+        problem = SourceProblem(name, line, column, "", "file is not UTF-8 text")
+        raise InputError([problem]) from None
+
+
+def _file_error(name: str, message: str) -> InputError:
+    return InputError([SourceProblem(name, 1, 1, "", message)])
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character `index` of `text`."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def parse_yaml(text: str, name: str) -> YamlDocument:
-    """Parse YAML text; syntax errors and duplicate keys become one InputError listing them all."""
+    """Parse YAML text; syntax errors, limits and duplicate keys become one InputError."""
+    forbidden = _forbidden_characters(text, name)
+    if forbidden:
+        raise InputError(forbidden)
     loader = _UniqueKeyLoader(text)
-    loader.duplicates = []
+    loader.duplicates, loader.own_keys, loader.parts = [], {}, []
+    loader.depth = loader.aliases = 0
     try:
         root = loader.get_single_node()
+        _check_expansion(root)
         data = loader.construct_document(root) if root is not None else None
+    except _LimitError as error:
+        line, column = error.mark.line + 1, error.mark.column + 1
+        dotted = ".".join(map(str, error.parts))
+        raise InputError([SourceProblem(name, line, column, dotted, error.message)]) from None
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (error.context, error.problem) if part)
-        if "found undefined alias" in message or "expected alphabetic or numeric" in message:
-            message += (
-                ' (a value starting with * or & must be quoted, e.g. schedule: "*/5 * * * *")'
-            )
-        raise InputError([SourceProblem(name, line, column, "", message)]) from None
+        raise InputError([_syntax_problem(text, name, error)]) from None
     except yaml.YAMLError as error:
         raise InputError([SourceProblem(name, 1, 1, "", f"not valid YAML: {error}")]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
-        problems = [
-            SourceProblem(
-                name,
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-                ".".join(_key_path(root, key_node) or [key]),
-                f"duplicate key (first at line {first_line})",
-            )
-            for key_node, key, first_line in loader.duplicates
-        ]
-        raise InputError(problems)
+        raise InputError(_duplicate_problems(name, root, loader.duplicates))
     return YamlDocument(name, data, root)
+
+
+def _duplicate_problems(
+    name: str, root: yaml.Node | None, duplicates: list[tuple[yaml.Node, str, int]]
+) -> list[SourceProblem]:
+    return [
+        SourceProblem(
+            name,
+            key_node.start_mark.line + 1,
+            key_node.start_mark.column + 1,
+            ".".join(_key_path(root, key_node) or [key]),
+            f"duplicate key (first at line {first_line})",
+        )
+        for key_node, key, first_line in duplicates
+    ]
+
+
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "backspace", 0x0B: "vertical tab"}
+_CONTROL_NAMES |= {0x0C: "form feed", 0x1B: "ESC", 0x7F: "DEL", 0x85: "NEL"}
+_MAX_CHARACTER_PROBLEMS = 10
+
+
+def _forbidden_characters(text: str, name: str) -> list[SourceProblem]:
+    """One problem per forbidden character (the first few), at its line:col and key path."""
+    matches = list(_FORBIDDEN_CHARACTER.finditer(text))[:_MAX_CHARACTER_PROBLEMS]
+    if not matches:
+        return []
+    root = _compose_quietly(_FORBIDDEN_CHARACTER.sub("\ufffd", text))
+    problems = []
+    for match in matches:
+        code = ord(match.group())
+        label = f"U+{code:04X}" + (f" ({_CONTROL_NAMES[code]})" if code in _CONTROL_NAMES else "")
+        line, column = _position(text, match.start())
+        dotted = ".".join(map(str, _path_at(root, match.start())))
+        message = f"control character {label} is not allowed; remove it"
+        problems.append(SourceProblem(name, line, column, dotted, message))
+    return problems
+
+
+def _compose_quietly(text: str) -> yaml.Node | None:
+    """The node tree of `text` under the loader's limits, or None when it does not parse."""
+    loader = _UniqueKeyLoader(text)
+    loader.own_keys, loader.parts, loader.depth, loader.aliases = {}, [], 0, 0
+    try:
+        return loader.get_single_node()
+    except (yaml.YAMLError, _LimitError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _path_at(root: yaml.Node | None, index: int) -> list[str | int]:
+    """Key path of the innermost value whose text spans character `index`."""
+    parts: list[str | int] = []
+    node = root
+    while isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        found = None
+        for part, child in _children(node):
+            if child.start_mark.index <= index < max(child.end_mark.index, index):
+                found = part, child
+        if found is None or isinstance(found[1], yaml.MappingNode | yaml.SequenceNode) is False:
+            if found is not None:
+                parts.append(found[0])
+            return parts
+        parts.append(found[0])
+        node = found[1]
+    return parts
+
+
+def _children(node: yaml.Node) -> list[tuple[str | int, yaml.Node]]:
+    """(key path part, child) pairs of a collection: values by key or index, non-scalar keys."""
+    if isinstance(node, yaml.SequenceNode):
+        return list(enumerate(node.value))
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    pairs: list[tuple[str | int, yaml.Node]] = []
+    for key, value in node.value:
+        part = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+        if not isinstance(key, yaml.ScalarNode):
+            pairs.append((part, key))
+        pairs.append((part, value))
+    return pairs
+
+
+def _check_expansion(root: yaml.Node | None) -> None:
+    """Refuse alias cycles, and aliases that expand or nest the document beyond the limits."""
+    if root is None:
+        return
+    limit = max(MAX_EXPANDED_NODES, EXPANSION_FACTOR * _count_written(root))
+    limit = min(limit, EXPANDED_NODES_CEILING)
+    _Expansion(limit).measure(root, [])
+
+
+def _count_written(root: yaml.Node) -> int:
+    """Nodes as written in the file: each aliased node counted once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            stack.extend(child for _, child in _children(node))
+    return len(seen)
+
+
+class _Expansion:
+    """Expanded size and nesting of each node, each node measured once (memoized by identity)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.measured: dict[int, tuple[int, int, tuple[str | int, ...]]] = {}
+        self.active: dict[int, tuple[str | int, ...]] = {}
+
+    def measure(self, node: yaml.Node, parts: list[str | int]) -> tuple[int, int]:
+        """(expanded node count, collection nesting) of `node`, reached at key path `parts`."""
+        if id(node) in self.active:
+            where = ".".join(map(str, parts))
+            message = f"an alias at {where} refers to this value from inside it (a cycle)"
+            raise _LimitError(node.start_mark, self.active[id(node)], message)
+        if id(node) not in self.measured:
+            self.measured[id(node)] = (*self._measure_children(node, parts), tuple(parts))
+        size, height, defined_at = self.measured[id(node)]
+        if len(parts) + height > MAX_DEPTH:
+            where = ".".join(map(str, parts))
+            message = f"aliases nest this value deeper than {MAX_DEPTH} levels (used at {where})"
+            raise _LimitError(node.start_mark, defined_at, message)
+        return size, height
+
+    def _measure_children(self, node: yaml.Node, parts: list[str | int]) -> tuple[int, int]:
+        if isinstance(node, yaml.ScalarNode):
+            return 1, 0
+        self.active[id(node)] = tuple(parts)
+        keys = len(node.value) if isinstance(node, yaml.MappingNode) else 0
+        size, height = 1 + keys, 1
+        for part, child in _children(node):
+            parts.append(part)
+            child_size, child_height = self.measure(child, parts)
+            parts.pop()
+            size, height = size + child_size, max(height, child_height + 1)
+            if size > self.limit:
+                message = f"aliases expand this value to more than {self.limit} nodes"
+                raise _LimitError(node.start_mark, parts, message)
+        del self.active[id(node)]
+        return size, height
+
+
+def _syntax_problem(text: str, name: str, error: yaml.MarkedYAMLError) -> SourceProblem:
+    """A syntax error located where the mistake is: an unclosed quote or bracket at its opening."""
+    opening = _UNCLOSED.get(error.context or "") if error.context_mark else None
+    found = error.problem_mark
+    if opening and found is not None:
+        mark = error.context_mark
+        message = f"{opening} ({error.problem} at line {found.line + 1}, column {found.column + 1})"
+    else:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(part for part in (error.context, error.problem) if part)
+    if "found undefined alias" in message or "expected alphabetic or numeric" in message:
+        message += ' (a value starting with * or & must be quoted, e.g. schedule: "*/5 * * * *")'
+    if error.problem == "mapping values are not allowed here" and found is not None:
+        message += _runaway_value_hint(text, found)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return SourceProblem(name, line, column, "", message)
+
+
+def _runaway_value_hint(text: str, found: yaml.Mark) -> str:
+    """Name the line where a plain value began when it ran on into the line of the error."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= found.index:
+                break
+            if isinstance(token, yaml.ScalarToken):
+                last = token
+    except yaml.YAMLError:
+        pass
+    if last is None or last.start_mark.line >= found.line:
+        return ""
+    start = last.start_mark.line + 1
+    return (
+        f" (the value that begins at line {start}, column {last.start_mark.column + 1} runs"
+        f" on to this line: is a ':' missing on line {start}, or is this line indented too far?)"
+    )

@@ -489,7 +489,7 @@ MALFORMED = [
     ),
     pytest.param("just words\n", ["1:1"], "got a str", id="top-level-scalar"),
     pytest.param(
-        b"inventory:\n  path: /home/st\xe4ck/inv.yaml\n", ["1:1"], "not UTF-8", id="non-utf8-file"
+        b"inventory:\n  path: /home/st\xe4ck/inv.yaml\n", ["2:17"], "not UTF-8", id="non-utf8-file"
     ),
 ]
 
