@@ -679,6 +679,7 @@ class Lab:
                 units = {f"ceph-mon@{spec.name}": "active", f"ceph-mgr@{spec.name}": "active"}
             nodes[spec.name] = {
                 "pacemaker_member": spec.pacemaker,
+                "pacemaker_name": spec.name,
                 "pacemaker": "online" if spec.pacemaker else "offline",
                 "online_at": None,
                 "galera": spec.galera,
@@ -745,6 +746,26 @@ class Lab:
                 node.update(pacemaker="offline", online_at=None)
                 if node["galera"]:
                     node.update(wsrep_state="Disconnected", wsrep_desync="OFF")
+
+    def set_pacemaker_state(self, host: str, state: str) -> None:
+        """Put a member in ``online``, ``offline``, ``standby`` or ``maintenance``.
+
+        Galera follows as on a real node: standby moves every resource off the node (its
+        galera stops), maintenance leaves them running unmanaged.
+        """
+        if state not in ("online", "offline", "standby", "maintenance"):
+            raise ValueError(f"unknown pacemaker state {state!r}")
+        with self._state() as shared:
+            node = shared["nodes"][host]
+            node.update(pacemaker=state, online_at=None)
+            if node["galera"] and state in ("offline", "standby"):
+                node.update(wsrep_state="Disconnected", wsrep_desync="OFF")
+            elif node["galera"]:
+                node.update(wsrep_state="Synced", wsrep_desync="OFF")
+
+    def set_pacemaker_name(self, host: str, name: str) -> None:
+        """The name pacemaker knows ``host`` by (``crm_node -n``, crm_mon), if not its own."""
+        self.set_node(host, pacemaker_name=name)
 
     def set_container(self, host: str, container: str, status: str) -> None:
         """Set a container to ``running`` or ``paused``."""
@@ -1112,8 +1133,10 @@ def health_problems(state: Mapping[str, Any]) -> list[str]:
     for name in members:
         if name not in online:
             problems.append(f"{name}: pacemaker {nodes[name]['pacemaker']}")
-    if members and not len(online) * 2 > len(members):
-        problems.append(f"cluster without quorum ({len(online)}/{len(members)} online)")
+    # Quorum counts votes: standby and maintenance nodes still run corosync.
+    running = [n for n in members if nodes[n]["pacemaker"] in standin.RUNNING_STATES]
+    if members and not len(running) * 2 > len(members):
+        problems.append(f"cluster without quorum ({len(running)}/{len(members)} running)")
     for name, node in nodes.items():
         for container, status in sorted(node["containers"].items()):
             if status == "paused":

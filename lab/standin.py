@@ -39,11 +39,17 @@ STANDIN_NAMES = (
     "clustercheck",
     "systemctl",
     "sudo",
+    "crm_mon",
+    "crm_node",
 )
 
 State = dict[str, Any]
 
 CRM_MON_ERROR = "Error: error running crm_mon, is pacemaker running?"
+# Pacemaker states of a lab node ("pacemaker" field). standby and maintenance nodes run the
+# pacemaker daemons; standby ones run no resources, maintenance ones keep theirs (unmanaged).
+RUNNING_STATES = ("online", "standby", "maintenance", "starting")
+RESOURCE_STATES = ("online", "maintenance")
 ACCESS_DENIED = "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: {})"
 NO_SERVER = "ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)"  # noqa: E501
 DATABASES = ("keystone", "nova", "glance", "neutron")
@@ -169,7 +175,7 @@ def container_status(node: dict[str, Any], name: str) -> str | None:
     status: str | None = node["containers"].get(name)
     if status is None:
         return None
-    if _is_bundle(name) and node["pacemaker"] != "online":
+    if _is_bundle(name) and node["pacemaker"] not in RESOURCE_STATES:
         return "exited"
     return status
 
@@ -177,14 +183,25 @@ def container_status(node: dict[str, Any], name: str) -> str | None:
 # --------------------------------------------------------------------------- pcs
 
 
+def pacemaker_name(state: State, host: str) -> str:
+    """The name pacemaker knows lab host `host` by (``lab.set_pacemaker_name``)."""
+    return str(state["nodes"][host].get("pacemaker_name") or host)
+
+
+def _quorum(state: State, members: list[str]) -> bool:
+    # Corosync votes: every node whose pacemaker runs counts, standby and maintenance too.
+    running = [n for n in members if state["nodes"][n]["pacemaker"] in RUNNING_STATES]
+    return len(running) * 2 > len(members)
+
+
 def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
     members = sorted(n for n, v in state["nodes"].items() if v["pacemaker_member"])
     online = [n for n in members if state["nodes"][n]["pacemaker"] == "online"]
-    offline = [n for n in members if n not in online]
-    quorum = (
-        "partition with quorum" if len(online) * 2 > len(members) else ("partition WITHOUT quorum")
-    )
-    dc = online[0] if online else "NONE"
+    offline = [n for n in members if state["nodes"][n]["pacemaker"] == "offline"]
+    # Other states are listed one node a line, as crm_mon's text does ("Node x: standby").
+    flagged = [n for n in members if n not in online and n not in offline]
+    quorum = "partition with quorum" if _quorum(state, members) else "partition WITHOUT quorum"
+    dc = pacemaker_name(state, online[0]) if online else "NONE"
     lines = [
         f"Cluster name: {cluster_name}",
         "Cluster Summary:",
@@ -194,10 +211,15 @@ def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
         f"  * {len(members)} nodes configured",
         "",
         "Node List:",
-        f"  * Online: [ {' '.join(online)} ]",
     ]
+    for name in flagged:
+        shown = "pending" if state["nodes"][name]["pacemaker"] == "starting" else None
+        lines.append(
+            f"  * Node {pacemaker_name(state, name)}: {shown or state['nodes'][name]['pacemaker']}"
+        )
+    lines.append(f"  * Online: [ {' '.join(pacemaker_name(state, n) for n in online)} ]")
     if offline:
-        lines.append(f"  * OFFLINE: [ {' '.join(offline)} ]")
+        lines.append(f"  * OFFLINE: [ {' '.join(pacemaker_name(state, n) for n in offline)} ]")
     lines += ["", "Full List of Resources:"]
     galera = [n for n in members if state["nodes"][n]["galera"]]
     if galera:
@@ -206,7 +228,7 @@ def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
         )
         for i, name in enumerate(galera):
             node = state["nodes"][name]
-            role = "Master" if node["pacemaker"] == "online" else "Stopped"
+            role = "Master" if node["pacemaker"] in RESOURCE_STATES else "Stopped"
             where = f" {name}" if role == "Master" else ""
             lines.append(f"    * galera-bundle-{i}\t(ocf::heartbeat:galera):\t {role}{where}")
     for bundle, image, agent, run in (
@@ -218,7 +240,7 @@ def pcs_status_text(state: State, cluster_name: str = "tripleo_cluster") -> str:
             continue
         lines.append(f"  * Container bundle set: {bundle} [cluster.common.tag/{image}:pcmklatest]:")
         for i, name in enumerate(hosts):
-            up = state["nodes"][name]["pacemaker"] == "online"
+            up = state["nodes"][name]["pacemaker"] in RESOURCE_STATES
             where = f"{run} {name}" if up else "Stopped"
             lines.append(f"    * {bundle}-{i}\t({agent}):\t {where}")
     lines += [
@@ -262,7 +284,7 @@ def cmd_pcs(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
         node = state["nodes"].get(ctx.host)
         member = bool(node and node["pacemaker_member"])
         if words[:1] == ["status"] or not words:
-            if not member or node is None or node["pacemaker"] != "online":
+            if not member or node is None or node["pacemaker"] not in RUNNING_STATES:
                 ctx.err(CRM_MON_ERROR)
                 return 1
             ctx.out(pcs_status_text(state, state.get("cluster_name", "tripleo_cluster")))
@@ -308,6 +330,156 @@ def cmd_pcs(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
             return 0
     ctx.err(f"Error: lab pcs does not simulate: pcs {' '.join(args)}")
     return 1
+
+
+# --------------------------------------------------------------------------- crm_mon, crm_node
+
+# Exit code and message of crm_mon and crm_node when the local pacemaker is not running:
+# ENOTCONN/ECONNREFUSED map to CRM_EX_DISCONNECT = 102, "Not connected" (pacemaker 2.1
+# lib/common/results.c); crm_mon's text is from tools/crm_mon.c, crm_node's from
+# tools/crm_node.c (2.0.5) / lib/pacemaker/pcmk_cluster_queries.c (2.1).
+NOT_CONNECTED = 102
+CRM_MON_NOT_AVAILABLE = "crm_mon: Error: cluster is not available on this node"
+CRM_NODE_NOT_CONNECTED = "error: Could not connect to controller: Connection refused"
+PACEMAKER_API_VERSION = "2.32"  # pacemaker 2.1.7's newest xml/api schema
+
+
+def _not_installed(ctx: Ctx, name: str) -> int:
+    # A node outside the cluster has no pacemaker packages: `timeout` cannot run the tool
+    # and exits 127 (coreutils timeout(1): "127 if COMMAND cannot be found").
+    ctx.err(f"timeout: failed to run command '{name}': No such file or directory")
+    return 127
+
+
+_NODE_FLAGS = ("standby", "standby_onfail", "maintenance", "pending", "unclean")
+
+
+def _node_element(state: State, host: str) -> str:
+    """A <node> in pacemaker 2.1's attribute order (lib/pengine/pe_output.c, node_xml)."""
+    node = state["nodes"][host]
+    current = node["pacemaker"]
+    flags = {
+        "online": current in RUNNING_STATES,
+        "standby": current == "standby",
+        "standby_onfail": False,
+        "maintenance": current == "maintenance",
+        "pending": current == "starting",
+        "unclean": False,
+    }
+    text = " ".join(f'{flag}="{str(value).lower()}"' for flag, value in flags.items())
+    dc = host == _dc(state)
+    return (
+        f'    <node name="{pacemaker_name(state, host)}" id="{_node_id(state, host)}" {text}'
+        f' health="green" feature_set="3.17.4" shutdown="false"'
+        f' expected_up="{str(current != "offline").lower()}" is_dc="{str(dc).lower()}"'
+        f' resources_running="{len(node["containers"]) if current in RESOURCE_STATES else 0}"'
+        ' type="member"/>'
+    )
+
+
+def _node_id(state: State, host: str) -> int:
+    return sorted(state["nodes"]).index(host) + 1
+
+
+def _members(state: State) -> list[str]:
+    return sorted(n for n, v in state["nodes"].items() if v["pacemaker_member"])
+
+
+def _dc(state: State) -> str | None:
+    online = [n for n in _members(state) if state["nodes"][n]["pacemaker"] in RUNNING_STATES]
+    return online[0] if online else None
+
+
+def crm_mon_xml(state: State, request: str) -> str:
+    """`crm_mon --output-as=xml` in the shape of pacemaker 2.1.7's regression.crm_mon.exp.
+
+    Bundle replicas appear as guest nodes (type="remote"), as on a TripleO controller.
+    """
+    members = _members(state)
+    dc = _dc(state)
+    if dc is None:
+        dc_line = '    <current_dc present="false"/>'
+    else:
+        dc_line = (
+            f'    <current_dc present="true" version="2.1.7-5.el9-0f7f88312" '
+            f'name="{pacemaker_name(state, dc)}" id="{_node_id(state, dc)}" '
+            f'with_quorum="{str(_quorum(state, members)).lower()}" mixed_version="false"/>'
+        )
+    maintenance = str(bool(state.get("maintenance_mode"))).lower()
+    lines = [
+        f'<pacemaker-result api-version="{PACEMAKER_API_VERSION}" request="{request}">',
+        "  <summary>",
+        '    <stack type="corosync" pacemakerd-state="running"/>',
+        dc_line,
+        f'    <nodes_configured number="{len(members)}"/>',
+        '    <cluster_options stonith-enabled="true" symmetric-cluster="true" '
+        f'no-quorum-policy="stop" maintenance-mode="{maintenance}" stop-all-resources="false"/>',
+        "  </summary>",
+        "  <nodes>",
+        *(_node_element(state, host) for host in members),
+    ]
+    galera = [n for n in members if state["nodes"][n]["galera"]]
+    for index, host in enumerate(galera):
+        up = str(state["nodes"][host]["pacemaker"] in RESOURCE_STATES).lower()
+        lines.append(
+            f'    <node name="galera-bundle-{index}" id="galera-bundle-{index}" online="{up}" '
+            'standby="false" standby_onfail="false" maintenance="false" pending="false" '
+            'unclean="false" health="green" shutdown="false" expected_up="false" is_dc="false" '
+            f'resources_running="{1 if up == "true" else 0}" type="remote" '
+            f'id_as_resource="galera-bundle-podman-{index}"/>'
+        )
+    lines += ["  </nodes>", '  <status code="0" message="OK"/>', "</pacemaker-result>"]
+    return "\n".join(lines) + "\n"
+
+
+def crm_mon_not_connected(request: str) -> str:
+    """crm_mon's XML result when pacemaker is stopped here (lib/common/output_xml.c)."""
+    return (
+        f'<pacemaker-result api-version="{PACEMAKER_API_VERSION}" request="{request}">\n'
+        f'  <status code="{NOT_CONNECTED}" message="Not connected">\n'
+        f"    <errors>\n      <error>{CRM_MON_NOT_AVAILABLE}</error>\n    </errors>\n"
+        "  </status>\n</pacemaker-result>\n"
+    )
+
+
+def cmd_crm_mon(ctx: Ctx, args: list[str]) -> int:
+    """`crm_mon -1|--one-shot [-r|--inactive] --output-as=xml|--as-xml`; text: `pcs status`'s."""
+    known = {"-1", "--one-shot", "-r", "--inactive", "--output-as=xml", "--as-xml", "-X"}
+    if set(args) - known:
+        ctx.err(f"crm_mon: lab crm_mon does not simulate: {' '.join(args)}")
+        return 1
+    request = " ".join(["crm_mon", *args])
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host)
+        if node is None or not node["pacemaker_member"]:
+            return _not_installed(ctx, "crm_mon")
+        running = node["pacemaker"] in RUNNING_STATES
+        if "--output-as=xml" in args:
+            ctx.out(crm_mon_xml(state, request) if running else crm_mon_not_connected(request))
+        elif not running:  # legacy and text output: the error on stderr
+            ctx.err(CRM_MON_NOT_AVAILABLE)
+        elif "--as-xml" in args or "-X" in args:
+            xml = crm_mon_xml(state, request).splitlines()
+            ctx.out("\n".join(['<crm_mon version="2.1.7">', *xml[1:-2], "</crm_mon>"]))
+        else:
+            ctx.out(pcs_status_text(state).split("\n", 1)[1])
+    return 0 if running else NOT_CONNECTED
+
+
+def cmd_crm_node(ctx: Ctx, args: list[str]) -> int:
+    """`crm_node -n|--name`: the node's pacemaker name, asked of the local controller."""
+    if args not in (["-n"], ["--name"]):
+        ctx.err(f"crm_node: lab crm_node does not simulate: {' '.join(args)}")
+        return 1
+    with locked_state(ctx.lab_dir) as state:
+        node = state["nodes"].get(ctx.host)
+        if node is None or not node["pacemaker_member"]:
+            return _not_installed(ctx, "crm_node")
+        if node["pacemaker"] not in RUNNING_STATES:
+            ctx.err(CRM_NODE_NOT_CONNECTED)
+            return NOT_CONNECTED
+        ctx.out(pacemaker_name(state, ctx.host))
+    return 0
 
 
 # --------------------------------------------------------------------------- podman
@@ -524,7 +696,7 @@ def _mysql_auth(ctx: Ctx, values: dict[str, str], state: State) -> int | None:
         ctx.err(ACCESS_DENIED.format("YES" if password else "NO"))
         return 1
     node = state["nodes"].get(ctx.host)
-    if node is not None and node["galera"] and node["pacemaker"] != "online":
+    if node is not None and node["galera"] and node["pacemaker"] not in RESOURCE_STATES:
         ctx.err(NO_SERVER)
         return 1
     return None
@@ -540,7 +712,7 @@ def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
             return denied
         node = state["nodes"].get(ctx.host, {})
         galera_nodes = [
-            v for v in state["nodes"].values() if v["galera"] and v["pacemaker"] == "online"
+            v for v in state["nodes"].values() if v["galera"] and v["pacemaker"] in RESOURCE_STATES
         ]
         for statement in [s.strip() for s in query.split(";") if s.strip()]:
             lowered = statement.lower()
@@ -707,7 +879,7 @@ def cmd_clustercheck(ctx: Ctx, args: list[str]) -> int:
         ok = bool(
             node
             and node["galera"]
-            and node["pacemaker"] == "online"
+            and node["pacemaker"] in RESOURCE_STATES
             and node["wsrep_state"] == "Synced"
             and node["wsrep_desync"] == "OFF"
         )
@@ -888,6 +1060,8 @@ HANDLERS = {
     "clustercheck": cmd_clustercheck,
     "systemctl": cmd_systemctl,
     "sudo": cmd_sudo,
+    "crm_mon": cmd_crm_mon,
+    "crm_node": cmd_crm_node,
 }
 
 

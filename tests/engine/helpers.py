@@ -16,6 +16,8 @@ from lab import Invocation, Lab
 # Stand-in calls that only read. Everything else counts as a change of state on a node.
 READ_ONLY_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("pcs", "status"),
+    ("crm_mon",),
+    ("crm_node",),
     ("podman", "ps"),
     ("hiera",),
     ("rear", "-V"),

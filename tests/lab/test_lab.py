@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from barctl import cluster
 from lab import Lab, standard_hosts
 
 pytestmark = pytest.mark.lab
@@ -120,6 +121,44 @@ def test_pcs_stop_all_loses_quorum_and_start_all_heals(lab: Lab) -> None:
     assert "partition WITHOUT quorum" in status and "OFFLINE: [ ctl-0 ctl-1 ]" in status
     ok(lab, "ctl-2", "pcs cluster start --all")
     assert lab.is_cluster_healthy(), lab.cluster_health()
+
+
+CRM_MON = "crm_mon --one-shot --inactive --output-as=xml"
+
+
+def test_crm_mon_xml_reads_as_real_pacemaker_output(lab: Lab) -> None:
+    """crm_mon's XML parses with barctl's parser (tested on real samples): members and states."""
+    lab.set_pacemaker_state("ctl-1", "standby")
+    lab.set_pacemaker_state("ctl-2", "maintenance")
+    status = cluster.parse_pacemaker_status(ok(lab, "ctl-0", CRM_MON))
+    assert dict(status.states) == {"ctl-0": "online", "ctl-1": "standby", "ctl-2": "maintenance"}
+    assert status.quorate and not status.problem
+    assert lab.node_state("ctl-2")["wsrep_state"] == "Synced"  # maintenance keeps galera
+    assert "ctl-1: pacemaker standby" in lab.cluster_health()
+    assert "  * Node ctl-1: standby" in ok(lab, "ctl-0", "pcs status")
+
+
+def test_crm_mon_and_crm_node_fail_like_pacemaker_when_it_is_stopped(lab: Lab) -> None:
+    """Pacemaker stopped: crm_mon exits 102 with its XML error; crm_node cannot reach it."""
+    ok(lab, "ctl-1", "pcs cluster stop")
+    stopped = lab.ssh("ctl-1", CRM_MON)
+    assert stopped.returncode == 102
+    assert "<error>crm_mon: Error: cluster is not available on this node</error>" in stopped.stdout
+    name = lab.ssh("ctl-1", "crm_node -n")
+    assert name.returncode == 102
+    assert name.stderr == "error: Could not connect to controller: Connection refused\n"
+    offline = cluster.parse_pacemaker_status(ok(lab, "ctl-0", CRM_MON))
+    assert offline.states["ctl-1"] == "offline"
+
+
+def test_crm_node_prints_the_pacemaker_name_and_crm_mon_uses_it(lab: Lab) -> None:
+    """A node renamed in pacemaker answers crm_node -n with that name; crm_mon lists it."""
+    lab.set_pacemaker_name("ctl-1", "overcloud-controller-1")
+    assert ok(lab, "ctl-1", "crm_node -n") == "overcloud-controller-1\n"
+    status = cluster.parse_pacemaker_status(ok(lab, "ctl-2", CRM_MON))
+    assert status.members == {"ctl-0", "overcloud-controller-1", "ctl-2"}
+    missing = lab.ssh("undercloud", "crm_node -n")
+    assert missing.returncode == 127 and "failed to run command 'crm_node'" in missing.stderr
 
 
 def test_pcs_status_off_cluster_and_backup_files(lab: Lab) -> None:
