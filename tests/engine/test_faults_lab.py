@@ -1,0 +1,157 @@
+"""Faults in the middle of a run: a peer lost, a node's own link lost, SIGTERM on a dead session.
+
+Each ends within the SSH keepalive window plus one command (barctl.liveness), touches no further
+node, and the history says exactly what happened (issue 8 findings 7, 8 and 10).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import Lab
+from tests.engine.helpers import barctl, called, changes, history, start_barctl, wait_for
+from tests.engine.test_runs import ROLLING_NODE, policy_for
+
+pytestmark = pytest.mark.lab
+
+# Long enough that waiting it out would fail every test here.
+POLICY = {"plans": {"controlplane": {"timeouts": {"rejoin_seconds": 900}}}}
+
+
+@pytest.fixture
+def policy(lab: Lab, tmp_path: Path) -> Path:
+    """The lab's policy with a rejoin wait far longer than any test may take."""
+    return policy_for(lab, tmp_path, **POLICY)
+
+
+def nodes_of(run: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The run's node rows by node name."""
+    rows = run["nodes"]
+    assert isinstance(rows, list)
+    return {row["node"]: row for row in rows}
+
+
+def test_peer_lost_during_rear_fails_at_once_and_restores_the_node(lab: Lab, policy: Path) -> None:
+    """ctl-2 lost while ctl-0 runs ReaR: ctl-0 restored, nobody else touched, peer named."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=8)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        started = time.monotonic()
+        # A cut link: SSH goes silent and corosync drops the member.
+        lab.link_down("ctl-2")
+        lab.set_pacemaker("ctl-2", online=False)
+        process.wait(timeout=60)
+        seconds = time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1
+    assert seconds < 45
+    assert changes(lab, "ctl-0") == ["ceph auth export", *ROLLING_NODE]
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+    run = history(policy)[0]
+    assert run["outcome"] == "failed"
+    assert "peer ctl-2 left the cluster during the run" in str(run["summary"])
+    assert lab.node_state("ctl-0")["pacemaker"] == "online"
+    assert all(state == "active" for state in lab.node_state("ctl-0")["ceph_units"].values())
+
+
+def test_own_link_lost_during_rear_leaves_the_undo_for_replay(lab: Lab, policy: Path) -> None:
+    """ctl-0's link cut during its ReaR: the run ends in seconds, pcs start is left for replay."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=15)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        started = time.monotonic()
+        lab.link_down("ctl-0")
+        process.wait(timeout=60)
+        seconds = time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 5
+    assert seconds < 40
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+    run = history(policy)[0]
+    assert run["outcome"] == "degraded"
+    summary = str(run["summary"])
+    assert "ctl-0: rear_mkbackup: connection lost" in summary
+    assert "ctl-0: undo pcs_cluster_start left for replay: node unreachable" in summary
+    assert "killed" not in summary
+    lab.restore("ctl-0")
+    lab.clear_faults()
+    lab.clear_invocations()
+    assert barctl(policy, "run", "undercloud").exit_code == 0
+    assert changes(lab, "ctl-0")[:2] == ["pcs cluster start", "ceph start"]
+    wait_for(lab.is_cluster_healthy, timeout=30)
+
+
+def test_sigterm_on_a_dead_connection_ends_within_seconds(lab: Lab, policy: Path) -> None:
+    """SIGTERM while ReaR's session is dead: exit within seconds, undo left and reported."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=60)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        lab.link_down("ctl-0")
+        time.sleep(1)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        seconds = time.monotonic() - started
+    finally:
+        process.kill()
+        process.wait()
+    assert seconds < 20
+    assert process.returncode == 5
+    run = history(policy)[0]
+    assert "ctl-0: undo pcs_cluster_start left for replay: node unreachable" in str(run["summary"])
+    assert changes(lab, "ctl-1") == ["ceph auth export"]
+
+
+def test_sigterm_during_second_rear_keeps_the_first_node_backed_up(lab: Lab, policy: Path) -> None:
+    """SIGTERM during ctl-1's ReaR: interrupted, ctl-0 success with its artifacts, no lie."""
+    lab.inject("ctl-1", ["rear", "-v"], sleep=3)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-1", "mkbackup"))
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1
+    run = history(policy)[0]
+    assert run["outcome"] == "interrupted"
+    assert "all nodes backed up" not in str(run["summary"])
+    nodes = nodes_of(run)
+    assert nodes["ctl-0"]["outcome"] == "success"
+    paths = [str(path) for path in nodes["ctl-0"]["artifacts"]]  # type: ignore[attr-defined]
+    assert any(path.endswith(f"ctl-0-{run['run_id']}.iso") for path in paths)
+    assert nodes["ctl-1"]["outcome"] == "interrupted"
+    assert nodes["ctl-2"]["outcome"] == "skipped"
+    assert lab.is_cluster_healthy()
+
+
+def test_rear_error_line_is_the_reason(lab: Lab, policy: Path) -> None:
+    """ReaR failing on its NFS mount: the recorded reason is its `ERROR:` line, not its last."""
+    lab.inject("ctl-0", ["rear", "-v"], sleep=2)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, "ctl-0", "mkbackup"))
+        lab.stop_sshd("backup-0")  # the backup node is down by the time ReaR mounts it
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 1
+    run = history(policy)[0]
+    reason = str(nodes_of(run)["ctl-0"]["reason"])
+    assert reason.startswith("ctl-0: rear_mkbackup: exit 1: ERROR: Mount command")
+    assert "Connection timed out" not in reason
+    lab.restore("backup-0")
+    assert lab.is_cluster_healthy()
