@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import posixpath
-import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, Self
@@ -18,7 +16,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -29,43 +26,29 @@ from pydantic import (
 
 from barctl.errors import InputError, SourceProblem
 from barctl.policy_errors import problems_from_validation, suspicious_scalars
-from barctl.schedule import parse_cron
+from barctl.policy_fields import (
+    AnyLocalPath,
+    CatchUpWindowSeconds,
+    CommandSeconds,
+    ConnectTimeout,
+    Groups,
+    Host,
+    IntervalSeconds,
+    JitterSeconds,
+    LocalPath,
+    LongStepSeconds,
+    MisfireGraceSeconds,
+    Names,
+    RejoinSeconds,
+    RemotePath,
+    RunSeconds,
+    User,
+    check_host,
+)
+from barctl.schedule import check_fires, parse_cron
 from barctl.yamlsource import YamlDocument, load_yaml
 
 DEFAULT_POLICY_PATH = Path("/etc/barctl/policy.yaml")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-def _list_to_tuple(value: object) -> object:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _local_path(value: object) -> object:
-    """Strings become Paths (strict mode takes only Path instances); others fail as non-strings."""
-    return Path(value) if isinstance(value, str) else value
-
-
-def _absolute_local(value: Path) -> Path:
-    if not value.is_absolute():
-        raise ValueError(f"must be an absolute path, got {str(value)!r}")
-    return value
-
-
-def _absolute_remote(value: str) -> str:
-    if not posixpath.isabs(value):
-        raise ValueError(f"must be an absolute path, got {value!r}")
-    return value
-
-
-def check_host(value: str) -> str:
-    """Accept an IP address or a DNS name; raise ValueError otherwise."""
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        labels = value.removesuffix(".").split(".")
-        if len(value) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-            raise ValueError(f"{value!r} is not an IP address or host name") from None
-    return value
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -98,13 +81,6 @@ def _check_timezone(value: str) -> str:
     return value
 
 
-LocalPath = Annotated[Path, BeforeValidator(_local_path), AfterValidator(_absolute_local)]
-RemotePath = Annotated[str, AfterValidator(_absolute_remote)]
-Host = Annotated[str, AfterValidator(check_host)]
-Name = Annotated[str, Field(min_length=1)]
-Names = Annotated[tuple[Name, ...], BeforeValidator(_list_to_tuple)]
-Groups = Annotated[tuple[Name, ...], BeforeValidator(_list_to_tuple), Field(min_length=1)]
-Seconds = Annotated[int, Field(gt=0)]
 Mode = Literal["rolling", "offline"]
 
 
@@ -115,7 +91,7 @@ class _Model(BaseModel):
 class InventorySection(_Model):
     """Where the TripleO static inventory is; a relative path is relative to the policy file."""
 
-    path: Annotated[Path, BeforeValidator(_local_path)]
+    path: AnyLocalPath
     stacks: Names = ()
 
     @field_validator("path")
@@ -131,19 +107,19 @@ class UndercloudSection(_Model):
     """How barctl reaches the undercloud (the inventory only says `ansible_connection: local`)."""
 
     address: Host | None = None
-    user: str = "stack"
+    user: User = "stack"
 
 
 class SshSection(_Model):
     """SSH settings shared by every node."""
 
-    user: Name | None = None
-    default_user: Name = "heat-admin"
+    user: User | None = None
+    default_user: User = "heat-admin"
     port: Annotated[int, Field(ge=1, le=65535)] = 22
     private_key: LocalPath = Path("/etc/barctl/credentials/id_ed25519")
     known_hosts: LocalPath = Path("/etc/barctl/known_hosts")
     host_key_policy: Literal["strict", "accept-new"] = "strict"
-    connect_timeout_seconds: Seconds = 10
+    connect_timeout_seconds: ConnectTimeout = 10
     max_parallel: Annotated[int, Field(ge=1, le=64)] = 8
 
 
@@ -158,7 +134,7 @@ class SftpTarget(_Model):
     """An SFTP location; the password is read from a file (or a systemd credential)."""
 
     host: Host
-    user: Name
+    user: User
     path: RemotePath
     password_file: LocalPath
 
@@ -181,11 +157,11 @@ class BackupTarget(_Model):
 class Timeouts(_Model):
     """Time limits of one run, in seconds."""
 
-    command_seconds: Seconds = 300
-    database_dump_seconds: Seconds = 3600
-    rear_seconds: Seconds = 14400
-    rejoin_seconds: Seconds = 1800
-    run_seconds: Seconds = 43200
+    command_seconds: CommandSeconds = 300
+    database_dump_seconds: LongStepSeconds = 3600
+    rear_seconds: LongStepSeconds = 14400
+    rejoin_seconds: RejoinSeconds = 1800
+    run_seconds: RunSeconds = 43200
 
 
 class Plan(_Model):
@@ -193,8 +169,8 @@ class Plan(_Model):
 
     timezone: Annotated[str, AfterValidator(_check_timezone)] = "UTC"
     schedule: str | None = None
-    interval_seconds: Seconds | None = None
-    jitter_seconds: Annotated[int, Field(ge=0)] = 0
+    interval_seconds: IntervalSeconds | None = None
+    jitter_seconds: JitterSeconds = 0
     groups: Groups
     enabled: bool = True
     timeouts: Timeouts = Timeouts()
@@ -203,7 +179,7 @@ class Plan(_Model):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_cron(value, "UTC")
+            check_fires(parse_cron(value, "UTC"), value)
         return value
 
     @model_validator(mode="after")
@@ -232,6 +208,17 @@ class Plans(_Model):
 
     undercloud: UndercloudPlan | None = None
     controlplane: ControlplanePlan | None = None
+
+    @field_validator("undercloud", "controlplane", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # `undercloud:` with nothing under it is YAML null: it used to drop the plan silently.
+        if value is None:
+            raise ValueError(
+                "a plan cannot be empty (null): remove the key, or keep the plan with"
+                " enabled: false"
+            )
+        return value
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Self:
@@ -263,8 +250,8 @@ class LogSection(_Model):
 class DaemonSection(_Model):
     """Scheduler behaviour after downtime."""
 
-    misfire_grace_seconds: Seconds = 21600
-    catch_up_window_seconds: Annotated[int, Field(ge=0)] = 86400
+    misfire_grace_seconds: MisfireGraceSeconds = 21600
+    catch_up_window_seconds: CatchUpWindowSeconds = 86400
 
 
 class Policy(_Model):

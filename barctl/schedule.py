@@ -63,6 +63,25 @@ def parse_cron(expression: str, timezone: str, jitter_seconds: int = 0) -> CronT
     return trigger
 
 
+# A fixed start keeps the check pure; a cron expression has no year field, so a schedule that fires
+# after this date fires every year or more often, and one that does not never fires at all.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def check_fires(trigger: CronTrigger, expression: str) -> CronTrigger:
+    """Raise ValueError when `trigger` never fires (e.g. `30 1 31 2 *`: February has no 31st).
+
+    Such a schedule used to load, show as "disabled", and cost every next_run ~0.5 s while
+    APScheduler searched every year up to 9999 (issue 8 finding 5).
+    """
+    if trigger.get_next_fire_time(None, _EPOCH) is None:
+        raise ValueError(
+            f"cron expression {expression!r} never fires (no such day in those months);"
+            " to stop a plan, set enabled: false"
+        )
+    return trigger
+
+
 def _check_field_tokens(name: str, field: str) -> None:
     for token in field.split(","):
         if not (_NUMERIC_TOKEN.fullmatch(token) or _NAME_TOKEN.fullmatch(token)):

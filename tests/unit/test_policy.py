@@ -309,7 +309,7 @@ MALFORMED = [
     pytest.param(
         variant({9: ("    interval_seconds: 0",)}),
         ["9:23: plans.undercloud.interval_seconds"],
-        "must be greater than 0",
+        "must be at least 1",
         id="zero-interval",
     ),
     # backup target
@@ -444,7 +444,7 @@ MALFORMED = [
     pytest.param(
         variant({}, ("ssh:", "  connect_timeout_seconds: 0")),
         ["13:28: ssh.connect_timeout_seconds"],
-        "must be greater than 0",
+        "must be at least 1",
         id="connect-timeout-zero",
     ),
     pytest.param(
@@ -456,7 +456,7 @@ MALFORMED = [
     pytest.param(
         variant({}, ("daemon:", "  misfire_grace_seconds: -1")),
         ["13:26: daemon.misfire_grace_seconds"],
-        "must be greater than 0",
+        "must be at least 1",
         id="negative-misfire-grace",
     ),
     # several problems: all reported, in file order

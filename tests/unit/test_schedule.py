@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import ValidationError
 
 from barctl.policy import ControlplanePlan, UndercloudPlan
 from barctl.schedule import (
@@ -179,10 +180,21 @@ def test_expected_interval_for_interval_plan() -> None:
 
 
 def test_schedule_that_never_fires() -> None:
-    """February 30th never comes: no next run, and an infinite expected interval."""
-    plan = cron_plan("0 0 30 2 *")
+    """February 30th never comes: no next run, and an infinite expected interval.
+
+    The policy refuses such a schedule at load (test below); a plan built in code still gets a
+    truthful answer.
+    """
+    plan = ControlplanePlan.model_construct(schedule="0 0 30 2 *")
     assert next_run(plan, at("2026-11-25T06:00:00")) is None
     assert expected_interval_seconds(plan, at("2026-11-25T06:00:00")) == float("inf")
+
+
+@pytest.mark.parametrize("schedule", ["30 1 31 2 *", "0 0 30 feb *", "30 1 31 4,6,9,11 *"])
+def test_policy_refuses_a_schedule_that_never_fires(schedule: str) -> None:
+    """A day that no listed month has is refused when the plan is validated, naming the cause."""
+    with pytest.raises(ValidationError, match="never fires"):
+        cron_plan(schedule)
 
 
 def test_interval_next_run_is_now_plus_interval() -> None:
