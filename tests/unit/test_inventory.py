@@ -412,3 +412,84 @@ def test_hosts_in_terminates_on_a_hand_built_cycle() -> None:
     hosts = {name: Host(name, name, empty, frozenset({"a", "b"}), "ssh") for name in ("h1", "h2")}
     inventory = Inventory("hand", MappingProxyType(groups), MappingProxyType(hosts), ())
     assert names(inventory.hosts_in(["a"])) == ["h1", "h2"]
+
+
+# (10) inline child group definitions (valid Ansible)
+
+
+def test_inline_child_definition_merges_with_the_top_level_one() -> None:
+    """A group defined inline under children and at the top level is one group, as in Ansible."""
+    text = (
+        "Controller:\n  children:\n    overcloud_Controller:\n"
+        "      hosts: {ctl-0: {ansible_host: 192.0.2.10}}\n"
+        "      vars: {ansible_ssh_user: heat-admin}\n"
+        "overcloud_Controller:\n  hosts:\n    ctl-1: {ansible_host: 192.0.2.11}\n"
+    )
+    inventory = parse_inventory(parse_yaml(text, "inline.yaml"))
+    assert names(inventory.hosts_in(["Controller"])) == ["ctl-0", "ctl-1"]
+    assert inventory.groups["Controller"].children == ("overcloud_Controller",)
+    assert {host.user for host in inventory.hosts_in(["Controller"])} == {"heat-admin"}
+
+
+def test_inline_definitions_nest_and_need_no_top_level_entry() -> None:
+    """Two inline levels resolve; the inline group exists without a top-level key."""
+    text = (
+        "pacemaker:\n  children:\n    Controller:\n      children:\n"
+        "        overcloud_Controller:\n          hosts: {ctl-0: {}}\n"
+    )
+    inventory = parse_inventory(parse_yaml(text, "inline.yaml"))
+    assert names(inventory.hosts_in(["pacemaker"])) == ["ctl-0"]
+    assert inventory.hosts["ctl-0"].groups == {"pacemaker", "Controller", "overcloud_Controller"}
+
+
+def test_inline_definition_is_checked_like_a_top_level_one() -> None:
+    """A hostile host inside an inline definition is located at its key, inline path and all."""
+    text = "pacemaker:\n  children:\n    Controller:\n      hosts: {'ctl;id': {}}\n"
+    with pytest.raises(InputError) as caught:
+        parse_inventory(parse_yaml(text, "inline.yaml"))
+    (problem,) = caught.value.problems
+    assert str(problem).startswith(
+        "inline.yaml:4:15: pacemaker.children.Controller.hosts.ctl;id: not an RFC 1123 host name"
+    )
+
+
+# (11) excluded_overcloud (TripleO BlacklistedHostnames)
+
+
+@pytest.mark.parametrize("stacks", [(), ("overcloud",)])
+def test_excluded_hosts_are_never_returned_for_backup(stacks: tuple[str, ...]) -> None:
+    """Members of excluded_overcloud are left out of hosts_in and listed by excluded_in."""
+    inventory = load_inventory(fixture("excluded.yaml"), stacks)
+    assert names(inventory.hosts_in(["Controller"])) == ["ctl-0", "ctl-1"]
+    assert names(inventory.excluded_in(["Controller"])) == ["ctl-2"]
+    assert names(inventory.hosts_in(["Compute"])) == []
+    assert names(inventory.excluded_in(["Compute"])) == ["cmp-0"]
+    assert inventory.excluded == {"ctl-2", "cmp-0"}
+
+
+# (12) linear resolution
+
+
+def hosts_text(count: int) -> str:
+    """A merged-stack inventory of `count` controllers, as tripleo writes it."""
+    lines = [
+        "Controller:\n  children: {overcloud_Controller: {}}\n",
+        "pacemaker:\n  children: {overcloud_pacemaker: {}}\n",
+        "overcloud_pacemaker:\n  children: {overcloud_Controller: {}}\n",
+        "  vars: {ansible_ssh_user: tripleo-admin}\n",
+        "overcloud_Controller:\n  hosts:\n",
+    ]
+    lines += (
+        f"    ctl-{index}: {{ansible_host: 10.{index >> 16}.{index >> 8 & 255}.{index & 255}}}\n"
+        for index in range(count)
+    )
+    return "".join(lines)
+
+
+@pytest.mark.timeout(120)
+def test_hundred_thousand_hosts_parse_and_resolve() -> None:
+    """100k hosts resolve (issue 8: 518 s, quadratic); no timing asserted, the timeout guards."""
+    inventory = parse_inventory(parse_yaml(hosts_text(100_000), "big.yaml"))
+    assert len(inventory.hosts_in(["pacemaker"])) == 100_000
+    last = inventory.hosts["ctl-99999"]
+    assert (last.address, last.user) == ("10.1.134.159", "tripleo-admin")
