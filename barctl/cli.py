@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from barctl import __version__, backup, gate, logs, remote, report
-from barctl.errors import BarctlError, InputError
-from barctl.inventory import Inventory, load_inventory
+from barctl.errors import BarctlError, InputError, SourceProblem
+from barctl.inventory import Inventory, InventoryLookupError, load_inventory
 from barctl.outcome import RunOutcome
 from barctl.policy import (
     Policy,
@@ -23,6 +23,8 @@ from barctl.policy import (
     load_policy_document,
     resolve_policy_path,
 )
+from barctl.policy_site import check_site
+from barctl.yamlsource import YamlDocument
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -86,14 +88,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(arguments: argparse.Namespace) -> tuple[Policy, Inventory, Path]:
-    """Policy and inventory, with every problem of both reported together."""
+    """Policy, inventory, credential files and plan resolution, every problem reported together.
+
+    Every command (and the daemon, at start and on reload) loads through here, so after
+    `validate` says valid no command fails on configuration (issue 8 finding 5).
+    """
     path = resolve_policy_path(arguments.config, os.environ)
     policy, document = load_policy_document(path)
-    inventory = load_inventory(str(policy.inventory.path), policy.inventory.stacks)
-    problems = check_policy_against_inventory(policy, document, inventory.group_names())
+    problems = check_site(policy, document, os.environ)
+    try:
+        inventory = load_inventory(str(policy.inventory.path), policy.inventory.stacks)
+    except InventoryLookupError as error:
+        raise InputError(problems + _unknown_stack_problems(policy, document, error)) from None
+    except InputError as error:
+        raise InputError(problems + error.problems) from None
+    problems += check_policy_against_inventory(policy, document, inventory.group_names())
+    if not problems:
+        problems += _resolution_problems(policy, document, inventory)
     if problems:
         raise InputError(problems)
     return policy, inventory, path
+
+
+def _unknown_stack_problems(
+    policy: Policy, document: YamlDocument, error: InventoryLookupError
+) -> list[SourceProblem]:
+    stacks = list(policy.inventory.stacks)
+    found = ", ".join(error.known) or "none"
+    return [
+        document.problem(
+            ("inventory", "stacks", stacks.index(name)),
+            f"unknown stack {name!r} in inventory {policy.inventory.path}; stacks found: {found}",
+        )
+        for name in error.unknown
+        if name in stacks
+    ] or [document.problem(("inventory", "stacks"), str(error))]
+
+
+def _resolution_problems(
+    policy: Policy, document: YamlDocument, inventory: Inventory
+) -> list[SourceProblem]:
+    """What `run` would resolve without connecting (addresses, target, password), per plan."""
+    problems = []
+    for name, _plan in policy.plans.items():
+        try:
+            backup.resolve(policy, inventory, name, os.environ)
+        except BarctlError as error:
+            message = str(error)
+            key: tuple[str, ...] = ("plans", name)
+            if "undercloud.address" in message:
+                key, message = ("undercloud", "address"), f"plan {name}: {message}"
+            problems.append(document.problem(key, message))
+    return list(dict.fromkeys(problems))
 
 
 def command_validate(arguments: argparse.Namespace) -> int:

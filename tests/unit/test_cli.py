@@ -13,10 +13,12 @@ INVENTORY = DATA / "inventory" / "train_single.yaml"
 
 
 def write_policy(directory: Path, body: str) -> Path:
-    """A policy file next to a copy of the train inventory."""
+    """A policy file next to a copy of the train inventory, an SSH key and a known_hosts file."""
     (directory / "inventory.yaml").write_text(INVENTORY.read_text())
+    (directory / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (directory / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
     path = directory / "policy.yaml"
-    path.write_text(body)
+    path.write_text(body.replace("DIRECTORY", str(directory)))
     return path
 
 
@@ -30,6 +32,9 @@ backup_target:
 plans:
   undercloud: {schedule: "30 1 * * *"}
   controlplane: {schedule: "30 2 * * sun", groups: [Controller, Database]}
+ssh:
+  private_key: DIRECTORY/id_ed25519
+  known_hosts: DIRECTORY/known_hosts
 state_directory: STATE
 """
 
