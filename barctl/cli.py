@@ -155,9 +155,10 @@ def command_validate(arguments: argparse.Namespace) -> int:
 def command_inventory(arguments: argparse.Namespace) -> int:
     """Print every plan's resolved nodes."""
     policy, inventory, _ = load(arguments)
-    for name, _section in policy.plans.items():
+    for name, section in policy.plans.items():
         resolved = backup.resolve(policy, inventory, name, os.environ)
-        print(report.inventory_text(resolved))
+        excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
+        print(report.inventory_text(resolved, excluded))
     return EXIT_SUCCESS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TextIO
@@ -18,8 +18,8 @@ from barctl.policy import Policy, effective_state_directory
 from barctl.store import Store, history_path
 
 
-def inventory_text(resolved: Resolved) -> str:
-    """A plan's nodes: name, address, SSH user, and inventory groups."""
+def inventory_text(resolved: Resolved, excluded: Sequence[str] = ()) -> str:
+    """A plan's nodes: name, address, SSH user, and inventory groups; then its excluded hosts."""
     lines = [f"plan {resolved.name}:"]
     width = max((len(node.name) for node in resolved.nodes), default=4)
     for node in resolved.nodes:
@@ -27,6 +27,14 @@ def inventory_text(resolved: Resolved) -> str:
             sorted(group for group in node.groups if "_" not in group or group.islower())
         )
         lines.append(f"  {node.name:<{width}}  {node.address:<15}  {node.user:<12}  {groups}")
+    if excluded:
+        lines.append(
+            f"  excluded (excluded_overcloud, TripleO BlacklistedHostnames), never backed up:"
+            f" {', '.join(excluded)}"
+        )
+    if not resolved.nodes:
+        why = "every host of its groups is excluded" if excluded else "its groups hold no host"
+        lines.append(f"  NO NODE TO BACK UP: {why}")
     target = resolved.target
     lines.append(
         f"  backup target: {target.node.name} ({target.node.address}, user {target.node.user}),"
