@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
+from barctl import cli
 from barctl.errors import BarctlError, InputError
 from barctl.inventory import (
     Group,
@@ -493,3 +494,53 @@ def test_hundred_thousand_hosts_parse_and_resolve() -> None:
     assert len(inventory.hosts_in(["pacemaker"])) == 100_000
     last = inventory.hosts["ctl-99999"]
     assert (last.address, last.user) == ("10.1.134.159", "tripleo-admin")
+
+
+# (13) `barctl inventory` shows excluded hosts per plan
+
+
+def run_inventory_command(
+    tmp_path: Path, plans: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    """`barctl inventory` over excluded.yaml with the given plans; exit code and stdout."""
+    (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (tmp_path / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        f"inventory: {{path: {fixture('excluded.yaml')}}}\n"
+        "undercloud: {address: 192.0.2.1}\n"
+        "backup_target: {nfs: {server: 192.0.2.250, export: /ctl_plane_backups}}\n"
+        f"plans:\n{plans}"
+        f"ssh: {{private_key: {tmp_path}/id_ed25519, known_hosts: {tmp_path}/known_hosts}}\n"
+        f"state_directory: {tmp_path}/state\n"
+    )
+    code = cli.main(["-c", str(policy), "inventory"])
+    return code, capsys.readouterr().out
+
+
+def test_inventory_command_lists_excluded_hosts_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan shows its backed-up nodes, then its excluded ones, never as nodes."""
+    plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Controller]}\n'
+    code, out = run_inventory_command(tmp_path, plans, capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["ctl-0", "ctl-1"]
+    assert lines[3] == (
+        "  excluded (excluded_overcloud, TripleO BlacklistedHostnames), never backed up: ctl-2"
+    )
+    assert "NO NODE" not in out
+
+
+def test_inventory_command_says_when_every_node_is_excluded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan whose every host is excluded says there is nothing to back up."""
+    plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Compute]}\n'
+    code, out = run_inventory_command(tmp_path, plans, capsys)
+    assert code == 0
+    assert out.splitlines()[1:3] == [
+        "  excluded (excluded_overcloud, TripleO BlacklistedHostnames), never backed up: cmp-0",
+        "  NO NODE TO BACK UP: every host of its groups is excluded",
+    ]
