@@ -246,9 +246,11 @@ def evaluate(
 
     Each reason appears once per node, without the node's name in it (the report adds it).
     """
-    problems = [(probe.node, probe.problem) for probe in (*probes, target) if probe.problem]
+    # Membership first: a standby node's stopped galera is a consequence, standby the cause.
+    problems = _pacemaker_verdict(probes) if pacemaker else []
+    problems += [(probe.node, probe.problem) for probe in (*probes, target) if probe.problem]
     if pacemaker:
-        problems += _pacemaker_verdict(probes) + _galera_verdict(probes)
+        problems += _galera_verdict(probes)
     return tuple(dict.fromkeys(problems))
 
 

@@ -81,8 +81,11 @@ def gate_text(verdict: gate.GateResult) -> str:
     reasons = verdict.reasons()
     lines = []
     for probe in (*verdict.probes, verdict.target):
+        # The verdict's order (membership before its consequences); a probe problem the
+        # verdict does not hold comes first.
         found = dict.fromkeys([probe.problem] if probe.problem else [])
-        found.update(dict.fromkeys(reasons.pop(probe.node, [])))
+        known = reasons.pop(probe.node, [])
+        found = dict.fromkeys(known) if probe.problem in known else found | dict.fromkeys(known)
         if found:
             lines.append(f"  REFUSED  {probe.node}: {'; '.join(found)}")
             continue

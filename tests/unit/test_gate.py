@@ -199,8 +199,8 @@ def test_standby_node_with_stopped_galera_names_both() -> None:
         galera_status=mysql_down,
     )
     assert verdict(result).reasons()["controller-0"] == [
-        "mysql failed: Error: can only exec into running containers",
         "pacemaker node overcloud-controller-0 is standby, not online",
+        "mysql failed: Error: can only exec into running containers",
     ]
 
 
