@@ -111,7 +111,9 @@ class InventoryReader:
                 )
         if value:
             draft.defined = True
-        self.variables((*path, "vars"), value.get("vars"), draft.variables, draft.origins, name)
+        self.variables(
+            (*path, "vars"), value.get("vars"), draft.variables, draft.origins, f"group {name}"
+        )
         self.hosts(path, draft, value.get("hosts"))
         self.children(path, draft, value.get("children"))
         return draft

@@ -207,6 +207,22 @@ def test_host_listed_twice_with_two_values_is_refused(second: str, expected: str
     assert problem.startswith(expected)
 
 
+def test_group_defined_twice_with_two_users_is_refused() -> None:
+    """An inline and a top-level definition of one group may not disagree on a user."""
+    text = (
+        "Controller:\n  children:\n    overcloud_Controller:\n"
+        "      vars: {ansible_ssh_user: heat-admin}\n"
+        "overcloud_Controller:\n  hosts: {ctl-0: {}}\n  vars: {ansible_ssh_user: stack}\n"
+    )
+    (problem,) = problems_of(text)
+    assert problem == (
+        f"{FILE}:7:28: overcloud_Controller.vars.ansible_ssh_user: group overcloud_Controller"
+        " already has ansible_ssh_user 'heat-admin' at line 4"
+        " (Controller.children.overcloud_Controller.vars.ansible_ssh_user);"
+        " two different values are ambiguous"
+    )
+
+
 def test_hostile_stack_name_is_refused() -> None:
     """Stack names become group-name prefixes and policy keys: same rule as group names."""
     text = "Undercloud:\n  hosts: {undercloud: {}}\n  vars: {plan: 'overcloud;id'}\n"
