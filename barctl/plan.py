@@ -206,13 +206,17 @@ def rear_steps(node: str, context: Context) -> tuple[Step, ...]:
     )
     content = commands.rear_run_config(prefix, variables)
     timeouts = context.timeouts
-    # Verified at once, so that a node backed up before a later failure or an interrupt is
-    # recorded with its artifacts (issue 8 finding 10).
     return (
         _command(node, commands.write_rear_config(content, timeouts.command)),
         _command(node, commands.rear_mkbackup(timeouts.rear)),
-        Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target"),
     )
+
+
+def verify_step(node: str) -> Step:
+    """Check this node's ISO and archive on the target as soon as its ReaR is done, so that a
+    node backed up before a later failure or an interrupt is recorded with its artifacts
+    (issue 8 finding 10)."""
+    return Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target")
 
 
 def database_steps(
@@ -293,13 +297,13 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
                 ),
             )
         )
-    steps += rear_steps(node.name, context)
+    steps += (*rear_steps(node.name, context), verify_step(node.name))
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(context.plan, context.run_id, "live", (node,), context.target, phases)
 
 
 def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
-    """One controller out at a time: check peers, dump, stop, ReaR, verify, start, wait for it."""
+    """One controller out at a time: check peers, dump, stop, ReaR, start, verify, wait for it."""
     name = node.name
     timeouts = context.timeouts
     steps: list[Step] = [
@@ -329,6 +333,9 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         steps.append(_undo(name, "pacemaker"))
     if ceph:
         steps.append(_undo(name, "ceph"))
+    # Verified once the node is back in the cluster: checking the target never lengthens the
+    # node's out-of-cluster window.
+    steps.append(verify_step(name))
     if facts.pacemaker_member:
         steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     return tuple(steps)
@@ -412,7 +419,9 @@ def build_offline_plan(
                 (_guarded(members[0], stop_all, start_all, "pacemaker_all"),),
             )
         )
-    phases.append(_each("rear", nodes, lambda node: rear_steps(node.name, context)))
+    phases.append(
+        _each("rear", nodes, lambda node: (*rear_steps(node.name, context), verify_step(node.name)))
+    )
     if members:
         rejoin = Step(
             members[0], StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced"

@@ -30,10 +30,11 @@ def names(steps: tuple[plan.Step, ...]) -> list[str]:
 
 
 def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
-    """Each controller has its own phase: checks, desync, dump, stop, rear, start, wait, ceph."""
+    """Each controller has its own phase: checks, desync, dump, stop, rear, start, ceph, verify,
+    wait; ceph comes back before the rejoin wait and verification is outside the stop window."""
     built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
     titles = [phase.title for phase in built.phases]
-    assert titles == ["prepare", "node ctl-0", "node ctl-1", "node ctl-2", "verify"]
+    assert titles == ["prepare", "node ctl-0", "node ctl-1", "node ctl-2"]
     steps = built.phases[1].steps[0][1]
     assert names(steps) == [
         "check_peers",
@@ -48,8 +49,9 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
         "write_rear_config",
         "rear_mkbackup",
         "undo:pacemaker",
-        "wait_rejoin",
         "undo:ceph",
+        "verify_artifacts",
+        "wait_rejoin",
     ]
 
 
@@ -82,6 +84,7 @@ def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
         "check_peers",
         "write_rear_config",
         "rear_mkbackup",
+        "verify_artifacts",
     ]
 
 
@@ -99,7 +102,6 @@ def test_offline_plan_quiesces_then_backs_up_all_nodes_in_parallel() -> None:
         "rear",
         "start cluster",
         "resume",
-        "verify",
     ]
     pause = built.phases[1].steps[0][1][0]
     assert pause.command is not None and pause.command.argv == ("podman", "pause", "nova_api")
@@ -118,6 +120,7 @@ def test_undercloud_plan_dumps_then_runs_rear() -> None:
         "database_dump",
         "write_rear_config",
         "rear_mkbackup",
+        "verify_artifacts",
     ]
     dump = steps[1].command
     assert dump is not None and "--all-databases" in dump.argv
