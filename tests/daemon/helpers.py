@@ -207,11 +207,26 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 
 
 def offline_policy(directory: Path, **plans: dict[str, Any]) -> dict[str, Any]:
-    """A valid policy on a static test inventory; nodes are unreachable (no lab needed)."""
+    """A valid policy on a static test inventory; nodes are unreachable (no lab needed).
+
+    Its SSH key and known_hosts are placeholder files in `directory`: `validate` (and so the
+    daemon's start) refuses credential files that cannot be read.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    credentials = {
+        "private_key": directory / "id_ed25519",
+        "known_hosts": directory / "known_hosts",
+    }
+    for path in credentials.values():
+        path.write_text("placeholder, never used: no node is reachable\n")
+        path.chmod(0o600)
     return {
         "inventory": {"path": str(DATA / "inventory" / "wallaby_single.yaml")},
         "undercloud": {"address": "192.0.2.1"},
-        "ssh": {"connect_timeout_seconds": 1},
+        "ssh": {
+            "connect_timeout_seconds": 1,
+            **{key: str(path) for key, path in credentials.items()},
+        },
         "backup_target": {"nfs": {"server": "192.0.2.250", "export": "/ctl_plane_backups"}},
         "plans": plans
         or {"undercloud": {"interval_seconds": 3600}, "controlplane": {"schedule": "30 2 * * sun"}},
