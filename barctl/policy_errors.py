@@ -96,7 +96,9 @@ def _node_at(
     key_node, node = None, root
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            pair = next((pair for pair in node.value if str(pair[0].value) == str(part)), None)
+            # The last pair wins: a merge key (`<<: *x`) puts the merged pairs first.
+            pairs = reversed(node.value)
+            pair = next((pair for pair in pairs if str(pair[0].value) == str(part)), None)
             if pair is None:
                 break
             key_node, node = pair
