@@ -43,26 +43,31 @@ def check_site(
 ) -> list[SourceProblem]:
     """Every credential file the policy names that is missing, unreadable, empty or malformed."""
     credentials = bool(environ.get("CREDENTIALS_DIRECTORY", "").split(":")[0])
-    checks: list[tuple[tuple[str, ...], Path, str, bool]] = [
-        (("ssh", "private_key"), effective_private_key(policy, environ), "ssh_key", False),
-        (("ssh", "known_hosts"), policy.ssh.known_hosts, "", False),
+    # accept-new exists to start from an empty known_hosts (new keys go to barctl's own file);
+    # in strict mode an empty one would refuse every node.
+    empty_known_hosts = policy.ssh.host_key_policy == "accept-new"
+    checks: list[tuple[tuple[str, ...], Path, str, bool, bool]] = [
+        (("ssh", "private_key"), effective_private_key(policy, environ), "ssh_key", False, False),
+        (("ssh", "known_hosts"), policy.ssh.known_hosts, "", False, empty_known_hosts),
     ]
     password_file = effective_sftp_password_file(policy, environ)
     if password_file is not None:
         key = ("backup_target", "sftp", "password_file")
-        checks.append((key, password_file, "sftp_password", True))
+        checks.append((key, password_file, "sftp_password", True, False))
     problems = []
-    for key_path, path, credential, one_line in checks:
+    for key_path, path, credential, one_line, may_be_empty in checks:
         try:
-            _check_file(path, one_line=one_line)
+            _check_file(path, one_line=one_line, may_be_empty=may_be_empty)
         except _Unusable as reason:
             origin = f"systemd credential {credential} " if credential and credentials else ""
             problems.append(locator.problem(key_path, f"{origin}{path}: {reason}"))
     return problems
 
 
-def _check_file(path: Path, *, one_line: bool) -> None:
+def _check_file(path: Path, *, one_line: bool, may_be_empty: bool = False) -> None:
     content = _read(path)
+    if may_be_empty:
+        return
     if not content.strip():
         raise _Unusable("is empty")
     if not one_line:

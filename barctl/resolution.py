@@ -184,6 +184,14 @@ def read_credential(path: Path, what: str) -> str:
 
 
 def check_credentials(settings: remote.SshSettings) -> None:
-    """The SSH private key and known_hosts file are readable and not empty right now."""
+    """The SSH private key and known_hosts file are readable right now, and not empty (an empty
+    known_hosts is the starting point of accept-new, whose new keys go to barctl's own file)."""
     read_credential(Path(settings.private_key), "SSH private key")
-    read_credential(Path(settings.known_hosts), "SSH known_hosts file")
+    if settings.accept_new_hosts_file is None:
+        read_credential(Path(settings.known_hosts), "SSH known_hosts file")
+        return
+    try:
+        Path(settings.known_hosts).read_bytes()
+    except OSError as error:
+        message = f"cannot read the SSH known_hosts file {settings.known_hosts}: {error.strerror}"
+        raise CredentialError(message) from None

@@ -350,13 +350,12 @@ def test_accept_new_records_unknown_keys_but_still_refuses_changed_ones(
 
 def test_strict_policy_refuses_unknown_host_keys(lab: Lab, tmp_path: Path) -> None:
     """By default a host missing from known_hosts is refused, never trusted on first use."""
-    empty = tmp_path / "known_hosts"
-    empty.write_text("")
-    policy = policy_for(
-        lab,
-        tmp_path,
-        ssh={"known_hosts": str(empty)},
-    )
+    others = tmp_path / "known_hosts"
+    lines = lab.known_hosts_path.read_text().splitlines(keepends=True)
+    address = lab.address("undercloud")
+    others.write_text("".join(line for line in lines if not line.startswith(f"{address} ")))
+    assert others.read_text() and address not in others.read_text()
+    policy = policy_for(lab, tmp_path, ssh={"known_hosts": str(others)})
     result = barctl(policy, "run", "undercloud")
     assert result.exit_code == 3
     assert "undercloud: unknown host key" in result.stdout

@@ -273,6 +273,19 @@ def test_missing_known_hosts_is_located_in_both_modes(
     assert validate(site, accept_new, capsys) == [expected[0].replace(":7:", ":8:")]
 
 
+def test_empty_known_hosts_is_refused_only_in_strict_mode(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty known_hosts fails validate in strict mode and is the start of accept-new."""
+    (site / "known_hosts").write_text("")
+    assert validate(site, VALID, capsys) == [
+        "S/policy.yaml:7:16: ssh.known_hosts: S/known_hosts: is empty"
+    ]
+    accept_new = VALID.replace("ssh:\n", "ssh:\n  host_key_policy: accept-new\n")
+    (site / "policy.yaml").write_text(accept_new.replace("DIRECTORY", str(site)))
+    assert cli.main(["-c", str(site / "policy.yaml"), "validate"]) == 0
+
+
 def test_missing_undercloud_address_with_an_undercloud_plan(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
