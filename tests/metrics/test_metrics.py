@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 import subprocess
 import urllib.request
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from barctl.errors import InputError
 from barctl.metrics import (
     DURATION_BUCKETS,
     REASON_LABELS,
@@ -390,14 +390,10 @@ def test_promtool_check_metrics_is_clean(tmp_path: Path) -> None:
     assert result.stderr == b""
 
 
-def test_infinite_interval_is_exported_for_a_schedule_that_never_fires_again(
-    tmp_path: Path,
-) -> None:
-    """A cron that never fires again has next_run 0 and an infinite expected interval."""
-    policy, inventory = write_world(tmp_path, undercloud={"schedule": "0 0 30 2 *"})
-    samples = parse(render(make_source(policy, inventory)))
-    assert value(samples, "barctl_plan_next_run_timestamp_seconds", plan="undercloud") == 0
-    assert math.isinf(value(samples, "barctl_plan_expected_interval_seconds", plan="undercloud"))
+def test_a_schedule_that_never_fires_never_reaches_the_exporter(tmp_path: Path) -> None:
+    """A cron that never fires is refused at load, so no plan exports an infinite interval."""
+    with pytest.raises(InputError, match="never fires"):
+        write_world(tmp_path, undercloud={"schedule": "0 0 30 2 *"})
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1:0", "[::1]:0"])
