@@ -139,6 +139,10 @@ def _galera_probe(
     accounts = _accounts(
         _checked(session, commands.database_accounts(container, password, timeout), "mysql failed")
     )
+    if judged and not accounts:
+        # A galera cluster always has accounts (root at least): none means the query or its
+        # parsing is wrong, and the grants dump would be an empty file counted as a backup.
+        raise _ProbeFailed("galera lists no database accounts: the grants dump would be empty")
     facts = replace(probe.facts, databases=tuple(databases), accounts=accounts)
     galera = cluster.parse_galera_status(galera_text) if judged else None
     return replace(probe, facts=facts, galera=galera, password=password)

@@ -685,6 +685,9 @@ class Lab:
                 "galera": spec.galera,
                 "wsrep_desync": "OFF",
                 "wsrep_state": "Synced" if spec.galera else "",
+                # Database accounts as [user, host] pairs; None: root@localhost plus one
+                # service account per database (see standin.DATABASES).
+                "mysql_accounts": None,
                 "containers": {c: "running" for c in spec.containers},
                 "ceph_mon": spec.ceph_mon,
                 "ceph_units": units,

@@ -745,15 +745,45 @@ def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
                     ctx.out("table_schema")
                 for name in DATABASES:
                     ctx.out(name)
-            elif "show grants" in lowered or "mysql.user" in lowered:
-                ctx.out("GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION;")
-                for name in DATABASES:
-                    ctx.out(
-                        f"GRANT USAGE ON *.* TO `{name}`@`%` IDENTIFIED BY PASSWORD "
-                        f"'*{hashlib.sha1(name.encode()).hexdigest().upper()}';"  # noqa: S324
-                    )
-                    ctx.out(f"GRANT ALL PRIVILEGES ON `{name}`.* TO `{name}`@`%`;")
+            elif "mysql.user" in lowered:
+                # `mysql -N -B -e "SELECT user, host FROM mysql.user ..."`: one tab-separated
+                # row per account, the select list as header without -N (mysql(1) --batch).
+                if header:
+                    ctx.out("user\thost")
+                for user, host in _accounts(node):
+                    ctx.out(f"{user}\t{host}")
+            elif lowered.startswith("show grants for"):
+                found = _grants(node, statement)
+                if found is None:
+                    ctx.err("ERROR 1141 (42000) at line 1: There is no such grant defined for user")
+                    return 1
+                if header:
+                    ctx.out("Grants for account")
+                for line in found:
+                    ctx.out(line)
     return 0
+
+
+def _accounts(node: dict[str, Any]) -> list[tuple[str, str]]:
+    configured = node.get("mysql_accounts")
+    if configured is not None:
+        return [(str(user), str(host)) for user, host in configured]
+    return [("root", "localhost"), *((name, "%") for name in DATABASES)]
+
+
+def _grants(node: dict[str, Any], statement: str) -> list[str] | None:
+    """`SHOW GRANTS FOR 'u'@'h'` as MariaDB answers it; None for an unknown account (1141)."""
+    match = re.search(r"for\s+'([^']*)'@'([^']*)'", statement, re.IGNORECASE)
+    if match is None or (match.group(1), match.group(2)) not in _accounts(node):
+        return None
+    user, host = match.groups()
+    if user == "root":
+        return [f"GRANT ALL PRIVILEGES ON *.* TO `root`@`{host}` WITH GRANT OPTION"]
+    digest = hashlib.sha1(user.encode()).hexdigest().upper()  # noqa: S324
+    return [
+        f"GRANT USAGE ON *.* TO `{user}`@`{host}` IDENTIFIED BY PASSWORD '*{digest}'",
+        f"GRANT ALL PRIVILEGES ON `{user}`.* TO `{user}`@`{host}`",
+    ]
 
 
 def cmd_mysqldump(ctx: Ctx, args: list[str]) -> int:

@@ -155,3 +155,27 @@ def test_rear_error_line_is_the_reason(lab: Lab, policy: Path) -> None:
     assert "Connection timed out" not in reason
     lab.restore("backup-0")
     assert lab.is_cluster_healthy()
+
+
+def test_galera_node_without_accounts_refuses_with_zero_changes(lab: Lab, policy: Path) -> None:
+    """A galera node listing no accounts refuses the run before anything changes."""
+    lab.set_node("ctl-1", mysql_accounts=[])
+    result = barctl(policy, "run", "controlplane")
+    assert result.exit_code == 3, result.stdout
+    assert "ctl-1: galera lists no database accounts" in result.stdout
+    assert changes(lab) == []
+
+
+def test_grants_dump_holds_every_account_it_listed(lab: Lab, policy: Path) -> None:
+    """The grants file of a controller has one replayable statement set per listed account."""
+    lab.set_node("ctl-0", mysql_accounts=[["root", "localhost"], ["nova", "%"]])
+    assert barctl(policy, "run", "controlplane").exit_code == 0
+    run_id = str(history(policy)[0]["run_id"])
+    grants = lab.host_directory("ctl-0", "var-lib-barctl") / run_id
+    text = (grants / "openstack-backup-mysql-grants.sql").read_text()
+    assert text.splitlines() == [
+        "GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION;",
+        "GRANT USAGE ON *.* TO `nova`@`%` IDENTIFIED BY PASSWORD"
+        " '*E5DABA832CD4DFBB3BC3A365CE5D12AB091686AF';",
+        "GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`%`;",
+    ]

@@ -271,3 +271,16 @@ def test_facts_of_a_member_carry_its_pacemaker_name() -> None:
     facts = verdict(result).facts()["controller-1"]
     assert facts.cluster_name("controller-1") == "overcloud-controller-1"
     assert NodeFacts().cluster_name("ctl-0") == "ctl-0"
+
+
+def test_galera_node_without_accounts_refuses() -> None:
+    """A galera member listing no database accounts refuses: its grants dump would be empty."""
+    result, _ = probe(
+        "overcloud-controller-0",
+        PACEMAKER,
+        pacemaker_node_name=ok("overcloud-controller-0\n"),
+        pacemaker_status=ok(crm_mon()),
+        database_accounts=ok(""),
+    )
+    assert result.problem == "galera lists no database accounts: the grants dump would be empty"
+    assert not verdict(result).passed
