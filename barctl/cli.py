@@ -18,6 +18,9 @@ from barctl.errors import BarctlError, InputError, SourceProblem
 from barctl.inventory import Inventory, InventoryLookupError, load_inventory
 from barctl.outcome import RunOutcome
 from barctl.policy import (
+    Plan as PlanPolicy,
+)
+from barctl.policy import (
     Policy,
     check_policy_against_inventory,
     load_policy_document,
@@ -130,16 +133,29 @@ def _resolution_problems(
 ) -> list[SourceProblem]:
     """What `run` would resolve without connecting (addresses, target, password), per plan."""
     problems = []
-    for name, _plan in policy.plans.items():
+    for name, plan in policy.plans.items():
         try:
-            backup.resolve(policy, inventory, name, os.environ)
+            resolved = backup.resolve(policy, inventory, name, os.environ)
         except BarctlError as error:
             message = str(error)
             key: tuple[str, ...] = ("plans", name)
             if "undercloud.address" in message:
                 key, message = ("undercloud", "address"), f"plan {name}: {message}"
             problems.append(document.problem(key, message))
+            continue
+        if not resolved.nodes and plan.enabled:
+            # A plan with nothing to back up would "succeed" every night: a backup that
+            # silently did not happen.
+            problems.append(document.problem(("plans", name), _no_node_message(inventory, plan)))
     return list(dict.fromkeys(problems))
+
+
+def _no_node_message(inventory: Inventory, plan: PlanPolicy) -> str:
+    groups = ", ".join(plan.groups)
+    excluded = ", ".join(host.name for host in inventory.excluded_in(list(plan.groups)))
+    if excluded:
+        return f"no node to back up: every host of {groups} is excluded ({excluded})"
+    return f"no node to back up: the inventory groups {groups} hold no hosts"
 
 
 def command_validate(arguments: argparse.Namespace) -> int:

@@ -501,8 +501,8 @@ def test_hundred_thousand_hosts_parse_and_resolve() -> None:
 
 def run_inventory_command(
     tmp_path: Path, plans: str, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str]:
-    """`barctl inventory` over excluded.yaml with the given plans; exit code and stdout."""
+) -> tuple[int, str, str]:
+    """`barctl inventory` over excluded.yaml with the given plans; exit code, stdout, stderr."""
     (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     (tmp_path / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
     policy = tmp_path / "policy.yaml"
@@ -515,7 +515,8 @@ def run_inventory_command(
         f"state_directory: {tmp_path}/state\n"
     )
     code = cli.main(["-c", str(policy), "inventory"])
-    return code, capsys.readouterr().out
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_inventory_command_lists_excluded_hosts_apart(
@@ -523,7 +524,7 @@ def test_inventory_command_lists_excluded_hosts_apart(
 ) -> None:
     """The plan shows its backed-up nodes, then its excluded ones, never as nodes."""
     plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Controller]}\n'
-    code, out = run_inventory_command(tmp_path, plans, capsys)
+    code, out, _ = run_inventory_command(tmp_path, plans, capsys)
     assert code == 0
     lines = out.splitlines()
     assert [line.split()[0] for line in lines[1:3]] == ["ctl-0", "ctl-1"]
@@ -536,11 +537,24 @@ def test_inventory_command_lists_excluded_hosts_apart(
 def test_inventory_command_says_when_every_node_is_excluded(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A plan whose every host is excluded says there is nothing to back up."""
-    plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Compute]}\n'
-    code, out = run_inventory_command(tmp_path, plans, capsys)
+    """A disabled plan whose every host is excluded shows that there is nothing to back up."""
+    plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Compute], enabled: false}\n'
+    code, out, _ = run_inventory_command(tmp_path, plans, capsys)
     assert code == 0
     assert out.splitlines()[1:3] == [
         "  excluded (excluded_overcloud, TripleO BlacklistedHostnames), never backed up: cmp-0",
         "  NO NODE TO BACK UP: every host of its groups is excluded",
     ]
+
+
+def test_enabled_plan_with_every_node_excluded_is_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An enabled plan with nothing to back up fails at load, located at the plan, naming why."""
+    plans = '  controlplane: {schedule: "30 2 * * sun", groups: [Compute]}\n'
+    code, out, error = run_inventory_command(tmp_path, plans, capsys)
+    assert (code, out) == (2, "")
+    assert error == (
+        f"{tmp_path}/policy.yaml:5:17: plans.controlplane: no node to back up:"
+        " every host of Compute is excluded (cmp-0)\n"
+    )
