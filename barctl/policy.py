@@ -59,13 +59,13 @@ class Plans(_Model):
     """The two plan names barctl knows; at least one must be present."""
 
     undercloud: UndercloudPlan | None = Field(
-        None,
+        default=None,
         description="Back up the undercloud (live, then ReaR). At least one of undercloud and"
         " controlplane (no other plan names).",
         examples=[{"schedule": "30 1 * * *"}],
     )
     controlplane: ControlplanePlan | None = Field(
-        None,
+        default=None,
         description="Back up the overcloud control plane.",
         examples=[{"schedule": "30 2 * * sun", "jitter_seconds": 600}],
     )
@@ -100,7 +100,7 @@ class MetricsSection(_Model):
     """The Prometheus endpoint."""
 
     listen: Annotated[str, AfterValidator(_check_listen)] = Field(
-        "127.0.0.1:17643",
+        default="127.0.0.1:17643",
         description="Prometheus endpoint, host:port (IPv6 as [::1]:17643). Plain HTTP: keep it"
         " on loopback or a management network.",
         examples=["192.168.24.2:17643"],
@@ -111,7 +111,7 @@ class LogSection(_Model):
     """Log output format."""
 
     format: Literal["auto", "journald", "json", "console"] = Field(
-        "auto",
+        default="auto",
         description="auto: journald when started by systemd (JOURNAL_STREAM), else console;"
         " $BARCTL_LOG_FORMAT wins when set.",
         examples=["json"],
@@ -122,13 +122,13 @@ class DaemonSection(_Model):
     """Scheduler behaviour after downtime."""
 
     misfire_grace_seconds: MisfireGraceSeconds = Field(
-        21600,
+        default=21600,
         description="A run that could not start on time (daemon down, previous run still"
         " going) still starts if at most this many seconds late.",
         examples=[3600],
     )
     catch_up_window_seconds: CatchUpWindowSeconds = Field(
-        86400,
+        default=86400,
         description="After downtime, run the latest missed slot if it is at most this many"
         " seconds old; 0 disables catch-up.",
         examples=[0],
@@ -142,33 +142,33 @@ class Policy(_Model):
         description="Where the TripleO static inventory is.", examples=[{}]
     )
     undercloud: UndercloudSection = Field(
-        UndercloudSection(),
+        default=UndercloudSection(),
         description="How barctl reaches the undercloud.",
         examples=[{"address": "192.168.24.1"}],
     )
     ssh: SshSection = Field(
-        SshSection(), description="SSH settings shared by every node.", examples=[{}]
+        default=SshSection(), description="SSH settings shared by every node.", examples=[{}]
     )
     backup_target: BackupTargetSection = Field(
         description="Where ReaR writes: exactly one of nfs or sftp.", examples=[{}]
     )
     plans: Plans = Field(description="What to back up, and when.", examples=[{}])
     state_directory: LocalPath = Field(
-        Path("/var/lib/barctl"),
+        default=Path("/var/lib/barctl"),
         description="History database and accepted host keys. $STATE_DIRECTORY wins when set.",
         examples=[Path("/var/lib/barctl")],
     )
     runtime_directory: LocalPath = Field(
-        Path("/run/barctl"),
+        default=Path("/run/barctl"),
         description="Lock files. $RUNTIME_DIRECTORY wins when set.",
         examples=[Path("/run/barctl")],
     )
     metrics: MetricsSection = Field(
-        MetricsSection(), description="The Prometheus endpoint.", examples=[{}]
+        default=MetricsSection(), description="The Prometheus endpoint.", examples=[{}]
     )
-    log: LogSection = Field(LogSection(), description="Log output.", examples=[{}])
+    log: LogSection = Field(default=LogSection(), description="Log output.", examples=[{}])
     daemon: DaemonSection = Field(
-        DaemonSection(), description="Scheduler behaviour after downtime.", examples=[{}]
+        default=DaemonSection(), description="Scheduler behaviour after downtime.", examples=[{}]
     )
 
 

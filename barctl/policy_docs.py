@@ -174,7 +174,8 @@ def _model_lines(
             continue
         body = _model_lines(key.section, _example_overrides(key.field), depth + 1, described)
         block = [f"{indent}{key.path[0]}:", *body]
-        if (key.field.json_schema_extra or {}).get("commented_out"):
+        extra = key.field.json_schema_extra
+        if isinstance(extra, dict) and extra.get("commented_out"):
             block = [f"{indent}# {line[len(indent) :]}" for line in block]
         lines += block
     return lines

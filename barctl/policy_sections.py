@@ -95,7 +95,7 @@ class InventorySection(_Model):
         examples=[Path("/home/stack/tripleo-inventory.yaml")],
     )
     stacks: Names = Field(
-        (),
+        default=(),
         description="Stacks of the inventory to use, e.g. [overcloud, edge1]; empty: every"
         " stack in the file. Names: letters, digits, `_ . -`.",
         examples=[("overcloud", "edge1")],
@@ -114,14 +114,14 @@ class UndercloudSection(_Model):
     """How barctl reaches the undercloud (the inventory only says `ansible_connection: local`)."""
 
     address: Host | None = Field(
-        None,
+        default=None,
         description="SSH address of the undercloud (IP literal or RFC 1123 name). The"
         " inventory only says ansible_connection: local, which barctl cannot use, and 127.0.0.1"
         " is not assumed: required when a plan covers the Undercloud group.",
         examples=["192.168.24.1"],
     )
     user: User = Field(
-        "stack",
+        default="stack",
         description="SSH user on the undercloud (the inventory gives none for a local"
         " connection); it needs the same NOPASSWD sudo rule as the overcloud user. ssh.user,"
         " when set, wins.",
@@ -133,45 +133,45 @@ class SshSection(_Model):
     """SSH settings shared by every node."""
 
     user: User | None = Field(
-        None,
+        default=None,
         description="Forces this user on every node, overriding the inventory; null: use the"
         " inventory.",
         examples=["heat-admin"],
     )
     default_user: User = Field(
-        "heat-admin",
+        default="heat-admin",
         description="User when neither host vars nor group vars give ansible_ssh_user or"
         " ansible_user.",
         examples=["tripleo-admin"],
     )
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
-        22, description="SSH port of every node.", examples=[22]
+        default=22, description="SSH port of every node.", examples=[22]
     )
     private_key: LocalPath = Field(
-        Path("/etc/barctl/credentials/id_ed25519"),
+        default=Path("/etc/barctl/credentials/id_ed25519"),
         description="Private key, a readable non-empty file;"
         " $CREDENTIALS_DIRECTORY/ssh_key wins when systemd passes credentials.",
         examples=[Path("/etc/barctl/credentials/id_ed25519")],
     )
     known_hosts: LocalPath = Field(
-        Path("/etc/barctl/known_hosts"),
+        default=Path("/etc/barctl/known_hosts"),
         description="Known hosts, read-only: every node's host key must be in it (it may be"
         " empty with accept-new).",
         examples=[Path("/etc/barctl/known_hosts")],
     )
     host_key_policy: Literal["strict", "accept-new"] = Field(
-        "strict",
+        default="strict",
         description="strict: unknown host keys are refused. accept-new: new keys are recorded"
         " in <state_directory>/known_hosts.accepted, changed keys are still refused.",
         examples=["accept-new"],
     )
     connect_timeout_seconds: ConnectTimeout = Field(
-        10,
+        default=10,
         description="Seconds to wait for the TCP connection and the SSH handshake.",
         examples=[10],
     )
     max_parallel: Annotated[int, Field(ge=1, le=64)] = Field(
-        8, description="Most SSH sessions open at once.", examples=[8]
+        default=8, description="Most SSH sessions open at once.", examples=[8]
     )
 
 
@@ -206,15 +206,17 @@ class SftpTarget(_Model):
 class BackupTargetSection(_Model):
     """Exactly one of nfs / sftp, plus the node barctl checks it from."""
 
-    nfs: NfsTarget | None = Field(None, description="An NFS export ReaR writes to.", examples=[{}])
+    nfs: NfsTarget | None = Field(
+        default=None, description="An NFS export ReaR writes to.", examples=[{}]
+    )
     sftp: SftpTarget | None = Field(
-        None,
+        default=None,
         description="An SFTP location (the ISO holds the archive).",
         examples=[{}],
         json_schema_extra={"commented_out": True},
     )
     node: Host | None = Field(
-        None,
+        default=None,
         description="Node barctl SSHes to when checking the target before a run; null: the"
         " single host of inventory group BackupNode, else the nfs server / sftp host.",
         examples=["backup-node-0"],
@@ -231,20 +233,22 @@ class BackupTargetSection(_Model):
 class TimeoutsSection(_Model):
     """Time limits of one run, in seconds."""
 
-    command_seconds: CommandSeconds = Field(300, description="Any short command.", examples=[300])
+    command_seconds: CommandSeconds = Field(
+        default=300, description="Any short command.", examples=[300]
+    )
     database_dump_seconds: LongStepSeconds = Field(
-        3600, description="Database dump.", examples=[3600]
+        default=3600, description="Database dump.", examples=[3600]
     )
     rear_seconds: LongStepSeconds = Field(
-        14400, description="One `rear mkbackup`.", examples=[14400]
+        default=14400, description="One `rear mkbackup`.", examples=[14400]
     )
     rejoin_seconds: RejoinSeconds = Field(
-        1800,
+        default=1800,
         description="Wait for the node to be online and galera Synced after `pcs cluster start`.",
         examples=[1800],
     )
     run_seconds: RunSeconds = Field(
-        43200,
+        default=43200,
         description="Whole run; beyond it the hung-run alert fires.",
         examples=[43200],
     )
@@ -254,14 +258,14 @@ class PlanSection(_Model):
     """What is shared by both plans: when to run, and on which inventory groups."""
 
     timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
-        "UTC",
+        default="UTC",
         description="Time zone of the schedule (IANA name). In a zone with daylight saving"
         " time, a slot between 01:00 and 03:00 local is skipped or run twice on change days:"
         " prefer UTC.",
         examples=["Europe/Paris"],
     )
     schedule: str | None = Field(
-        None,
+        default=None,
         description="5-field cron, quoted: minute hour day-of-month month day-of-week."
         " Day-of-week by name (mon..sun): numbers are refused because APScheduler 3 counts 0"
         " as Monday. Exactly one of schedule and interval_seconds; a schedule that never fires"
@@ -270,22 +274,26 @@ class PlanSection(_Model):
         examples=["30 1 * * *"],
     )
     interval_seconds: IntervalSeconds | None = Field(
-        None,
+        default=None,
         description="Run every N seconds instead of a cron schedule (labs and tests).",
         examples=[3600],
     )
     jitter_seconds: JitterSeconds = Field(
-        0, description="Start up to this many seconds after the slot, at random.", examples=[600]
+        default=0,
+        description="Start up to this many seconds after the slot, at random.",
+        examples=[600],
     )
     groups: Groups = Field(
         description="Inventory groups backed up by this plan (names as inventory.stacks).",
         examples=[("Controller",)],
     )
     enabled: bool = Field(
-        True, description="false keeps the plan in the file but never runs it.", examples=[False]
+        default=True,
+        description="false keeps the plan in the file but never runs it.",
+        examples=[False],
     )
     timeouts: TimeoutsSection = Field(
-        TimeoutsSection(), description="Time limits of one run.", examples=[{}]
+        default=TimeoutsSection(), description="Time limits of one run.", examples=[{}]
     )
 
     @field_validator("schedule")
@@ -307,7 +315,7 @@ class UndercloudPlan(PlanSection):
     """Back up the undercloud (offline by nature; no mode)."""
 
     groups: Groups = Field(
-        ("Undercloud",),
+        default=("Undercloud",),
         description="Inventory groups backed up by this plan (names as inventory.stacks).",
         examples=[("Undercloud",)],
     )
@@ -317,12 +325,12 @@ class ControlplanePlan(PlanSection):
     """Back up the overcloud control plane, one node at a time (rolling) or all stopped."""
 
     groups: Groups = Field(
-        ("Controller",),
+        default=("Controller",),
         description="Inventory groups backed up by this plan (names as inventory.stacks).",
         examples=[("Controller",)],
     )
     mode: Mode = Field(
-        "rolling",
+        default="rolling",
         description="rolling: one node at a time leaves the cluster while the others serve."
         " offline: the whole control plane is stopped for the backup. Controlplane only.",
         examples=["offline"],
