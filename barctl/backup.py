@@ -19,11 +19,11 @@ import structlog
 
 from barctl import gate, locks, logs, remote
 from barctl import plan as planning
-from barctl.engine import Environment, Execution, Progress, RunReport
+from barctl.engine import Environment, Execution, RunReport
 from barctl.errors import BarctlError
 from barctl.inventory import Inventory
-from barctl.journal import UndoFailure, replay_pending
 from barctl.locks import LockBusyError, LockError
+from barctl.model import Progress, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
 from barctl.policy import Policy, effective_runtime_directory, effective_state_directory
 from barctl.records import new_run_id
@@ -38,6 +38,7 @@ from barctl.resolution import (
     ssh_settings,
 )
 from barctl.store import Store, StoreError, history_path
+from barctl.undo import replay_pending
 
 # Resolution and locks live in their own modules; callers keep using them through backup.
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "assumed_facts",
     "build_plan",
     "perform",
+    "precheck",
     "record_unstarted",
     "recover",
     "resolve",
@@ -82,17 +84,24 @@ def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[Un
     """Crash recovery, before anything else: replay pending undos, then mark dead runs."""
     with remote.SessionPool(remote.session_opener(settings)) as pool:
         failures = replay_pending(store, pool, clock)
-    for failure in failures:
-        log.critical(
-            "Undo failed",
-            node=failure.node,
-            step=failure.step,
-            exit_code=failure.exit_code,
-            reason=failure.detail,
-            message_id=logs.UNDO_FAILED,
-        )
     store.mark_interrupted_runs(clock())
     return failures
+
+
+def precheck(
+    resolved: Resolved, settings: remote.SshSettings, max_parallel: int
+) -> gate.GateResult:
+    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run."""
+    with remote.SessionPool(remote.session_opener(settings)) as runner:
+        return gate.check(
+            resolved.nodes,
+            resolved.target.node,
+            resolved.target.directory,
+            runner,
+            pacemaker=resolved.name == "controlplane",
+            timeout=resolved.timeouts.command,
+            max_parallel=max_parallel,
+        )
 
 
 @dataclass
@@ -172,7 +181,7 @@ def _perform(request: Request) -> Result:
     state = effective_state_directory(policy, request.environ)
     state.mkdir(parents=True, exist_ok=True)
     with run_locks(runtime, resolved), Store.open(history_path(state)) as store:
-        recover(store, settings, request.clock)
+        _recover_unless_dry(request, store, settings)
         run_id = new_run_id(request.plan, request.clock(), secrets.token_hex(2))
         with logs.bind_run(run_id, request.plan):
             started = request.clock()
@@ -191,6 +200,26 @@ def _perform(request: Request) -> Result:
                 return result
             _log_run_finished(request, started, result.outcome, result.summary)
             return result
+
+
+def _recover_unless_dry(request: Request, store: Store, settings: remote.SshSettings) -> None:
+    """Crash recovery before the run; a dry run changes nothing, so it only says what waits."""
+    if not request.dry_run:
+        recover(store, settings, request.clock)
+        return
+    pending = len(store.pending_undos())
+    if pending:
+        log.warning("Undos pending, not replayed by a dry run", undos_pending=pending)
+
+
+def _dry_run_summary(store: Store) -> str:
+    pending = len(store.pending_undos())
+    if not pending:
+        return "dry run: nothing changed"
+    return (
+        f"dry run: nothing changed; {pending} undos of an earlier run are pending and were"
+        " not replayed (the next real run replays them first)"
+    )
 
 
 def _finish_crashed(store: Store, run_id: str, now: datetime, summary: str) -> None:
@@ -260,17 +289,7 @@ def _gated_run(
     store: Store,
     run_id: str,
 ) -> Result:
-    opener = remote.session_opener(settings)
-    policy = request.policy
-    verdict = gate.run_gate(
-        resolved.nodes,
-        resolved.target.node,
-        resolved.target.directory,
-        opener,
-        pacemaker=resolved.name == "controlplane",
-        timeout=resolved.timeouts.command,
-        max_parallel=policy.ssh.max_parallel,
-    )
+    verdict = precheck(resolved, settings, request.policy.ssh.max_parallel)
     logs.register_secret(verdict.password())  # before any refusal reason is logged
     if not verdict.passed:
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
@@ -287,8 +306,8 @@ def _gated_run(
     password = verdict.password()
     plan = build_plan(resolved, verdict.facts(), run_id, password)
     if request.dry_run:
-        return Result(run_id, RunOutcome.SUCCESS, "dry run: nothing changed", verdict, plan)
-    report = _execute(request, resolved, plan, verdict, store, opener)
+        return Result(run_id, RunOutcome.SUCCESS, _dry_run_summary(store), verdict, plan)
+    report = _execute(request, resolved, plan, verdict, store, settings)
     store.finish_run(run_id, report.outcome, request.clock(), report.summary())
     return Result(run_id, report.outcome, report.summary(), verdict, plan)
 
@@ -299,12 +318,12 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
     plan: planning.Plan,
     verdict: gate.GateResult,
     store: Store,
-    opener: remote.Opener,
+    settings: remote.SshSettings,
 ) -> RunReport:
     secrets_known = tuple(
         value for name, value in resolved.target.rear_variables if "PASSWORD" in name
     )
-    with remote.SessionPool(opener) as pool:
+    with remote.SessionPool(remote.session_opener(settings)) as pool:
         environment = Environment(
             store,
             pool,
@@ -322,7 +341,6 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
             verdict.facts(),
             environment,
             password=verdict.password(),
-            rejoin_seconds=resolved.timeouts.rejoin,
         )
         return execution.execute()
 

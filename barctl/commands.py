@@ -16,6 +16,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
+from barctl.model import CommandResult
+
 KILL_AFTER_SECONDS = 30
 HIERA_CONFIG = "/etc/puppet/hiera.yaml"
 MYSQL_PASSWORD_KEY = "mysql::server::root_password"  # noqa: S105 (a hiera key name)
@@ -123,15 +125,24 @@ def container_names(timeout_seconds: int) -> RemoteCommand:
     )
 
 
-def paused_container_names(timeout_seconds: int) -> RemoteCommand:
-    """Containers currently paused on the node."""
-    argv = ("podman", "ps", "--filter", "status=paused", "--format", "{{.Names}}")
-    return RemoteCommand("paused_container_names", argv, timeout_seconds)
-
-
 def hiera_lookup(key: str, timeout_seconds: int) -> RemoteCommand:
     """Read one hiera key on the node (the MySQL password lives there, tripleo.md §2a)."""
     return RemoteCommand("hiera_lookup", ("hiera", "-c", HIERA_CONFIG, key), timeout_seconds)
+
+
+def mysql_password(result: CommandResult) -> tuple[str, str]:
+    """(password, "") from what `hiera_lookup(MYSQL_PASSWORD_KEY)` printed, else ("", why).
+
+    The gate and crash replay both read the password this way; hiera prints `nil` for a
+    missing key and exits 0.
+    """
+    if not result.ok:
+        lines = result.stderr_tail().splitlines()[-1:]
+        return "", f"hiera failed: {lines[0] if lines else f'exit {result.exit_code}'}"
+    password = result.stdout.strip()
+    if password in ("", "nil"):
+        return "", "no MySQL root password in hiera"
+    return password, ""
 
 
 def galera_status(container: str, password: str, timeout_seconds: int) -> RemoteCommand:

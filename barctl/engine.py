@@ -15,22 +15,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
 
-from barctl import cluster, commands, logs, verdicts
-from barctl.journal import Clock, Journal, UndoFailure
-from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome
-from barctl.plan import Node, NodeFacts, Phase, Plan, Step, StepKind
-from barctl.records import Artifact
-from barctl.remote import CommandResult, SessionPool
+from barctl import cluster, commands, logs, model, verdicts
+from barctl.model import Artifact, Node, NodeFacts, UndoFailure
+from barctl.outcome import NodeOutcome, RunOutcome
+from barctl.plan import Phase, Plan, Step, StepKind
+from barctl.runner import Runner
+from barctl.steps import Clock, StepRecorder
 from barctl.store import Store
+from barctl.undo import UndoJournal
 
 log = structlog.get_logger("barctl.engine")
-Progress = Callable[[str, str, str], None]
+Progress = model.Progress  # moved to model.py; report.py still imports it from here
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Environment:
     """The imperative parts an execution uses."""
 
     store: Store
-    pool: SessionPool
+    runner: Runner
     clock: Clock
     abort: threading.Event
     secrets: tuple[str, ...] = ()
@@ -76,15 +76,22 @@ class Execution:
         environment: Environment,
         *,
         password: str,
-        rejoin_seconds: int,
     ) -> None:
         self.plan = plan
         self.nodes = nodes
         self.facts = facts
         self.environment = environment
         self.password = password
-        self.rejoin_seconds = rejoin_seconds
-        self.journal = Journal(environment.store, plan.run_id, environment.clock)
+        self.steps = StepRecorder(
+            environment.store,
+            environment.runner,
+            environment.clock,
+            plan.run_id,
+            environment.abort,
+            (*environment.secrets, password),
+            environment.progress,
+        )
+        self.journal = UndoJournal(self.steps, self._degrade)
         self.report = RunReport(plan.run_id)
         self.node_outcomes: dict[str, tuple[NodeOutcome, str]] = {}
         self.artifacts: dict[str, list[Artifact]] = {}
@@ -103,7 +110,9 @@ class Execution:
                 if not self._run_phase(phase):
                     break
         finally:
-            self._unwind()
+            self.journal.unwind()
+        self.report.undo_failures = list(self.journal.failures)
+        self.report.undos_left = list(self.journal.left)
         interrupted = interrupted or self.environment.abort.is_set()
         self.report.outcome = self._outcome(interrupted)
         self._record_nodes()
@@ -153,102 +162,22 @@ class Execution:
             assert step.command is not None
             if step.undo is not None:
                 self.journal.register(node, step.undo_key, step.undo)
-            return self._problem(self._command(node, step.command))
+            return verdicts.command_problem(self.steps.run(node, step.command))
         if step.kind is StepKind.UNDO:
-            return self._undo(step.node, step.undo_key)
+            return self.journal.run(step.node, step.undo_key)
         if step.kind is StepKind.CHECK_PEERS:
             return self._peer_problem(node) or "; ".join(self._cluster_problems(node))
         if step.kind is StepKind.WAIT_REJOIN:
             return self._wait_rejoin(node)
         return self._verify(step.node)
 
-    # ---- commands -----------------------------------------------------------------------------
-
-    def _command(self, node: Node, command: commands.RemoteCommand) -> CommandResult:
-        environment = self.environment
-        step_id = environment.store.start_step(
-            self.plan.run_id, node.name, command.name, command.describe(), environment.clock()
-        )
-        self._progress(node.name, command.name, "started")
-
-        @logs.carry_context  # invoke calls it from its I/O threads
-        def on_line(stream: str, line: str) -> None:
-            log.info(line, node=node.name, step=command.name, stream=stream)
-
-        result = environment.pool.run(node, command, on_line, environment.abort)
-        outcome = StepOutcome.SUCCESS if result.ok else StepOutcome.FAILED
-        if result.timed_out:
-            outcome = StepOutcome.TIMED_OUT
-        environment.store.finish_step(
-            step_id,
-            outcome,
-            environment.clock(),
-            exit_code=result.exit_code,
-            stderr=result.stderr,
-            secrets=(*environment.secrets, self.password),
-        )
-        self._progress(node.name, command.name, f"{outcome.value} ({result.duration_seconds:.1f}s)")
-        return result
-
-    @staticmethod
-    def _problem(result: CommandResult) -> str:
-        return verdicts.command_problem(result)
-
-    def _undo(self, node: str, key: str) -> str:
-        entry = self.journal.take(node, key)
-        if entry is None:
-            return ""
-        undo_id, target, command = entry
-        result = self._command(target, command)
-        if result.connection_lost or result.unreachable:
-            return self._leave_for_replay(node, command.name)
-        self.journal.settle(undo_id, result)
-        if result.ok:
-            return ""
-        failure = UndoFailure(node, command.name, result.exit_code, self._problem(result))
-        with self.lock:
-            self.report.undo_failures.append(failure)
-        log.critical(
-            "Undo failed",
-            node=node,
-            step=command.name,
-            exit_code=result.exit_code,
-            reason=failure.detail,
-            message_id=logs.UNDO_FAILED,
-        )
-        self._set_node(node, NodeOutcome.DEGRADED, str(failure))
-        return self._problem(result)
-
-    def _leave_for_replay(self, node: str, step: str, why: str = "node unreachable") -> str:
-        """The undo could not run here: the journal keeps it pending for the next start."""
-        left = f"{node}: undo {step} left for replay: {why}"
-        with self.lock:
-            self.report.undos_left.append(left)
-        log.critical("Undo left for replay", node=node, step=step, message_id=logs.UNDO_FAILED)
-        self._set_node(node, NodeOutcome.DEGRADED, left)
-        return "left for replay: node unreachable"
-
-    def _unwind(self) -> None:
-        """Run every undo still registered, newest first, whatever happened before.
-
-        It never raises: an exception in one undo (it stays pending for replay) is reported and
-        the others still run, and the error that started the unwind is not masked.
-        """
-        for node, key in self.journal.remaining():
-            with logs.bind_step(node, key):
-                try:
-                    self._undo(node, key)
-                except Exception as error:  # reported; the undo stays pending for replay
-                    log.exception("Undo crashed", node=node, step=key)
-                    self._leave_for_replay(node, key, f"{type(error).__name__}: {error}")
-
     # ---- cluster checks -----------------------------------------------------------------------
 
     def _cluster_problems(self, via: Node) -> list[str]:
-        timeout = self.plan_timeout()
-        result = self._read(via, commands.pcs_status(timeout))
+        timeout = self.plan.timeouts.command
+        result = self.steps.read(via, commands.pcs_status(timeout))
         if not result.ok:
-            return [f"pcs status failed on {via.name}: {self._problem(result)}"]
+            return [f"pcs status failed on {via.name}: {verdicts.command_problem(result)}"]
         status = cluster.parse_pcs_status(result.stdout)
         members = frozenset(
             facts.cluster_name(name) for name, facts in self.facts.items() if facts.pacemaker_member
@@ -258,20 +187,13 @@ class Execution:
         galera_nodes = {name: container for name, container in galera.items() if container}
         for name, container in galera_nodes.items():
             command = commands.galera_status(container, self.password, timeout)
-            answer = self._read(self.nodes[name], command)
+            answer = self.steps.read(self.nodes[name], command)
             if not answer.ok:
                 problems.append(f"{name}: galera status unavailable")
                 continue
             parsed = cluster.parse_galera_status(answer.stdout)
             problems += cluster.galera_problems(name, parsed, len(galera_nodes))
         return problems
-
-    def _read(self, node: Node, command: commands.RemoteCommand) -> CommandResult:
-        return self.environment.pool.run(node, command, abort=self.environment.abort)
-
-    def plan_timeout(self) -> int:
-        """Limit for the short status commands of cluster checks."""
-        return 60
 
     def _peer_problem(self, node: Node) -> str:
         """`peer X left the cluster during the run` when another member is gone, else empty.
@@ -290,7 +212,8 @@ class Execution:
         ]
         lost: list[str] = []
         for peer in peers:
-            result = self._read(self.nodes[peer], commands.pcs_status(self.plan_timeout()))
+            status_query = commands.pcs_status(self.plan.timeouts.command)
+            result = self.steps.read(self.nodes[peer], status_query)
             if not result.ok:
                 lost.append(peer)
                 continue
@@ -301,7 +224,7 @@ class Execution:
 
     def _wait_rejoin(self, node: Node) -> str:
         """Wait until `node` is back; a peer leaving meanwhile fails now, not at the deadline."""
-        deadline = time.monotonic() + self.rejoin_seconds
+        deadline = time.monotonic() + self.plan.timeouts.rejoin
         while True:
             lost = self._peer_problem(node)
             if lost:
@@ -313,15 +236,16 @@ class Execution:
                 break
             if self.environment.abort.wait(self.environment.poll_seconds):
                 break
-        return f"not back within {self.rejoin_seconds}s: " + "; ".join(problems)
+        return f"not back within {self.plan.timeouts.rejoin}s: " + "; ".join(problems)
 
     # ---- verification and bookkeeping ---------------------------------------------------------
 
     def _verify(self, node: str) -> str:
         paths = self.plan.target.artifact_paths(node, self.plan.run_id)
-        result = self._command(self.plan.target.node, commands.file_sizes(paths, 60))
+        listing = commands.file_sizes(paths, self.plan.timeouts.command)
+        result = self.steps.run(self.plan.target.node, listing)
         if not result.ok:
-            return f"artifacts missing on the backup target: {self._problem(result)}"
+            return f"artifacts missing on the backup target: {verdicts.command_problem(result)}"
         found = []
         for line in result.stdout.splitlines():
             size, _, path = line.partition(" ")
@@ -333,9 +257,8 @@ class Execution:
             self.artifacts[node] = found
         return ""
 
-    def _progress(self, node: str, step: str, status: str) -> None:
-        if self.environment.progress is not None:
-            self.environment.progress(node, step, status)
+    def _degrade(self, node: str, reason: str) -> None:
+        self._set_node(node, NodeOutcome.DEGRADED, reason)
 
     def _set_node(self, node: str, outcome: NodeOutcome, reason: str) -> None:
         with self.lock:

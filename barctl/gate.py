@@ -2,22 +2,23 @@
 
 The vendor role went on backing up controllers when one was unreachable, after it had already
 taken others out of the cluster; its later fix only checked for cached Ansible facts
-(tripleo.md §3). barctl opens a fresh SSH connection to every node of the plan and to the backup
-target, authenticates, runs read-only probes, and refuses the whole run if anything fails.
-Only read-only commands run here.
+(docs/reference/tripleo.md). barctl opens a fresh SSH connection to every node of the plan and
+to the backup target (through a `Runner`), authenticates, runs read-only probes, and refuses the
+whole run if anything fails. Only read-only commands run here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-import paramiko
-
 from barctl import cluster, commands
-from barctl.plan import UNDERCLOUD_DATABASE_CONTAINER, Node, NodeFacts
-from barctl.remote import CommandResult, ConnectError, Opener, Session
+from barctl.model import CommandResult, Node, NodeFacts
+from barctl.plan import UNDERCLOUD_DATABASE_CONTAINER
+from barctl.reasons import Reason, root_cause
+from barctl.remote import LOST_PREFIX, Opener, SessionPool
+from barctl.runner import Runner
 
 # The TripleO inventory's service group of the nodes that run pacemaker.
 PACEMAKER_GROUP = "pacemaker"
@@ -39,6 +40,8 @@ class Probe:
     galera: cluster.GaleraStatus | None = None
     password: str = field(default="", repr=False)
     pacemaker_group: bool = False
+    # What `problem` means (barctl.reasons), stored with the node's refusal for metrics.
+    reason_class: Reason | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,18 @@ class GateResult:
         """The MySQL root password read from hiera on a database node (empty when none)."""
         return next((probe.password for probe in self.probes if probe.password), "")
 
+    def reason_classes(self) -> dict[str, Reason]:
+        """Each refusing node's root cause: its probe's own reason, else an unhealthy cluster."""
+        own = {p.node: p for p in (*self.probes, self.target) if p.problem}
+        found: dict[str, list[Reason]] = {}
+        for node, text in self.problems:
+            probe = own.get(node)
+            reason = Reason.UNHEALTHY
+            if probe is not None and probe.problem == text and probe.reason_class is not None:
+                reason = probe.reason_class
+            found.setdefault(node, []).append(reason)
+        return {node: root_cause(reasons) or Reason.UNHEALTHY for node, reasons in found.items()}
+
     def reasons(self) -> dict[str, list[str]]:
         """Each refusing node once, with all its reasons, in the order they were found."""
         grouped: dict[str, list[str]] = {}
@@ -71,7 +86,9 @@ class GateResult:
 
 
 class _ProbeFailed(Exception):
-    pass
+    def __init__(self, problem: str, reason: Reason = Reason.COMMAND_FAILED) -> None:
+        super().__init__(problem)
+        self.reason = reason
 
 
 def _detail(result: CommandResult) -> str:
@@ -80,20 +97,45 @@ def _detail(result: CommandResult) -> str:
     return lines[0] or f"exit {result.exit_code}"
 
 
-def _checked(session: Session, command: commands.RemoteCommand, problem: str) -> str:
-    result = session.run(command)
-    if not result.ok:
-        raise _ProbeFailed(f"{problem}: {_detail(result)}")
-    return result.stdout
+@dataclass(frozen=True)
+class _Prober:
+    """Read-only commands on one node through the runner; SSH failures end the probe."""
+
+    runner: Runner
+    node: Node
+    timeout: int
+
+    def run(self, command: commands.RemoteCommand) -> CommandResult:
+        """The result; a node that cannot be reached or kept ends the probe with its reason."""
+        result = self.runner.run(self.node, command)
+        if result.unreachable:
+            failure = result.failure
+            assert failure is not None
+            raise _ProbeFailed(failure.words, failure)
+        if result.connection_lost:
+            # The link went away after the connection was made: a reason for this node,
+            # not an internal error of the whole run.
+            detail = result.stderr_tail().splitlines()[-1:] or [""]
+            detail_text = detail[0].removeprefix(LOST_PREFIX)
+            problem = f"connection lost during probe: {detail_text}".rstrip(": ")
+            raise _ProbeFailed(problem, Reason.CONNECTION_LOST)
+        return result
+
+    def checked(self, command: commands.RemoteCommand, problem: str) -> str:
+        """The command's stdout; its failure ends the probe with `problem`."""
+        result = self.run(command)
+        if not result.ok:
+            raise _ProbeFailed(f"{problem}: {_detail(result)}")
+        return result.stdout
 
 
-def _database_facts(session: Session, container: str, timeout: int) -> tuple[str, str]:
-    password = _checked(
-        session, commands.hiera_lookup(commands.MYSQL_PASSWORD_KEY, timeout), "hiera failed"
-    ).strip()
-    if password in ("", "nil"):  # hiera prints nil for a missing key
-        raise _ProbeFailed("no MySQL root password in hiera")
-    status = _checked(session, commands.galera_status(container, password, timeout), "mysql failed")
+def _database_facts(prober: _Prober, container: str) -> tuple[str, str]:
+    timeout = prober.timeout
+    lookup = prober.run(commands.hiera_lookup(commands.MYSQL_PASSWORD_KEY, timeout))
+    password, problem = commands.mysql_password(lookup)
+    if problem:
+        raise _ProbeFailed(problem)
+    status = prober.checked(commands.galera_status(container, password, timeout), "mysql failed")
     return password, status
 
 
@@ -103,7 +145,7 @@ def _accounts(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def _pacemaker_facts(
-    session: Session, facts: NodeFacts, timeout: int
+    prober: _Prober, facts: NodeFacts
 ) -> tuple[NodeFacts, cluster.PacemakerStatus | None]:
     """The node's own pacemaker name (`crm_node -n`) and the cluster as it sees it.
 
@@ -111,15 +153,16 @@ def _pacemaker_facts(
     name made a live controller look like a non-member (issue 8 finding 3). A node the
     inventory puts in `pacemaker` must answer; any other node that cannot is a non-member.
     """
-    in_group = PACEMAKER_GROUP in session.node.groups
-    answer = session.run(commands.pacemaker_node_name(timeout))
+    in_group = PACEMAKER_GROUP in prober.node.groups
+    answer = prober.run(commands.pacemaker_node_name(prober.timeout))
     name = answer.stdout.strip().splitlines()[0].strip() if answer.stdout.strip() else ""
     if not answer.ok or not name:
         if in_group:
             detail = _detail(answer) if not answer.ok else "empty answer"
-            raise _ProbeFailed(f"cannot tell its pacemaker node name (crm_node -n): {detail}")
+            problem = f"cannot tell its pacemaker node name (crm_node -n): {detail}"
+            raise _ProbeFailed(problem, Reason.UNHEALTHY)
         return facts, None
-    result = session.run(commands.pacemaker_status(timeout))
+    result = prober.run(commands.pacemaker_status(prober.timeout))
     status = cluster.parse_pacemaker_status(result.stdout)
     if not result.ok and not status.problem:
         status = cluster.unreadable(_detail(result))
@@ -129,69 +172,55 @@ def _pacemaker_facts(
     return replace(facts, pacemaker_member=member, pacemaker_name=name), status
 
 
-def _galera_probe(
-    session: Session, probe: Probe, container: str, timeout: int, *, judged: bool
-) -> Probe:
-    password, galera_text = _database_facts(session, container, timeout)
-    databases = _checked(
-        session, commands.database_names(container, password, timeout), "mysql failed"
-    ).split()
-    accounts = _accounts(
-        _checked(session, commands.database_accounts(container, password, timeout), "mysql failed")
-    )
+def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool) -> Probe:
+    password, galera_text = _database_facts(prober, container)
+    timeout = prober.timeout
+    names = commands.database_names(container, password, timeout)
+    databases = prober.checked(names, "mysql failed").split()
+    listing = commands.database_accounts(container, password, timeout)
+    accounts = _accounts(prober.checked(listing, "mysql failed"))
     if judged and not accounts:
         # A galera cluster always has accounts (root at least): none means the query or its
         # parsing is wrong, and the grants dump would be an empty file counted as a backup.
-        raise _ProbeFailed("galera lists no database accounts: the grants dump would be empty")
+        problem = "galera lists no database accounts: the grants dump would be empty"
+        raise _ProbeFailed(problem, Reason.UNHEALTHY)
     facts = replace(probe.facts, databases=tuple(databases), accounts=accounts)
     galera = cluster.parse_galera_status(galera_text) if judged else None
     return replace(probe, facts=facts, galera=galera, password=password)
 
 
-def probe_node(session: Session, *, pacemaker: bool, timeout: int) -> Probe:
+def probe_node(runner: Runner, node: Node, *, pacemaker: bool, timeout: int) -> Probe:
     """Run the read-only probes of one plan node and collect its facts."""
-    name = session.node.name
-    probe = Probe(name, pacemaker_group=pacemaker and PACEMAKER_GROUP in session.node.groups)
+    prober = _Prober(runner, node, timeout)
+    probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
-        _checked(session, commands.node_name(timeout), "shell failed")
-        _checked(session, commands.rear_version(timeout), "rear not installed")
-        names = _checked(session, commands.container_names(timeout), "podman failed").split()
+        prober.checked(commands.node_name(timeout), "shell failed")
+        prober.checked(commands.rear_version(timeout), "rear not installed")
+        names = prober.checked(commands.container_names(timeout), "podman failed").split()
         probe = replace(probe, facts=NodeFacts(tuple(names)))
         if pacemaker:
-            facts, status = _pacemaker_facts(session, probe.facts, timeout)
+            facts, status = _pacemaker_facts(prober, probe.facts)
             probe = replace(probe, facts=facts, pacemaker=status)
         container = probe.facts.galera_container()
         if container is None and UNDERCLOUD_DATABASE_CONTAINER in names and not pacemaker:
             container = UNDERCLOUD_DATABASE_CONTAINER
         if container is None:
             return probe
-        return _galera_probe(session, probe, container, timeout, judged=pacemaker)
+        return _galera_probe(prober, probe, container, judged=pacemaker)
     except _ProbeFailed as failure:
-        return replace(probe, problem=str(failure))
+        return replace(probe, problem=str(failure), reason_class=failure.reason)
 
 
-def probe_target(session: Session, directory: str, timeout: int) -> Probe:
+def probe_target(runner: Runner, node: Node, directory: str, timeout: int) -> Probe:
     """The backup target answers SSH and has the directory ReaR writes into."""
+    prober = _Prober(runner, node, timeout)
     try:
-        _checked(session, commands.node_name(timeout), "shell failed")
-        _checked(
-            session, commands.directory_exists(directory, timeout), f"no directory {directory}"
-        )
+        prober.checked(commands.node_name(timeout), "shell failed")
+        exists = commands.directory_exists(directory, timeout)
+        prober.checked(exists, f"no directory {directory}")
     except _ProbeFailed as failure:
-        return Probe(session.node.name, str(failure))
-    return Probe(session.node.name)
-
-
-def _guarded(node: Node, opener: Opener, work: Callable[[Session], Probe]) -> Probe:
-    try:
-        with opener(node) as session:
-            return work(session)
-    except ConnectError as error:
-        return Probe(node.name, error.reason)
-    except (paramiko.SSHException, EOFError, OSError) as error:
-        # The link went away after the connection was made: a reason for this node,
-        # not an internal error of the whole run.
-        return Probe(node.name, f"connection lost during probe: {error or type(error).__name__}")
+        return Probe(node.name, str(failure), reason_class=failure.reason)
+    return Probe(node.name)
 
 
 def _membership_reason(status: cluster.PacemakerStatus, node: str, name: str) -> str:
@@ -258,7 +287,30 @@ def evaluate(
     return tuple(dict.fromkeys(problems))
 
 
-def run_gate(
+def check(
+    nodes: Sequence[Node],
+    target_node: Node,
+    target_directory: str,
+    runner: Runner,
+    *,
+    pacemaker: bool,
+    timeout: int,
+    max_parallel: int,
+) -> GateResult:
+    """Probe every node and the target in parallel (bounded); nothing here changes state."""
+
+    def node_work(node: Node) -> Probe:
+        return probe_node(runner, node, pacemaker=pacemaker, timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
+        futures = [pool.submit(node_work, node) for node in nodes]
+        target_future = pool.submit(probe_target, runner, target_node, target_directory, timeout)
+        probes = tuple(future.result() for future in futures)
+        target = target_future.result()
+    return GateResult(probes, target, evaluate(probes, target, pacemaker))
+
+
+def run_gate(  # kept for cli.command_precheck until it calls backup.precheck
     nodes: Sequence[Node],
     target_node: Node,
     target_directory: str,
@@ -268,20 +320,17 @@ def run_gate(
     timeout: int,
     max_parallel: int,
 ) -> GateResult:
-    """Probe every node and the target in parallel (bounded); nothing here changes state."""
-
-    def node_work(session: Session) -> Probe:
-        return probe_node(session, pacemaker=pacemaker, timeout=timeout)
-
-    def target_work(session: Session) -> Probe:
-        return probe_target(session, target_directory, timeout)
-
-    with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
-        futures = [pool.submit(_guarded, node, opener, node_work) for node in nodes]
-        target_future = pool.submit(_guarded, target_node, opener, target_work)
-        probes = tuple(future.result() for future in futures)
-        target = target_future.result()
-    return GateResult(probes, target, evaluate(probes, target, pacemaker))
+    """`check` over fresh SSH sessions opened by `opener` (one connection per node per run)."""
+    with SessionPool(opener) as runner:
+        return check(
+            nodes,
+            target_node,
+            target_directory,
+            runner,
+            pacemaker=pacemaker,
+            timeout=timeout,
+            max_parallel=max_parallel,
+        )
 
 
 def describe_problems(result: GateResult) -> Iterator[str]:

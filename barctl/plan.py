@@ -6,23 +6,20 @@ the output is a `Plan` that `barctl plan` prints and `engine.py` walks.
 Undo model: a COMMAND step with an `undo` registers that undo (persisted, engine.py) *before* the
 command runs. A later UNDO step with the same key runs it on the normal path. Whatever is still
 registered when a run fails, times out or is interrupted runs in reverse order. This is the
-block/always the vendor role lacked for desync, pause and `pcs cluster stop --all` (tripleo.md §2d).
+block/always the vendor role lacked for desync, pause and `pcs cluster stop --all`
+(docs/reference/tripleo.md).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
 from barctl import commands
 from barctl.commands import RemoteCommand
+from barctl.model import Node, NodeFacts
 
-GALERA_CONTAINER = re.compile(r"galera-bundle-podman-\d+")
-# Pacemaker bundles are managed by pacemaker itself; pausing them would make it fence or restart
-# them. The guide's chapter 3 filters galera|mysql|bundle with egrep; barctl matches exactly.
-PACEMAKER_BUNDLE = re.compile(r"[a-z0-9_.-]+-bundle-podman-\d+")
 UNDERCLOUD_DATABASE_CONTAINER = "mysql"
 
 
@@ -37,65 +34,15 @@ class StepKind(Enum):
 
 
 @dataclass(frozen=True)
-class Node:
-    """A node as barctl reaches it."""
-
-    name: str
-    address: str
-    user: str
-    port: int = 22
-    groups: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class NodeFacts:
-    """What the gate learned on a node; every choice below is an exact match on these."""
-
-    containers: tuple[str, ...] = ()
-    pacemaker_member: bool = False
-    databases: tuple[str, ...] = ()
-    accounts: tuple[tuple[str, str], ...] = ()
-    # The node's name in pacemaker (`crm_node -n`), which may differ from its inventory name;
-    # empty when the node is not a pacemaker member.
-    pacemaker_name: str = ""
-
-    def cluster_name(self, node: str) -> str:
-        """The name pacemaker knows this node by: the probed one, else the inventory's."""
-        return self.pacemaker_name or node
-
-    def galera_container(self) -> str | None:
-        """The node's galera bundle container, when exactly one exists (LP#1964655)."""
-        found = [name for name in self.containers if GALERA_CONTAINER.fullmatch(name)]
-        return found[0] if len(found) == 1 else None
-
-    def has_ceph_monitor(self, node: str) -> bool:
-        """A ceph-ansible monitor container named after this node runs here."""
-        return f"ceph-mon-{node}" in self.containers
-
-    def pausable_containers(self) -> tuple[str, ...]:
-        """Containers the offline mode pauses: all but databases, pacemaker bundles and ceph.
-
-        Ceph daemons are stopped through their systemd units instead (tripleo.md §2b).
-        """
-        keep = {"mysql", "galera"}
-        return tuple(
-            name
-            for name in self.containers
-            if name not in keep
-            and not PACEMAKER_BUNDLE.fullmatch(name)
-            and not name.startswith("ceph-")
-        )
-
-
-@dataclass(frozen=True)
 class Timeouts:
-    """Server-side limits in seconds for each kind of command."""
+    """Server-side limits in seconds for each kind of command, from the policy (whose defaults
+    are the only ones: `policy.Timeouts`)."""
 
-    command: int = 300
-    database_dump: int = 3600
-    rear: int = 14400
-    rejoin: int = 1800
-    run: int = 43200
+    command: int
+    database_dump: int
+    rear: int
+    rejoin: int
+    run: int
 
 
 @dataclass(frozen=True)
@@ -106,7 +53,7 @@ class BackupTarget:
     directory: str
     rear_variables: tuple[tuple[str, str], ...]
     # SFTP: BACKUP_URL=iso:// puts the archive inside the ISO, and lftp uploads the ISO straight
-    # into the URL's path, with no per-host directory (tripleo.md §4a).
+    # into the URL's path, with no per-host directory (docs/reference/tripleo.md).
     iso_only: bool = False
 
     def artifact_paths(self, host: str, run_id: str) -> tuple[str, ...]:
@@ -173,10 +120,7 @@ class Plan:
     nodes: tuple[Node, ...]
     target: BackupTarget
     phases: tuple[Phase, ...]
-
-    def all_steps(self) -> tuple[Step, ...]:
-        """Every step in execution order (parallel phases flattened node by node)."""
-        return tuple(step for phase in self.phases for _, steps in phase.steps for step in steps)
+    timeouts: Timeouts
 
 
 def run_directory(run_id: str) -> str:
@@ -250,7 +194,8 @@ def database_steps(
 
 
 def pacemaker_backup_steps(node: str, context: Context) -> tuple[Step, ...]:
-    """`pcs config backup` and the CIB, taken while the cluster still runs (tripleo.md §8)."""
+    """`pcs config backup` and the CIB, taken while the cluster still runs (docs/reference/
+    tripleo.md)."""
     directory = run_directory(context.run_id)
     timeout = context.timeouts.command
     return (
@@ -299,7 +244,9 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
         )
     steps += (*rear_steps(node.name, context), verify_step(node.name))
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
-    return Plan(context.plan, context.run_id, "live", (node,), context.target, phases)
+    return Plan(
+        context.plan, context.run_id, "live", (node,), context.target, phases, context.timeouts
+    )
 
 
 def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
@@ -349,7 +296,15 @@ def build_rolling_plan(
     for node in nodes:
         steps = rolling_node_steps(node, facts[node.name], context)
         phases.append(Phase(f"node {node.name}", ((node.name, steps),)))
-    return Plan(context.plan, context.run_id, "rolling", nodes, context.target, tuple(phases))
+    return Plan(
+        context.plan,
+        context.run_id,
+        "rolling",
+        nodes,
+        context.target,
+        tuple(phases),
+        context.timeouts,
+    )
 
 
 def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:
@@ -430,4 +385,12 @@ def build_offline_plan(
             _single("start cluster", members[0], (_undo(members[0], "pacemaker_all"), rejoin))
         )
     phases.append(_each("resume", nodes, resume))
-    return Plan(context.plan, context.run_id, "offline", nodes, context.target, tuple(phases))
+    return Plan(
+        context.plan,
+        context.run_id,
+        "offline",
+        nodes,
+        context.target,
+        tuple(phases),
+        context.timeouts,
+    )

@@ -15,19 +15,15 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from barctl import model
+from barctl.model import last_lines
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 
-STDERR_TAIL_LINES = 25
 STDERR_TAIL_CHARACTERS = 8192
 REDACTED = "***"
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One file a node's backup produced on the backup target."""
-
-    path: str
-    size_bytes: int
+# Shared with the runner, defined in barctl.model; still importable here (moved to model.py).
+Artifact = model.Artifact
+STDERR_TAIL_LINES = model.STDERR_TAIL_LINES
 
 
 @dataclass(frozen=True)
@@ -110,17 +106,32 @@ def new_run_id(plan: str, now: datetime, random_suffix: str) -> str:
     return f"{utc(now):%Y%m%dT%H%M%SZ}-{plan}-{random_suffix}"
 
 
-def redact(text: str, secrets: Collection[str]) -> str:
-    """Replace every occurrence of each non-empty secret with `***`, longest secret first."""
-    for secret in sorted((secret for secret in secrets if secret), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+def redact(value: Any, secrets: Collection[str]) -> Any:
+    """`value` with every non-empty secret replaced by `***`, longest secret first.
+
+    The one implementation, for the history and the log pipeline: strings, and the strings
+    inside dicts, lists and tuples (log event fields, undo payloads) at any depth.
+    """
+    ordered = sorted((secret for secret in secrets if secret), key=len, reverse=True)
+    return _redact(value, ordered) if ordered else value
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {key: _redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(item, secrets) for item in value)
+    return value
 
 
 def stderr_tail(text: str, secrets: Collection[str] = ()) -> str:
     """The redacted last `STDERR_TAIL_LINES` lines of `text`, at most `STDERR_TAIL_CHARACTERS`."""
-    lines = redact(text, secrets).splitlines()[-STDERR_TAIL_LINES:]
-    return "\n".join(lines)[-STDERR_TAIL_CHARACTERS:]
+    return str(last_lines(redact(text, secrets)))[-STDERR_TAIL_CHARACTERS:]
 
 
 def process_alive(pid: int) -> bool:

@@ -29,10 +29,11 @@ from paramiko.ssh_exception import NoValidConnectionsError
 
 from barctl.commands import RemoteCommand, client_timeout_seconds, render
 from barctl.liveness import bound_dead_connections, watch_abort
-from barctl.plan import Node
+from barctl.model import CommandResult, Node
+from barctl.reasons import Reason
+from barctl.runner import LineCallback
 
-LineCallback = Callable[[str, str], None]
-STDERR_TAIL_LINES = 25
+LOST_PREFIX = "connection lost: "
 
 
 @dataclass(frozen=True)
@@ -45,38 +46,14 @@ class SshSettings:
     accept_new_hosts_file: str | None = None
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What came back from one remote command."""
-
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    duration_seconds: float
-    timed_out: bool = False
-    # The session died under the command (peer silent or gone): it may or may not have run.
-    connection_lost: bool = False
-    # No session could be opened: the command never ran.
-    unreachable: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the command ran to completion with exit code 0."""
-        return self.exit_code == 0
-
-    def stderr_tail(self) -> str:
-        """The last lines of stderr, for history and logs."""
-        return "\n".join(self.stderr.splitlines()[-STDERR_TAIL_LINES:])
-
-
 class ConnectError(Exception):
-    """A node could not be reached or authenticated; `reason` is one short operator word."""
+    """A node could not be reached or authenticated, for `reason`."""
 
-    def __init__(self, node: str, reason: str, detail: str) -> None:
+    def __init__(self, node: str, reason: Reason, detail: str) -> None:
         self.node = node
         self.reason = reason
         self.detail = detail
-        super().__init__(f"{node}: {reason}: {detail}")
+        super().__init__(f"{node}: {reason.words}: {detail}")
 
 
 class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
@@ -116,23 +93,25 @@ class _LineWriter(io.TextIOBase):
         self.pending = ""
 
 
-# Checked in order; the first match names the reason (ecosystem.md §2.4 lists the messages).
-_ERROR_TYPES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
-    (paramiko.BadHostKeyException, "host key changed"),
-    (paramiko.AuthenticationException, "authentication failed"),
-    ((NoValidConnectionsError, ConnectionRefusedError), "connection refused"),
-    ((socket.timeout, TimeoutError), "connect timeout"),
+# Checked in order; the first match names the reason. paramiko raises SSHException with these
+# texts (transport.py: "Error reading SSH protocol banner", client.py RejectPolicy: "Server %r
+# not found in known_hosts"); NoValidConnectionsError is its "every address refused".
+_ERROR_TYPES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Reason], ...] = (
+    (paramiko.BadHostKeyException, Reason.HOST_KEY_CHANGED),
+    (paramiko.AuthenticationException, Reason.AUTHENTICATION_FAILED),
+    ((NoValidConnectionsError, ConnectionRefusedError), Reason.CONNECTION_REFUSED),
+    ((socket.timeout, TimeoutError), Reason.CONNECT_TIMEOUT),
 )
 _ERROR_TEXTS = (
-    ("not found in known_hosts", "unknown host key"),
-    ("protocol banner", "ssh banner timeout"),
+    ("not found in known_hosts", Reason.UNKNOWN_HOST_KEY),
+    ("protocol banner", Reason.BANNER_TIMEOUT),
     # A server that accepts TCP but never speaks gives this after the connect timeout.
-    ("No existing session", "ssh banner timeout"),
+    ("No existing session", Reason.BANNER_TIMEOUT),
 )
 
 
-def classify_connect_error(error: BaseException) -> str:
-    """Map a connect-time exception to the reason an operator acts on."""
+def classify_connect_error(error: BaseException) -> Reason:
+    """Map a connect-time exception to the reason an operator acts on: the one place."""
     for types, reason in _ERROR_TYPES:
         if isinstance(error, types):
             return reason
@@ -140,7 +119,7 @@ def classify_connect_error(error: BaseException) -> str:
     for fragment, reason in _ERROR_TEXTS:
         if fragment in text:
             return reason
-    return "unreachable" if isinstance(error, OSError) else "ssh error"
+    return Reason.UNREACHABLE if isinstance(error, OSError) else Reason.SSH_ERROR
 
 
 class _WholeInputRemote(Remote):  # type: ignore[misc]
@@ -243,15 +222,11 @@ class Session:
         elapsed = time.monotonic() - started
         if not self.alive():
             # The channel closed because the transport died, not because the command ended.
-            return CommandResult(
-                None, result.stdout, _lost(result.stderr), elapsed, connection_lost=True
-            )
-        # coreutils timeout exits 124 (or 137 after --kill-after) when the server-side limit hit.
+            lost = Reason.CONNECTION_LOST
+            return CommandResult(None, result.stdout, _lost(result.stderr), elapsed, lost)
         if client_timeout:
-            return CommandResult(None, result.stdout, result.stderr, elapsed, True)
-        exit_code = result.exited
-        timed_out = exit_code in (124, 137)
-        return CommandResult(exit_code, result.stdout, result.stderr, elapsed, timed_out)
+            return CommandResult(None, result.stdout, result.stderr, elapsed, Reason.TIMED_OUT)
+        return CommandResult(result.exited, result.stdout, result.stderr, elapsed)
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
@@ -290,7 +265,9 @@ def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
 
 
 class SessionPool:
-    """One connection per node for a whole run, opened on first use and reopened if it drops.
+    """The `Runner` over SSH: one connection per node for a whole run, opened on first use and
+    reopened if it drops. Every failure to reach or keep a node becomes a result here, with its
+    `Reason`: nothing above this class handles a transport exception.
 
     Connecting happens outside the pool lock, under a per-node lock: one slow or dead node never
     blocks the workers of the others. A node that could not be reached once in this run fails
@@ -302,7 +279,7 @@ class SessionPool:
         self.stacks: dict[str, ExitStack] = {}
         self.sessions: dict[str, Session] = {}
         self.node_locks: dict[str, threading.Lock] = {}
-        self.unreachable: dict[str, str] = {}
+        self.unreachable: dict[str, Reason] = {}
         self.lock = threading.Lock()
 
     def _node_lock(self, name: str) -> threading.Lock:
@@ -349,13 +326,14 @@ class SessionPool:
         try:
             result = self._session(node).run(command, on_line, abort)
         except ConnectError as error:
-            stderr = f"{error.reason}: {error.detail}"
-            return CommandResult(None, "", stderr, time.monotonic() - started, unreachable=True)
+            stderr = f"{error.reason.words}: {error.detail}"
+            return CommandResult(None, "", stderr, time.monotonic() - started, error.reason)
         except (paramiko.SSHException, EOFError, OSError) as error:
+            # The link went away after the session was made (or while it was being made).
             self._drop(node)
-            elapsed = time.monotonic() - started
+            stderr = f"{LOST_PREFIX}{error or type(error).__name__}"
             return CommandResult(
-                None, "", f"connection lost: {error}", elapsed, connection_lost=True
+                None, "", stderr, time.monotonic() - started, Reason.CONNECTION_LOST
             )
         if result.connection_lost:
             self._drop(node)

@@ -9,19 +9,21 @@ history (issue 8 finding 5), never crash.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from barctl import logs, remote
 from barctl import plan as planning
 from barctl.errors import BarctlError
 from barctl.inventory import Host, Inventory, resolve_user
+from barctl.model import Node, NodeFacts
 from barctl.policy import (
     Policy,
     effective_private_key,
     effective_sftp_password_file,
     effective_state_directory,
 )
+from barctl.policy_sections import TimeoutsSection
 
 
 class ResolveError(BarctlError):
@@ -38,13 +40,12 @@ class Resolved:
 
     name: str
     mode: str
-    nodes: tuple[planning.Node, ...]
+    nodes: tuple[Node, ...]
     target: planning.BackupTarget
     timeouts: planning.Timeouts
-    hosts: tuple[Host, ...] = field(default=(), repr=False)
 
 
-def _node(policy: Policy, inventory: Inventory, host: Host) -> planning.Node:
+def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
     address = host.address
     if address is None:
         address = policy.undercloud.address
@@ -56,7 +57,7 @@ def _node(policy: Policy, inventory: Inventory, host: Host) -> planning.Node:
     # The inventory gives the undercloud no user (ansible_connection: local); TripleO's is stack.
     default = policy.undercloud.user if host.connection == "local" else policy.ssh.default_user
     user = resolve_user(inventory, host, override=policy.ssh.user, default=default)
-    return planning.Node(host.name, address, user, policy.ssh.port, host.groups)
+    return Node(host.name, address, user, policy.ssh.port, host.groups)
 
 
 def _target(
@@ -91,7 +92,7 @@ def _target(
     if name is not None and name in inventory.hosts:
         node = _node(policy, inventory, inventory.hosts[name])
     else:
-        node = planning.Node(
+        node = Node(
             name or address,
             name or address,
             policy.ssh.user or policy.ssh.default_user,
@@ -110,19 +111,23 @@ def resolve(
     section = plans[name]
     hosts = inventory.hosts_in(list(section.groups))
     nodes = tuple(_node(policy, inventory, host) for host in hosts)
-    limits = section.timeouts
-    timeouts = planning.Timeouts(
+    mode = getattr(section, "mode", "live")
+    target = _target(policy, inventory, environ)
+    return Resolved(name, mode, nodes, target, plan_timeouts(section.timeouts))
+
+
+def plan_timeouts(limits: TimeoutsSection) -> planning.Timeouts:
+    """The plan's limits from the policy's (whose defaults are the only ones)."""
+    return planning.Timeouts(
         limits.command_seconds,
         limits.database_dump_seconds,
         limits.rear_seconds,
         limits.rejoin_seconds,
         limits.run_seconds,
     )
-    mode = getattr(section, "mode", "live")
-    return Resolved(name, mode, nodes, _target(policy, inventory, environ), timeouts, hosts)
 
 
-def assumed_facts(resolved: Resolved) -> dict[str, planning.NodeFacts]:
+def assumed_facts(resolved: Resolved) -> dict[str, NodeFacts]:
     """Facts guessed from inventory service groups, for `barctl plan` which connects nowhere."""
     facts = {}
     for node in resolved.nodes:
@@ -137,14 +142,12 @@ def assumed_facts(resolved: Resolved) -> dict[str, planning.NodeFacts]:
         containers.append("<every-other-container>")
         databases = ("<innodb-schemas>",) if "mysql" in groups else ()
         accounts = (("<each-user>", "<host>"),) if "mysql" in groups else ()
-        facts[node.name] = planning.NodeFacts(
-            tuple(containers), "pacemaker" in groups, databases, accounts
-        )
+        facts[node.name] = NodeFacts(tuple(containers), "pacemaker" in groups, databases, accounts)
     return facts
 
 
 def build_plan(
-    resolved: Resolved, facts: dict[str, planning.NodeFacts], run_id: str, password: str
+    resolved: Resolved, facts: dict[str, NodeFacts], run_id: str, password: str
 ) -> planning.Plan:
     """The plan for these nodes and facts (pure)."""
     context = planning.Context(resolved.name, run_id, resolved.timeouts, resolved.target, password)

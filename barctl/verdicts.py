@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from barctl.cluster import ONLINE, PacemakerStatus
+from barctl.model import CommandResult, NodeFacts
 from barctl.outcome import RunOutcome
-from barctl.plan import NodeFacts
-from barctl.remote import CommandResult
 
 # ReaR's `Error` prints "ERROR: <cause>", then "Some latest log messages ..." and, from its exit
 # task, "Aborting due to an error, check <log> for details": the last line alone hides the cause.

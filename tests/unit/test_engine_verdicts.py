@@ -6,9 +6,9 @@ from types import MappingProxyType
 
 from barctl import verdicts
 from barctl.cluster import PacemakerStatus
+from barctl.model import CommandResult, NodeFacts
 from barctl.outcome import RunOutcome
-from barctl.plan import NodeFacts
-from barctl.remote import CommandResult
+from barctl.reasons import Reason
 
 REAR_STDERR = (
     "ERROR: Mount command 'mount -v -t nfs 192.168.24.250:/ctl_plane_backups' failed.\n"
@@ -34,7 +34,7 @@ def test_reason_falls_back_to_the_last_stderr_line() -> None:
 
 def test_lost_connection_is_not_called_a_kill() -> None:
     """A session that died under a command says "connection lost", never "killed"."""
-    result = CommandResult(None, "", "connection lost", 12.0, connection_lost=True)
+    result = CommandResult(None, "", "connection lost", 12.0, Reason.CONNECTION_LOST)
     assert verdicts.command_problem(result) == "connection lost"
 
 

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from barctl import cluster, gate, report
-from barctl.commands import RemoteCommand
-from barctl.plan import Node, NodeFacts
-from barctl.remote import CommandResult, Session
+from barctl.model import CommandResult, Node, NodeFacts
+from barctl.reasons import Reason
+from barctl.remote import Session
+from tests.fakes import FakeRunner, ok
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
@@ -31,41 +32,29 @@ def crm_mon(states: Mapping[str, str] | None = None, quorum: bool = True) -> str
     return text
 
 
-def ok(stdout: str) -> CommandResult:
-    """A command that exited 0 with `stdout`."""
-    return CommandResult(0, stdout, "", 0.01)
-
-
-class FakeSession:
-    """A node answering each command (by RemoteCommand.name) with a fixed result."""
-
-    def __init__(self, node: Node, answers: Mapping[str, CommandResult]) -> None:
-        self.node = node
-        self.answers = {
-            "node_name": ok(node.name),
-            "rear_version": ok("Relax-and-Recover 2.6"),
-            "container_names": ok("galera-bundle-podman-0\nkeystone\n"),
-            "hiera_lookup": ok("secret\n"),
-            "galera_status": ok(GALERA),
-            "database_names": ok("keystone\n"),
-            "database_accounts": ok("root\tlocalhost\n"),
-            **answers,
-        }
-        self.ran: list[str] = []
-
-    def run(self, command: RemoteCommand, on_line: object = None) -> CommandResult:
-        """The fixed answer for this command."""
-        self.ran.append(command.name)
-        return self.answers[command.name]
+def answers(node: Node, extra: Mapping[str, CommandResult]) -> FakeRunner:
+    """A healthy galera controller's answers by command name, with `extra` overriding."""
+    script: dict[tuple[str, str] | str, CommandResult] = {
+        "node_name": ok(node.name),
+        "rear_version": ok("Relax-and-Recover 2.6"),
+        "container_names": ok("galera-bundle-podman-0\nkeystone\n"),
+        "hiera_lookup": ok("secret\n"),
+        "galera_status": ok(GALERA),
+        "database_names": ok("keystone\n"),
+        "database_accounts": ok("root\tlocalhost\n"),
+        **extra,
+    }
+    return FakeRunner(script)
 
 
 def probe(
-    name: str, groups: frozenset[str], **answers: CommandResult
+    name: str, groups: frozenset[str], **extra: CommandResult
 ) -> tuple[gate.Probe, list[str]]:
     """Probe one fake node of a controlplane plan; the probe and the commands it ran."""
-    session = FakeSession(Node(name, "198.18.0.10", "root", groups=groups), answers)
-    result = gate.probe_node(session, pacemaker=True, timeout=5)  # type: ignore[arg-type]
-    return result, session.ran
+    node = Node(name, "198.18.0.10", "root", groups=groups)
+    runner = answers(node, extra)
+    result = gate.probe_node(runner, node, pacemaker=True, timeout=5)
+    return result, runner.ran()
 
 
 PACEMAKER = frozenset({"Controller", "pacemaker"})
@@ -241,11 +230,18 @@ def test_a_node_with_several_reasons_is_printed_once() -> None:
 def test_connection_dropped_mid_probe_is_a_reason_for_that_node() -> None:
     """EOFError from a session mid-probe (paramiko link loss) refuses that node, not the run."""
 
+    class Healthy:
+        """A session on which every read-only probe succeeds."""
+
+        def run(self, command: object, on_line: object = None, abort: object = None) -> object:
+            """Exit 0, no output."""
+            return ok("")
+
     @contextmanager
     def opener(node: Node) -> Iterator[Session]:
         if node.name == "ctl-1":
             raise EOFError("Socket is closed")
-        yield FakeSession(node, {"directory_exists": ok("")})  # type: ignore[misc]
+        yield Healthy()  # type: ignore[misc]
 
     nodes = [Node("ctl-1", "198.18.0.11", "root")]
     result = gate.run_gate(
@@ -258,6 +254,7 @@ def test_connection_dropped_mid_probe_is_a_reason_for_that_node() -> None:
         max_parallel=2,
     )
     assert result.problems == (("ctl-1", "connection lost during probe: Socket is closed"),)
+    assert result.reason_classes()["ctl-1"] is Reason.CONNECTION_LOST
 
 
 def test_facts_of_a_member_carry_its_pacemaker_name() -> None:

@@ -9,14 +9,17 @@ import pytest
 
 from barctl import backup
 from barctl.errors import BarctlError
-from barctl.plan import BackupTarget, Node, Timeouts
+from barctl.model import Node
+from barctl.plan import BackupTarget
+from barctl.policy_sections import TimeoutsSection
+from barctl.resolution import plan_timeouts
 
 
 def resolved(name: str, nodes: tuple[str, ...]) -> backup.Resolved:
     """A resolved plan over the named nodes."""
     target = BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/ctl_plane_backups", ())
     members = tuple(Node(node, "198.18.0.1", "root") for node in nodes)
-    return backup.Resolved(name, "rolling", members, target, Timeouts())
+    return backup.Resolved(name, "rolling", members, target, plan_timeouts(TimeoutsSection()))
 
 
 def test_same_plan_twice_is_refused(tmp_path: Path) -> None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from barctl import plan
-from barctl.plan import Node, NodeFacts, StepKind
+from barctl.model import Node, NodeFacts
+from barctl.plan import StepKind
+from barctl.policy_sections import TimeoutsSection
+from barctl.resolution import plan_timeouts
 
 TARGET = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/ctl_plane_backups", ())
-CONTEXT = plan.Context("controlplane", "RUN", plan.Timeouts(), TARGET, "pw")
+CONTEXT = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET, "pw")
 NODES = tuple(Node(f"ctl-{index}", f"198.18.0.{index + 1}", "root") for index in range(3))
+
+
+def every_step(built: plan.Plan) -> list[plan.Step]:
+    """Every step of `built` in execution order, parallel phases flattened node by node."""
+    return [step for phase in built.phases for _, steps in phase.steps for step in steps]
 
 
 def controller_facts(name: str) -> NodeFacts:
@@ -58,7 +66,7 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
 def test_every_guarded_change_names_its_undo() -> None:
     """Desync, ceph stop and pcs stop carry the command that reverts them."""
     built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
-    guarded = {step.name: step.undo for step in built.all_steps() if step.undo is not None}
+    guarded = {step.name: step.undo for step in every_step(built) if step.undo is not None}
     assert {name: undo.name for name, undo in guarded.items() if undo} == {
         "galera_desync_on": "galera_desync_off",
         "ceph_stop": "ceph_start",
@@ -138,7 +146,7 @@ def test_artifact_paths_pair_iso_and_archive() -> None:
 def test_check_steps_never_change_state() -> None:
     """Only COMMAND steps carry commands; checks and waits are read-only by construction."""
     built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
-    for step in built.all_steps():
+    for step in every_step(built):
         if step.kind is not StepKind.COMMAND:
             assert step.command is None
 

@@ -1,0 +1,84 @@
+"""Small fakes of the world for unit tests: a scripted runner that records every call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from barctl.commands import RemoteCommand
+from barctl.model import CommandResult, Node
+from barctl.reasons import Reason
+from barctl.runner import LineCallback
+
+Answer = CommandResult | Callable[[Node, RemoteCommand], CommandResult]
+
+
+def ok(stdout: str = "") -> CommandResult:
+    """A command that exited 0 with `stdout`."""
+    return CommandResult(0, stdout, "", 0.01)
+
+
+def failed(exit_code: int = 1, stderr: str = "failed") -> CommandResult:
+    """A command that ran and exited non-zero."""
+    return CommandResult(exit_code, "", stderr, 0.01)
+
+
+def unreachable(reason: Reason = Reason.CONNECT_TIMEOUT) -> CommandResult:
+    """No session to the node: what `SessionPool.run` returns for a connect error."""
+    return CommandResult(None, "", f"{reason.words}: scripted", 0.01, reason)
+
+
+def lost(detail: str = "Socket is closed") -> CommandResult:
+    """The session died under the command."""
+    return CommandResult(None, "", f"connection lost: {detail}", 0.01, Reason.CONNECTION_LOST)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command the code under test ran."""
+
+    node: str
+    name: str
+    argv: tuple[str, ...]
+    stdin: str | None
+
+
+@dataclass
+class FakeRunner:
+    """Answers by (node, command name), then by command name, then `default`; records calls.
+
+    An answer may be a callable of (node, command), for answers that change over time.
+    """
+
+    script: Mapping[tuple[str, str] | str, Answer] = field(default_factory=dict)
+    default: CommandResult = field(default_factory=ok)
+    calls: list[Call] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(
+        self,
+        node: Node,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """The scripted answer; its stdout lines go to `on_line`."""
+        with self.lock:
+            self.calls.append(Call(node.name, command.name, command.argv, command.stdin))
+        answer = self.script.get((node.name, command.name), self.script.get(command.name))
+        result = self.default if answer is None else answer
+        if callable(result):
+            result = result(node, command)
+        if on_line is not None:
+            for line in result.stdout.splitlines():
+                on_line("stdout", line)
+        return result
+
+    def ran(self, node: str | None = None) -> list[str]:
+        """Command names run (on `node`, or anywhere), in order."""
+        return [call.name for call in self.calls if node is None or call.node == node]
+
+    def ran_on(self) -> list[tuple[str, str]]:
+        """(node, command name) of every call, in order."""
+        return [(call.node, call.name) for call in self.calls]
