@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from barctl.policy import Plan, Policy
+from barctl.policy import PlanSection, Policy
 from barctl.schedule import previous_slot
 
 JOB_PREFIX = "backup:"
@@ -41,7 +41,7 @@ class CatchUp:
 
 
 def decide(
-    plan: Plan, last_attempt: datetime | None, now: datetime, window_seconds: int
+    plan: PlanSection, last_attempt: datetime | None, now: datetime, window_seconds: int
 ) -> CatchUp:
     """Catch up the latest missed slot if it is at most `window_seconds` old, else a miss."""
     if last_attempt is None:
@@ -64,7 +64,7 @@ def plan_of(job: str) -> str | None:
     return job.removeprefix(JOB_PREFIX) if job.startswith(JOB_PREFIX) else None
 
 
-def timing_key(plan: Plan, misfire_grace_seconds: int) -> tuple[object, ...]:
+def timing_key(plan: PlanSection, misfire_grace_seconds: int) -> tuple[object, ...]:
     """Everything that makes a job's timing; a job is rescheduled on reload when it changes.
 
     Not `str(trigger)`: it leaves out the time zone and the jitter.
@@ -78,7 +78,7 @@ def timing_key(plan: Plan, misfire_grace_seconds: int) -> tuple[object, ...]:
     )
 
 
-def enabled_plans(policy: Policy) -> dict[str, Plan]:
+def enabled_plans(policy: Policy) -> dict[str, PlanSection]:
     """The plans the daemon schedules (disabled plans get no job)."""
     return {name: plan for name, plan in policy.plans.items() if plan.enabled}
 

@@ -10,24 +10,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from barctl import __version__, backup, gate, logs, remote, report
-from barctl.errors import BarctlError, InputError, SourceProblem
-from barctl.inventory import Inventory, InventoryLookupError, load_inventory
+from barctl import __version__, logs, report
+from barctl.errors import BarctlError, InputError
+from barctl.loading import Loaded, load
+from barctl.locks import LockBusyError
 from barctl.outcome import RunOutcome
-from barctl.policy import (
-    Plan as PlanPolicy,
-)
-from barctl.policy import (
-    Policy,
-    check_policy_against_inventory,
-    load_policy_document,
-    resolve_policy_path,
-)
-from barctl.policy_site import check_site
-from barctl.yamlsource import YamlDocument
+
+if TYPE_CHECKING:
+    from barctl.inventory import Inventory
+    from barctl.policy import Policy
+    from barctl.site import Site
 
 EXIT_SUCCESS = 0
 EXIT_FAILED = 1
@@ -90,89 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(arguments: argparse.Namespace) -> tuple[Policy, Inventory, Path]:
-    """Policy, inventory, credential files and plan resolution, every problem reported together.
-
-    Every command (and the daemon, at start and on reload) loads through here, so after
-    `validate` says valid no command fails on configuration (issue 8 finding 5).
-    """
-    path = resolve_policy_path(arguments.config, os.environ)
-    policy, document = load_policy_document(path)
-    problems = check_site(policy, document, os.environ)
-    try:
-        inventory = load_inventory(str(policy.inventory.path), policy.inventory.stacks)
-    except InventoryLookupError as error:
-        raise InputError(problems + _unknown_stack_problems(policy, document, error)) from None
-    except InputError as error:
-        raise InputError(problems + error.problems) from None
-    problems += check_policy_against_inventory(policy, document, inventory.group_names())
-    if not problems:
-        problems += _resolution_problems(policy, document, inventory)
-    if problems:
-        raise InputError(problems)
-    return policy, inventory, path
+def _load(arguments: argparse.Namespace) -> Loaded:
+    return load(arguments.config, os.environ)
 
 
-def _unknown_stack_problems(
-    policy: Policy, document: YamlDocument, error: InventoryLookupError
-) -> list[SourceProblem]:
-    stacks = list(policy.inventory.stacks)
-    found = ", ".join(error.known) or "none"
-    return [
-        document.problem(
-            ("inventory", "stacks", stacks.index(name)),
-            f"unknown stack {name!r} in inventory {policy.inventory.path}; stacks found: {found}",
-        )
-        for name in error.unknown
-        if name in stacks
-    ] or [document.problem(("inventory", "stacks"), str(error))]
-
-
-def _resolution_problems(
-    policy: Policy, document: YamlDocument, inventory: Inventory
-) -> list[SourceProblem]:
-    """What `run` would resolve without connecting (addresses, target, password), per plan."""
-    problems = []
-    for name, plan in policy.plans.items():
-        try:
-            resolved = backup.resolve(policy, inventory, name, os.environ)
-        except BarctlError as error:
-            message = str(error)
-            key: tuple[str, ...] = ("plans", name)
-            if "undercloud.address" in message:
-                key, message = ("undercloud", "address"), f"plan {name}: {message}"
-            problems.append(document.problem(key, message))
-            continue
-        if not resolved.nodes and plan.enabled:
-            # A plan with nothing to back up would "succeed" every night: a backup that
-            # silently did not happen.
-            problems.append(document.problem(("plans", name), _no_node_message(inventory, plan)))
-    return list(dict.fromkeys(problems))
-
-
-def _no_node_message(inventory: Inventory, plan: PlanPolicy) -> str:
-    groups = ", ".join(plan.groups)
-    excluded = ", ".join(host.name for host in inventory.excluded_in(list(plan.groups)))
-    if excluded:
-        return f"no node to back up: every host of {groups} is excluded ({excluded})"
-    return f"no node to back up: the inventory groups {groups} hold no hosts"
+def _unpack(loaded: Loaded) -> tuple[Policy, Inventory, Site]:
+    return loaded.policy, loaded.inventory, loaded.site
 
 
 def command_validate(arguments: argparse.Namespace) -> int:
     """Exit 0 and summarise when the policy is valid."""
-    policy, inventory, path = load(arguments)
-    plans = ", ".join(name for name, _ in policy.plans.items())
+    loaded = _load(arguments)
+    plans = ", ".join(name for name, _ in loaded.policy.plans.items())
+    inventory = loaded.inventory
     print(
-        f"{path}: valid; plans: {plans}; inventory {inventory.path}: {len(inventory.hosts)} hosts"
+        f"{loaded.path}: valid; plans: {plans};"
+        f" inventory {inventory.path}: {len(inventory.hosts)} hosts"
     )
     return EXIT_SUCCESS
 
 
 def command_inventory(arguments: argparse.Namespace) -> int:
     """Print every plan's resolved nodes."""
-    policy, inventory, _ = load(arguments)
+    from barctl.resolution import resolve  # noqa: PLC0415 - imports the SSH layer
+
+    policy, inventory, site = _unpack(_load(arguments))
     for name, section in policy.plans.items():
-        resolved = backup.resolve(policy, inventory, name, os.environ)
+        resolved = resolve(policy, inventory, name, site.environ)
         excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
         print(report.inventory_text(resolved, excluded))
     return EXIT_SUCCESS
@@ -180,8 +119,10 @@ def command_inventory(arguments: argparse.Namespace) -> int:
 
 def command_plan(arguments: argparse.Namespace) -> int:
     """Print the plan built from facts assumed from the inventory's service groups."""
-    policy, inventory, _ = load(arguments)
-    resolved = backup.resolve(policy, inventory, arguments.plan, os.environ)
+    from barctl import backup  # noqa: PLC0415 - imports the SSH layer
+
+    policy, inventory, site = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
     print(report.plan_text(plan, assumed=True))
     return EXIT_SUCCESS
@@ -189,9 +130,11 @@ def command_plan(arguments: argparse.Namespace) -> int:
 
 def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
-    policy, inventory, _ = load(arguments)
-    resolved = backup.resolve(policy, inventory, arguments.plan, os.environ)
-    settings = backup.ssh_settings(policy, os.environ)
+    from barctl import backup, gate, remote  # noqa: PLC0415 - the SSH layer, only when used
+
+    policy, inventory, site = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
+    settings = backup.ssh_settings(policy, site.environ)
     verdict = gate.run_gate(
         resolved.nodes,
         resolved.target.node,
@@ -207,13 +150,16 @@ def command_precheck(arguments: argparse.Namespace) -> int:
 
 def command_run(arguments: argparse.Namespace) -> int:
     """Run a plan now; SIGTERM/SIGINT stop it at the next safe point and run its undos."""
-    policy, inventory, _ = load(arguments)
+    from barctl import backup  # noqa: PLC0415 - imports the SSH layer
+
+    policy, inventory, site = _unpack(_load(arguments))
     abort = threading.Event()
     with abort_on_signals(abort):
         request = backup.Request(
             policy,
             inventory,
             arguments.plan,
+            environ=site.environ,
             abort=abort,
             progress=report.progress_printer(sys.stdout),
             dry_run=arguments.dry_run,
@@ -243,16 +189,16 @@ class abort_on_signals:
 
 def command_status(arguments: argparse.Namespace) -> int:
     """Last run, last success and next run of every plan."""
-    policy, _, _ = load(arguments)
-    rows = report.status_rows(policy, os.environ, backup.utc_now())
+    loaded = _load(arguments)
+    rows = report.status_rows(loaded.policy, loaded.site, datetime.now(UTC))
     print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
     return EXIT_SUCCESS
 
 
 def command_history(arguments: argparse.Namespace) -> int:
     """Recent runs with their nodes."""
-    policy, _, _ = load(arguments)
-    rows = report.history_rows(policy, os.environ, arguments.plan, arguments.limit)
+    loaded = _load(arguments)
+    rows = report.history_rows(loaded.site, arguments.plan, arguments.limit)
     print(json.dumps(rows, indent=2) if arguments.json else report.history_text(rows))
     return EXIT_SUCCESS
 
@@ -287,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    except backup.LockBusyError as error:
+    except LockBusyError as error:
         print(f"barctl: {error}", file=sys.stderr)
         return EXIT_LOCKED
     except BarctlError as error:

@@ -27,7 +27,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from barctl import backup, cli, logs, metrics_listener, schedule
+from barctl import backup, logs, metrics_listener, schedule
 from barctl.catchup import (
     Verdict,
     decide,
@@ -39,11 +39,10 @@ from barctl.catchup import (
     timing_key,
 )
 from barctl.errors import BarctlError, InputError
-from barctl.inventory import Inventory
+from barctl.loading import Loaded, load
 from barctl.notify import extend_timeout, monotonic_usec, notify, status, watchdog_interval
-from barctl.policy import Plan, Policy, effective_state_directory
+from barctl.policy import PlanSection, Policy
 from barctl.scheduled import Runtime, heartbeat, install, run_plan
-from barctl.store import Store, history_path
 
 log = structlog.get_logger("barctl.daemon")
 
@@ -56,14 +55,13 @@ HEARTBEAT_STALE_INTERVALS = 4
 class Daemon:
     """One daemon process: its runtime, scheduler, metrics listener and signal flags."""
 
-    def __init__(self, arguments: argparse.Namespace, policy: Policy, inventory: Inventory) -> None:
+    def __init__(self, arguments: argparse.Namespace, loaded: Loaded) -> None:
         self.arguments = arguments
-        self.environ = dict(os.environ)
-        self.runtime = Runtime(policy, inventory, self.environ)
+        self.runtime = Runtime(loaded.policy, loaded.inventory, loaded.site)
         self.wake = threading.Event()
         self.stop_requested = False
         self.reload_requested = False
-        self.ping_every = watchdog_interval(self.environ, os.getpid())
+        self.ping_every = watchdog_interval(loaded.site.environ, os.getpid())
         self.next_ping = time.monotonic()
         self.keys: dict[str, tuple[object, ...]] = {}
         self.last_status = ""
@@ -112,12 +110,12 @@ class Daemon:
     def recover(self) -> None:
         """Replay the undo journal and mark dead runs interrupted, before anything else."""
         policy, _ = self.runtime.current
-        state = effective_state_directory(policy, self.environ)
-        state.mkdir(parents=True, exist_ok=True)
+        site = self.runtime.site
+        site.state_directory.mkdir(parents=True, exist_ok=True)
         notify(extend_timeout(RECOVERY_EXTEND_SECONDS), status("replaying the undo journal"))
-        with Store.open(history_path(state)) as store:
+        with site.open_history() as store:
             pending = len(store.pending_undos())
-            settings = backup.ssh_settings(policy, self.environ)
+            settings = backup.ssh_settings(policy, site.environ)
             failures = backup.recover(store, settings, backup.utc_now)
         log.info("Crash recovery done", undos_replayed=pending, undo_failures=len(failures))
 
@@ -141,7 +139,7 @@ class Daemon:
             )
         self.scheduler.start()
 
-    def add_job(self, policy: Policy, name: str, plan: Plan, now: datetime) -> None:
+    def add_job(self, policy: Policy, name: str, plan: PlanSection, now: datetime) -> None:
         """Schedule `name`; run it at once when history says a slot was missed recently."""
         grace = policy.daemon.misfire_grace_seconds
         options: dict[str, Any] = {}
@@ -160,10 +158,9 @@ class Daemon:
         )
         self.keys[name] = timing_key(plan, grace)
 
-    def catch_up(self, policy: Policy, name: str, plan: Plan, now: datetime) -> bool:
+    def catch_up(self, policy: Policy, name: str, plan: PlanSection, now: datetime) -> bool:
         """Decide from history whether `name` needs a catch-up run; record a too-old miss."""
-        state = effective_state_directory(policy, self.environ)
-        with Store.open(history_path(state)) as store:
+        with self.runtime.site.open_history() as store:
             last_attempt = store.last_attempt_time(name)
         window = policy.daemon.catch_up_window_seconds
         decision = decide(plan, last_attempt, now, window)
@@ -247,27 +244,27 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: re-validate; keep the old policy when invalid, else reschedule what changed."""
         notify("RELOADING=1", monotonic_usec(), status("reloading the policy"))
-        self.runtime.status.last_reload = backup.utc_now()
         try:
-            policy, inventory, path = cli.load(self.arguments)
+            loaded = load(self.arguments.config, os.environ)
         except BarctlError as error:
             problems = error.problems if isinstance(error, InputError) else [error]
             for problem in problems:
                 log.error("Reload refused, keeping the previous policy", problem=str(problem))
             self.runtime.status.reload_success = False
         else:
-            self.apply(policy, inventory)
+            self.apply(loaded)
             self.runtime.status.reload_success = True
-            log.info("Policy reloaded", path=str(path), jobs=self.job_ids())
+            log.info("Policy reloaded", path=str(loaded.path), jobs=self.job_ids())
         self.update_next_runs()
         notify("READY=1", status(self.status_text()))
 
-    def apply(self, policy: Policy, inventory: Inventory) -> None:
-        """Add, remove and reschedule jobs so they match `policy`; keep a pending catch-up."""
+    def apply(self, loaded: Loaded) -> None:
+        """Add, remove and reschedule jobs so they match the policy; keep a pending catch-up."""
         old_policy, _ = self.runtime.current
+        policy = loaded.policy
         if policy.metrics.listen != old_policy.metrics.listen:
             log.warning("metrics.listen changed: takes effect at the next restart")
-        self.runtime.replace(policy, inventory)
+        self.runtime.replace(policy, loaded.inventory, loaded.site)
         now = backup.utc_now()
         grace = policy.daemon.misfire_grace_seconds
         plans = enabled_plans(policy)
@@ -287,7 +284,7 @@ class Daemon:
             unchanged=changes.unchanged,
         )
 
-    def reschedule(self, name: str, plan: Plan, grace: int, now: datetime) -> None:
+    def reschedule(self, name: str, plan: PlanSection, grace: int, now: datetime) -> None:
         """New trigger and misfire grace for `name`; a pending catch-up still runs at once."""
         identifier = job_id(name)
         self.scheduler.reschedule_job(identifier, trigger=schedule.build_trigger(plan, start=now))
@@ -323,12 +320,11 @@ class Daemon:
 
 def main(arguments: argparse.Namespace) -> int:
     """`barctl daemon`: an invalid policy raises InputError (cli.main exits 2, no retry)."""
-    policy, inventory, _ = cli.load(arguments)
-    log_format = os.environ.get("BARCTL_LOG_FORMAT") or policy.log.format
-    logs.configure(log_format, logging.INFO)
+    loaded = load(arguments.config, os.environ)
+    logs.configure(loaded.site.log_format, logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
-        return Daemon(arguments, policy, inventory).serve()
+        return Daemon(arguments, loaded).serve()
     except OSError as error:
         log.error("Daemon failed", error=str(error))
         return 1

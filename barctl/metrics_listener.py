@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import UTC, datetime
 
-from barctl import backup
 from barctl.errors import BarctlError
 from barctl.metrics import MetricsServer, MetricsSource, start_metrics_server
-from barctl.policy import effective_state_directory, split_listen
+from barctl.policy import split_listen
 from barctl.scheduled import Runtime
 
 
@@ -22,12 +22,16 @@ def start(runtime: Runtime) -> MetricsServer:
     source = MetricsSource(
         policy=lambda: runtime.current[0],
         inventory=lambda: runtime.current[1],
-        state_directory=effective_state_directory(policy, runtime.environ),
-        clock=backup.utc_now,
+        state_directory=runtime.site.state_directory,
+        clock=_utc_now,
         reload_success=lambda: runtime.status.reload_success,
         next_runs=lambda: runtime.status.snapshot()[0],
     )
     return start_metrics_server(policy.metrics.listen, source)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def wait_accepting(listen: str, timeout: float = 10.0) -> None:

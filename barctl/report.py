@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from barctl import gate, schedule
-from barctl.backup import Resolved, Result
-from barctl.engine import Progress
+from barctl import schedule
 from barctl.plan import Plan, Step, StepKind
-from barctl.policy import Policy, effective_state_directory
-from barctl.store import Store, history_path
+from barctl.policy import Policy
+from barctl.site import Site
+
+if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
+    from barctl.backup import Resolved, Result
+    from barctl.engine import Progress
+    from barctl.gate import GateResult
 
 
 def inventory_text(resolved: Resolved, excluded: Sequence[str] = ()) -> str:
@@ -76,7 +78,7 @@ def plan_text(plan: Plan, *, assumed: bool = False) -> str:
     return "\n".join(lines)
 
 
-def gate_text(verdict: gate.GateResult) -> str:
+def gate_text(verdict: GateResult) -> str:
     """One line per node: ok with its facts, or REFUSED once with every reason it refuses."""
     reasons = verdict.reasons()
     lines = []
@@ -147,24 +149,14 @@ def result_text(result: Result, *, dry_run: bool) -> str:
     return "\n".join(lines)
 
 
-@contextmanager
-def _history(policy: Policy, environ: Mapping[str, str]) -> Iterator[Store | None]:
-    path = history_path(effective_state_directory(policy, environ))
-    if not path.exists():
-        yield None
-        return
-    with Store.open(path) as store:
-        yield store
-
-
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment is not None else None
 
 
-def status_rows(policy: Policy, environ: Mapping[str, str], now: datetime) -> list[dict[str, Any]]:
+def status_rows(policy: Policy, site: Site, now: datetime) -> list[dict[str, Any]]:
     """Per plan: last run and its outcome, last success, next scheduled run."""
     rows = []
-    with _history(policy, environ) as store:
+    with site.existing_history() as store:
         for name, section in policy.plans.items():
             last = store.last_run(name) if store else None
             success = store.last_success(name) if store else None
@@ -196,12 +188,10 @@ def status_text(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def history_rows(
-    policy: Policy, environ: Mapping[str, str], plan: str | None, limit: int
-) -> list[dict[str, Any]]:
+def history_rows(site: Site, plan: str | None, limit: int) -> list[dict[str, Any]]:
     """Recent runs, newest first, with each node's outcome and artifacts."""
     rows: list[dict[str, Any]] = []
-    with _history(policy, environ) as store:
+    with site.existing_history() as store:
         if store is None:
             return rows
         for run in store.history(plan, limit):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,8 +20,8 @@ from barctl import backup
 from barctl.catchup import plan_of
 from barctl.inventory import Inventory
 from barctl.outcome import Trigger
-from barctl.policy import Policy, effective_state_directory
-from barctl.store import Store, history_path
+from barctl.policy import Policy
+from barctl.site import Site
 
 log = structlog.get_logger("barctl.daemon")
 
@@ -35,10 +34,7 @@ class DaemonStatus:
     still in force) and True again after the next good reload.
     """
 
-    policy: Policy
-    environ: Mapping[str, str]
     reload_success: bool = True
-    last_reload: datetime | None = None
     running: dict[str, datetime] = field(default_factory=dict)
     next_runs: dict[str, datetime | None] = field(default_factory=dict)
     last_heartbeat: float = field(default_factory=time.monotonic)
@@ -63,11 +59,11 @@ class DaemonStatus:
 class Runtime:
     """The daemon state the scheduler threads share: current policy, abort event, catch-ups."""
 
-    def __init__(self, policy: Policy, inventory: Inventory, environ: Mapping[str, str]) -> None:
-        self.environ = environ
+    def __init__(self, policy: Policy, inventory: Inventory, site: Site) -> None:
         self.abort = threading.Event()
-        self.status = DaemonStatus(policy, environ)
+        self.status = DaemonStatus()
         self._current = (policy, inventory)
+        self._site = site
         self._catch_ups: set[str] = set()
         self._lock = threading.Lock()
 
@@ -77,11 +73,17 @@ class Runtime:
         with self._lock:
             return self._current
 
-    def replace(self, policy: Policy, inventory: Inventory) -> None:
+    @property
+    def site(self) -> Site:
+        """The paths and environment of the current policy."""
+        with self._lock:
+            return self._site
+
+    def replace(self, policy: Policy, inventory: Inventory, site: Site) -> None:
         """Switch new runs to a reloaded policy; running backups keep theirs."""
         with self._lock:
             self._current = (policy, inventory)
-        self.status.policy = policy
+            self._site = site
 
     def add_catch_up(self, plan: str) -> None:
         """The next run of `plan` is a catch-up run."""
@@ -106,12 +108,13 @@ class Runtime:
             log.info("Run not started: stopping", plan=plan)
             return
         policy, inventory = self.current
+        site = self.site
         trigger = Trigger.CATCH_UP if self.take_catch_up(plan) else Trigger.SCHEDULED
         started = backup.utc_now()
         self.status.started(plan, started)
         log.info("Job started", plan=plan, trigger=trigger.value)
         request = backup.Request(
-            policy, inventory, plan, trigger=trigger, environ=self.environ, abort=self.abort
+            policy, inventory, plan, trigger=trigger, environ=site.environ, abort=self.abort
         )
         try:
             result = backup.perform(request)
@@ -137,10 +140,8 @@ class Runtime:
     def record_miss(self, plan: str, slot: datetime, reason: str) -> None:
         """Record a missed slot of `plan` in history (idempotent per slot) and log it."""
         log.warning("Missed a scheduled run", plan=plan, slot=slot.isoformat(), reason=reason)
-        policy, _ = self.current
-        state = effective_state_directory(policy, self.environ)
         try:
-            with Store.open(history_path(state)) as store:
+            with self.site.open_history() as store:
                 store.record_miss(plan, slot, backup.utc_now())
         except Exception:
             log.exception("Could not record a missed run", plan=plan)
