@@ -1,0 +1,76 @@
+"""The package's import graph has no cycle (issue 9): every module under barctl/ read with ast."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "barctl"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(tree: ast.AST, known: set[str]) -> set[str]:
+    """barctl modules imported anywhere in `tree` (module level and inside functions)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found & known
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the barctl modules it imports (TYPE_CHECKING imports included)."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    known = {_module_name(path) for path in paths}
+    graph = {}
+    for path in paths:
+        name = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        graph[name] = _imported(tree, known) - {name, "barctl"}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as [a, b, ..., a], or [] when there is none (depth-first search)."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        state[module] = "open"
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[module] = "done"
+        return []
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module)):
+            return cycle
+    return []
+
+
+def test_find_cycle_reports_a_cycle_and_accepts_a_tree() -> None:
+    """The detector itself: a -> b -> a is found, a diamond is not a cycle."""
+    assert find_cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"d"}, "c": {"d"}, "d": set()}) == []
+
+
+def test_the_graph_sees_function_level_imports() -> None:
+    """A deferred import (cli's `from barctl import daemon` inside a function) is an edge."""
+    assert "barctl.daemon" in import_graph()["barctl.cli"]
+
+
+def test_barctl_has_no_import_cycle() -> None:
+    """No module of barctl imports, directly or not, a module that imports it back."""
+    assert find_cycle(import_graph()) == []
