@@ -295,10 +295,7 @@ def _gated_run(
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
         if not request.dry_run:
             _record_refusal(store, run_id, resolved, verdict, request.clock())
-        reasons: dict[str, list[str]] = {}
-        for node, reason in verdict.problems:
-            reasons.setdefault(node, []).append(reason)
-        for node, problems in reasons.items():
+        for node, problems in verdict.reasons().items():
             log.warning(
                 "Node refused", node=node, reason="; ".join(problems), message_id=logs.NODE_REFUSED
             )
@@ -348,9 +345,8 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
 def _record_refusal(
     store: Store, run_id: str, resolved: Resolved, verdict: gate.GateResult, now: datetime
 ) -> None:
-    reasons: dict[str, list[str]] = {}
-    for node, reason in verdict.problems:
-        reasons.setdefault(node, []).append(reason)
+    reasons = verdict.reasons()
+    classes = verdict.reason_classes()
     for member in (*resolved.nodes, resolved.target.node):
         if member.name in reasons:
             store.record_node(
@@ -360,6 +356,7 @@ def _record_refusal(
                 [],
                 "; ".join(reasons[member.name]),
                 now=now,
+                reason_class=classes[member.name],
             )
     summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
     store.finish_run(run_id, RunOutcome.REFUSED, now, summary)

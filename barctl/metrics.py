@@ -39,6 +39,7 @@ from barctl.errors import BarctlError
 from barctl.inventory import Inventory
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.policy import Plan, Policy, split_listen
+from barctl.reasons import Reason
 from barctl.store import Store, StoreError, history_path
 
 log = structlog.get_logger("barctl.metrics")
@@ -58,39 +59,20 @@ REASON_LABELS: tuple[str, ...] = (
     "unhealthy",
     "other",
 )
-UNREACHABLE_LABELS = frozenset({"timeout", "refused", "auth", "host_key", "banner"})
-# Checked in order on the whole reason text (a node's reasons are joined with "; "): the SSH
-# reasons of barctl.remote first, because they are the root cause of anything after them.
-_REASON_FRAGMENTS: tuple[tuple[str, str], ...] = (
-    ("host key", "host_key"),  # "host key changed", "unknown host key"
-    ("authentication failed", "auth"),
-    ("banner", "banner"),  # "ssh banner timeout"
-    ("connection refused", "refused"),
-    ("connect timeout", "timeout"),
-    ("pacemaker", "unhealthy"),  # "pacemaker not running: …", "… without quorum"
-    ("galera", "unhealthy"),  # "<node>: galera is Donor, not Synced", "… cluster size 2 < 3"
-    ("quorum", "unhealthy"),
-    ("offline", "unhealthy"),
-)
-# barctl.remote reasons that mean "could not reach it" without a label of their own.
-_UNREACHABLE_FRAGMENTS = ("unreachable", "ssh error", "connection lost")
 
 
-def reason_label(text: str) -> str:
-    """The low-cardinality class of a gate reason: timeout|refused|auth|host_key|banner|…"""
-    lowered = text.lower()
-    for fragment, label in _REASON_FRAGMENTS:
-        if fragment in lowered:
-            return label
-    return "other"
+def reason_label(reason: Reason | None) -> str:
+    """The low-cardinality label of a refusal's stored class: timeout|refused|auth|host_key|…
+
+    The class was decided where the error happened (barctl.reasons); a row without one is
+    `other`.
+    """
+    return "other" if reason is None else reason.label
 
 
-def is_unreachable(text: str) -> bool:
-    """Whether a gate reason says barctl could not reach or log in to the node over SSH."""
-    lowered = text.lower()
-    return reason_label(text) in UNREACHABLE_LABELS or any(
-        lowered.startswith(fragment) for fragment in _UNREACHABLE_FRAGMENTS
-    )
+def is_unreachable(reason: Reason | None) -> bool:
+    """Whether a refusal's class says barctl could not reach or log in to the node over SSH."""
+    return reason is not None and reason.unreachable
 
 
 @dataclass
@@ -140,7 +122,7 @@ def read_plan_history(store: Store, plan: str) -> PlanHistory:
             found.unreachable = {
                 node.node
                 for node in (detail.nodes if detail else ())
-                if node.outcome == NodeOutcome.REFUSED and is_unreachable(node.reason)
+                if node.outcome == NodeOutcome.REFUSED and is_unreachable(node.reason_class)
             }
     first = store.first_attempt_time(plan)
     found.first_attempt = None if first is None else first.timestamp()
@@ -156,7 +138,7 @@ def read_plan_history(store: Store, plan: str) -> PlanHistory:
         for node, (when, size) in store.node_last_success(plan).items()
     }
     found.refusals = Counter(
-        (node, reason_label(reason)) for node, reason in store.node_refusals(plan)
+        (node, reason_label(found_class)) for node, _, found_class in store.node_refusals(plan)
     )
     found.degraded = store.degraded_nodes(plan)
     return found

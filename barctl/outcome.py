@@ -37,8 +37,7 @@ class StepOutcome(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"  # ran to completion with a non-zero exit code, or the connection failed
     TIMED_OUT = "timed_out"  # the server-side `timeout` killed it
-    SKIPPED = "skipped"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # its run's process died under it (`mark_interrupted_runs`)
 
 
 class Trigger(StrEnum):
@@ -55,4 +54,3 @@ class UndoState(StrEnum):
     PENDING = "pending"  # registered before the state change; must be replayed unless settled
     DONE = "done"  # the undo command ran and succeeded
     FAILED = "failed"  # the undo command ran and failed: an operator has to act
-    CANCELLED = "cancelled"  # the forward step proved unnecessary; nothing to undo

@@ -18,6 +18,7 @@ from typing import Any
 from barctl import model
 from barctl.model import last_lines
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
+from barctl.reasons import Reason
 
 STDERR_TAIL_CHARACTERS = 8192
 REDACTED = "***"
@@ -51,6 +52,7 @@ class NodeRecord:
     size_bytes: int
     reason: str
     recorded_at: datetime
+    reason_class: Reason | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,12 @@ def node_record(row: sqlite3.Row) -> NodeRecord:
     """A `nodes` row as a record."""
     listing = json.loads(row["artifacts"])
     artifacts = tuple(Artifact(item["path"], item["size_bytes"]) for item in listing)
-    values = _values(row) | {"outcome": NodeOutcome(row["outcome"]), "artifacts": artifacts}
+    found = row["reason_class"]
+    values = _values(row) | {
+        "outcome": NodeOutcome(row["outcome"]),
+        "artifacts": artifacts,
+        "reason_class": None if found is None else Reason(found),
+    }
     return NodeRecord(**values)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Self
 from barctl import logs
 from barctl.errors import BarctlError
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
+from barctl.reasons import Reason
 from barctl.records import (
     Artifact,
     PendingUndo,
@@ -68,8 +69,32 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE misses (plan TEXT NOT NULL, scheduled_for REAL NOT NULL,
             recorded_at REAL NOT NULL, PRIMARY KEY (plan, scheduled_for))""",
     ),
+    (
+        # What a node's reason means (barctl.reasons.Reason), stored where it is decided.
+        "ALTER TABLE nodes ADD COLUMN reason_class TEXT",
+        # Refusals recorded before the column existed: classified once from their text, as
+        # metrics did on every scrape until then; nothing reads the text for its class after.
+        """UPDATE nodes SET reason_class = CASE
+            WHEN reason LIKE '%unknown host key%' THEN 'unknown_host_key'
+            WHEN reason LIKE '%host key%' THEN 'host_key_changed'
+            WHEN reason LIKE '%authentication failed%' THEN 'authentication_failed'
+            WHEN reason LIKE '%banner%' THEN 'banner_timeout'
+            WHEN reason LIKE '%connection refused%' THEN 'connection_refused'
+            WHEN reason LIKE '%connect timeout%' THEN 'connect_timeout'
+            WHEN reason LIKE '%pacemaker%' OR reason LIKE '%galera%' OR reason LIKE '%quorum%'
+                OR reason LIKE '%offline%' THEN 'unhealthy'
+            WHEN reason LIKE 'unreachable%' THEN 'unreachable'
+            WHEN reason LIKE 'ssh error%' THEN 'ssh_error'
+            WHEN reason LIKE 'connection lost%' THEN 'connection_lost'
+            ELSE 'command_failed' END
+            WHERE outcome = 'refused'""",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _reason(value: str | None) -> Reason | None:
+    return None if value is None else Reason(value)
 
 
 class StoreError(BarctlError):
@@ -252,8 +277,9 @@ class Store:
         reason: str,
         *,
         now: datetime,
+        reason_class: Reason | None = None,
     ) -> None:
-        """Record (or replace) what the run did to `node`."""
+        """Record (or replace) what the run did to `node`, and what its reason means."""
         listing = json.dumps(
             [{"path": item.path, "size_bytes": item.size_bytes} for item in artifacts]
         )
@@ -261,7 +287,7 @@ class Store:
         with self._write() as connection:
             connection.execute(
                 "INSERT OR REPLACE INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
-                " reason, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " reason, recorded_at, reason_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     node,
@@ -270,6 +296,7 @@ class Store:
                     size,
                     self._redacted(reason),
                     epoch(now),
+                    None if reason_class is None else Reason(reason_class).value,
                 ),
             )
 
@@ -325,10 +352,6 @@ class Store:
         state = UndoState.DONE if ok else UndoState.FAILED
         self._settle_undo(undo_id, state, exit_code, epoch(now))
 
-    def cancel_undo(self, undo_id: int) -> None:
-        """Settle a pending undo whose forward step proved unnecessary (state `cancelled`)."""
-        self._settle_undo(undo_id, UndoState.CANCELLED, None, None)
-
     def _settle_undo(
         self, undo_id: int, state: UndoState, exit_code: int | None, finished_at: float | None
     ) -> None:
@@ -352,13 +375,6 @@ class Store:
             " id DESC"
         )
         return [undo_record(row) for row in rows]
-
-    def undos_total(self) -> dict[UndoState, int]:
-        """How many journal entries there are per state (every state present, maybe 0)."""
-        totals = dict.fromkeys(UndoState, 0)
-        for state, count in self._query("SELECT state, count(*) FROM undos GROUP BY state"):
-            totals[UndoState(state)] = count
-        return totals
 
     # ---- missed schedule slots ----------------------------------------------------------------
 
@@ -480,11 +496,13 @@ class Store:
         )
         return [(RunOutcome(outcome), float(seconds)) for outcome, seconds in rows]
 
-    def node_refusals(self, plan: str) -> list[tuple[str, str]]:
-        """(node, reason) of every node row a gate refused in a run of `plan`, oldest first."""
+    def node_refusals(self, plan: str) -> list[tuple[str, str, Reason | None]]:
+        """(node, reason, its class) of every node a gate refused in a run of `plan`, oldest
+        first."""
         rows = self._query(
-            "SELECT nodes.node, nodes.reason FROM nodes JOIN runs ON runs.id = nodes.run_id"
+            "SELECT nodes.node, nodes.reason, nodes.reason_class FROM nodes"
+            " JOIN runs ON runs.id = nodes.run_id"
             " WHERE runs.plan = ? AND nodes.outcome = 'refused' ORDER BY nodes.recorded_at",
             (plan,),
         )
-        return [(node, reason) for node, reason in rows]
+        return [(node, reason, _reason(found)) for node, reason, found in rows]

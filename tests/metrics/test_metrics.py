@@ -19,6 +19,7 @@ from barctl.metrics import (
     start_metrics_server,
 )
 from barctl.outcome import NodeOutcome, RunOutcome
+from barctl.reasons import Reason
 from barctl.store import Store, history_path
 from tests.metrics.helpers import (
     CONTROLLERS,
@@ -168,32 +169,45 @@ def test_degraded_node_is_set_then_cleared_by_a_later_success(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("text", "label", "unreachable"),
+    ("reason", "label", "unreachable"),
     [
-        ("connect timeout", "timeout", True),
-        ("connection refused", "refused", True),
-        ("authentication failed", "auth", True),
-        ("host key changed", "host_key", True),
-        ("unknown host key", "host_key", True),
-        ("ssh banner timeout", "banner", True),
-        ("unreachable", "other", True),
-        ("connection lost: Socket is closed", "other", True),
-        ("pacemaker not running: error running crm_mon", "unhealthy", False),
-        ("ctl-0: galera is Donor/Desynced, not Synced", "unhealthy", False),
-        ("ctl-0: galera cluster size 2 < 3", "unhealthy", False),
-        ("pacemaker partition without quorum", "unhealthy", False),
-        ("ctl-2 is OFFLINE in pacemaker", "unhealthy", False),
-        ("no directory /ctl_plane_backups: exit 1", "other", False),
-        ("rear not installed: rear: command not found", "other", False),
-        ("connect timeout; pacemaker not running: x", "timeout", True),
-        ("", "other", False),
+        (Reason.CONNECT_TIMEOUT, "timeout", True),
+        (Reason.CONNECTION_REFUSED, "refused", True),
+        (Reason.AUTHENTICATION_FAILED, "auth", True),
+        (Reason.HOST_KEY_CHANGED, "host_key", True),
+        (Reason.UNKNOWN_HOST_KEY, "host_key", True),
+        (Reason.BANNER_TIMEOUT, "banner", True),
+        (Reason.UNREACHABLE, "other", True),
+        (Reason.SSH_ERROR, "other", True),
+        (Reason.CONNECTION_LOST, "other", True),
+        (Reason.UNHEALTHY, "unhealthy", False),
+        (Reason.COMMAND_FAILED, "other", False),
+        (Reason.TIMED_OUT, "other", False),
+        (None, "other", False),
     ],
 )
-def test_reason_label_table(text: str, label: str, unreachable: bool) -> None:
-    """Gate reasons map to one of seven reason labels; SSH failures count as unreachable."""
-    assert reason_label(text) == label
+def test_reason_label_table(reason: Reason | None, label: str, unreachable: bool) -> None:
+    """Stored reason classes map to one of seven labels; SSH failures count as unreachable."""
+    assert reason_label(reason) == label
     assert label in REASON_LABELS
-    assert is_unreachable(text) is unreachable
+    assert is_unreachable(reason) is unreachable
+
+
+def test_every_reason_has_an_exported_label() -> None:
+    """No reason class can produce a label the alerts and docs/monitoring.md do not know."""
+    assert {reason.label for reason in Reason} <= set(REASON_LABELS)
+
+
+def refuse(
+    store: Store, run_id: str, start: float, refusals: dict[str, tuple[str, Reason]], **run: str
+) -> None:
+    """A refused run whose node rows carry the reason text and its class, as the gate records."""
+    nodes = {node: (NodeOutcome.REFUSED, 0, text) for node, (text, _) in refusals.items()}
+    add_run(store, run_id, start, RunOutcome.REFUSED, nodes=nodes, **run)  # type: ignore[arg-type]
+    for node, (text, found) in refusals.items():
+        store.record_node(
+            run_id, node, NodeOutcome.REFUSED, [], text, now=at(start + 10), reason_class=found
+        )
 
 
 def test_a_refused_run_marks_only_ssh_failures_unreachable_and_counts_reasons(
@@ -203,12 +217,12 @@ def test_a_refused_run_marks_only_ssh_failures_unreachable_and_counts_reasons(
     by reason; an unhealthy node stays reachable; a later ended run clears reachability."""
     policy, inventory = write_world(tmp_path)
     refused = {
-        "ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout"),
-        "ctl-2": (NodeOutcome.REFUSED, 0, "ctl-2: galera is Joining, not Synced"),
+        "ctl-1": ("connect timeout", Reason.CONNECT_TIMEOUT),
+        "ctl-2": ("ctl-2: galera is Joining, not Synced", Reason.UNHEALTHY),
     }
     with open_store(policy) as store:
-        add_run(store, "r1", -300, RunOutcome.REFUSED, nodes={"ctl-1": refused["ctl-1"]})
-        add_run(store, "r2", -200, RunOutcome.REFUSED, nodes=refused)
+        refuse(store, "r1", -300, {"ctl-1": refused["ctl-1"]})
+        refuse(store, "r2", -200, refused)
     samples = parse(render(make_source(policy, inventory)))
     reachable = {
         n: value(samples, "barctl_node_reachable", plan="controlplane", node=n) for n in NODES
@@ -224,13 +238,7 @@ def test_a_refused_run_marks_only_ssh_failures_unreachable_and_counts_reasons(
     assert failures("ctl-2", "unhealthy") == 1
     assert failures("ctl-0", "timeout") == 0
     with open_store(policy) as store:
-        add_run(
-            store,
-            "r3",
-            -100,
-            RunOutcome.REFUSED,
-            nodes={"backup-0": (NodeOutcome.REFUSED, 0, "connection refused")},
-        )
+        refuse(store, "r3", -100, {"backup-0": ("connection refused", Reason.CONNECTION_REFUSED)})
     samples = parse(render(make_source(policy, inventory)))
     reachable = {
         n: value(samples, "barctl_node_reachable", plan="controlplane", node=n) for n in NODES
@@ -364,13 +372,7 @@ def test_no_created_series_and_counters_end_in_total(tmp_path: Path) -> None:
 def add_success_then_refusal(store: Store) -> None:
     """History: a controlplane success, then a run refused with ctl-1 timing out."""
     add_run(store, "r1", -300, RunOutcome.SUCCESS, nodes={n: (OK, 4096, "") for n in CONTROLLERS})
-    add_run(
-        store,
-        "r2",
-        -100,
-        RunOutcome.REFUSED,
-        nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
-    )
+    refuse(store, "r2", -100, {"ctl-1": ("connect timeout", Reason.CONNECT_TIMEOUT)})
 
 
 @pytest.mark.skipif(
@@ -433,6 +435,15 @@ def test_store_queries_added_for_metrics(tmp_path: Path) -> None:
             minutes=1,
             nodes={"ctl-1": (NodeOutcome.REFUSED, 0, "connect timeout")},
         )
+        store.record_node(
+            "r2",
+            "ctl-1",
+            NodeOutcome.REFUSED,
+            [],
+            "connect timeout",
+            now=at(-199),
+            reason_class=Reason.CONNECT_TIMEOUT,
+        )
         add_run(store, "r3", -100, None)
         add_run(
             store,
@@ -447,7 +458,9 @@ def test_store_queries_added_for_metrics(tmp_path: Path) -> None:
             (RunOutcome.SUCCESS, 1800.0),
             (RunOutcome.REFUSED, 60.0),
         ]
-        assert store.node_refusals("controlplane") == [("ctl-1", "connect timeout")]
+        assert store.node_refusals("controlplane") == [
+            ("ctl-1", "connect timeout", Reason.CONNECT_TIMEOUT)
+        ]
         assert NOW.tzinfo is not None
 
 

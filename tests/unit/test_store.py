@@ -18,8 +18,9 @@ import pytest
 
 from barctl import logs
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
+from barctl.reasons import Reason
 from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id, redact
-from barctl.store import SCHEMA_VERSION, Store, StoreError, history_path
+from barctl.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, history_path
 
 START = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -337,37 +338,45 @@ def test_undo_round_trip_and_completion(store: Store) -> None:
     assert detail is not None
     states = [(undo.state, undo.exit_code, undo.finished_at) for undo in detail.undos]
     assert states == [(UndoState.DONE, 0, at(3)), (UndoState.FAILED, 1, at(4))]
-    totals = store.undos_total()
-    assert totals == {
-        UndoState.PENDING: 0,
-        UndoState.DONE: 1,
-        UndoState.FAILED: 1,
-        UndoState.CANCELLED: 0,
-    }
 
 
 def test_a_settled_or_unknown_undo_cannot_be_settled_again(store: Store) -> None:
-    """Completing or cancelling an undo that is not pending raises StoreError."""
+    """Completing an undo that is not pending, or unknown, raises StoreError."""
     add_run(store, "r1", 0, outcome=None)
     undo_id = store.register_undo("r1", "ctl-0", "standby", {"argv": ["true"]}, at(1))
     store.complete_undo(undo_id, ok=True, exit_code=0, now=at(2))
     with pytest.raises(StoreError, match="no longer pending"):
         store.complete_undo(undo_id, ok=False, exit_code=1, now=at(3))
     with pytest.raises(StoreError):
-        store.cancel_undo(undo_id)
-    with pytest.raises(StoreError):
-        store.cancel_undo(undo_id + 100)
+        store.complete_undo(undo_id + 100, ok=True, exit_code=0, now=at(3))
 
 
-def test_a_cancelled_undo_is_not_replayed(store: Store) -> None:
-    """cancel_undo settles an undo whose forward step was unnecessary; it leaves the journal."""
-    add_run(store, "r1", 0, outcome=None)
-    undo_id = store.register_undo("r1", "ctl-0", "standby", {"argv": ["true"]}, at(1))
-    store.cancel_undo(undo_id)
-    assert store.pending_undos() == []
-    detail = store.run_detail("r1")
-    assert detail is not None
-    assert detail.undos[0].state == UndoState.CANCELLED
+def test_a_version_1_history_gets_reason_classes_for_its_refusals(path: Path) -> None:
+    """Opening a history written before reason classes classifies its old refusals once."""
+    connection = sqlite3.connect(path)
+    for statement in _MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    connection.execute(
+        "INSERT INTO runs (id, plan, trigger, started_at, pid) VALUES ('r', 'p', 'manual', 0, 1)"
+    )
+    rows = [
+        ("ctl-0", "connect timeout"),
+        ("ctl-1", "galera is Donor, not Synced"),
+        ("ctl-2", "rear not installed: x"),
+    ]
+    for node, reason in rows:
+        connection.execute(
+            "INSERT INTO nodes VALUES ('r', ?, 'refused', '[]', 0, ?, 0)", (node, reason)
+        )
+    connection.commit()
+    connection.close()
+    with Store.open(path) as store:
+        assert store.node_refusals("p") == [
+            ("ctl-0", "connect timeout", Reason.CONNECT_TIMEOUT),
+            ("ctl-1", "galera is Donor, not Synced", Reason.UNHEALTHY),
+            ("ctl-2", "rear not installed: x", Reason.COMMAND_FAILED),
+        ]
 
 
 def test_a_payload_that_is_not_json_is_refused_before_anything_is_written(store: Store) -> None:
