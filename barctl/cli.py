@@ -13,14 +13,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from barctl import __version__, logs, report
+from barctl import __version__
 from barctl.errors import BarctlError, InputError
-from barctl.loading import Loaded, load
 from barctl.locks import LockBusyError
 from barctl.outcome import RunOutcome
 
+# Each sub-command imports what it needs when it runs (the policy models, the SSH layer, the
+# scheduler), so `barctl --version` and `--help` answer at once.
 if TYPE_CHECKING:
     from barctl.inventory import Inventory
+    from barctl.loading import Loaded
     from barctl.policy import Policy
     from barctl.site import Site
 
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(arguments: argparse.Namespace) -> Loaded:
+    from barctl.loading import load  # noqa: PLC0415 - see the imports
+
     return load(arguments.config, os.environ)
 
 
@@ -107,7 +111,8 @@ def command_validate(arguments: argparse.Namespace) -> int:
 
 def command_inventory(arguments: argparse.Namespace) -> int:
     """Print every plan's resolved nodes."""
-    from barctl.resolution import resolve  # noqa: PLC0415 - imports the SSH layer
+    from barctl import report  # noqa: PLC0415 - see the imports
+    from barctl.resolution import resolve  # noqa: PLC0415
 
     policy, inventory, site = _unpack(_load(arguments))
     for name, section in policy.plans.items():
@@ -119,7 +124,7 @@ def command_inventory(arguments: argparse.Namespace) -> int:
 
 def command_plan(arguments: argparse.Namespace) -> int:
     """Print the plan built from facts assumed from the inventory's service groups."""
-    from barctl import backup  # noqa: PLC0415 - imports the SSH layer
+    from barctl import backup, report  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
@@ -130,7 +135,7 @@ def command_plan(arguments: argparse.Namespace) -> int:
 
 def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
-    from barctl import backup, gate, remote  # noqa: PLC0415 - the SSH layer, only when used
+    from barctl import backup, gate, remote, report  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
@@ -150,7 +155,7 @@ def command_precheck(arguments: argparse.Namespace) -> int:
 
 def command_run(arguments: argparse.Namespace) -> int:
     """Run a plan now; SIGTERM/SIGINT stop it at the next safe point and run its undos."""
-    from barctl import backup  # noqa: PLC0415 - imports the SSH layer
+    from barctl import backup, report  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     abort = threading.Event()
@@ -189,6 +194,8 @@ class abort_on_signals:
 
 def command_status(arguments: argparse.Namespace) -> int:
     """Last run, last success and next run of every plan."""
+    from barctl import report  # noqa: PLC0415 - see the imports
+
     loaded = _load(arguments)
     rows = report.status_rows(loaded.policy, loaded.site, datetime.now(UTC))
     print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
@@ -197,6 +204,8 @@ def command_status(arguments: argparse.Namespace) -> int:
 
 def command_history(arguments: argparse.Namespace) -> int:
     """Recent runs with their nodes."""
+    from barctl import report  # noqa: PLC0415 - see the imports
+
     loaded = _load(arguments)
     rows = report.history_rows(loaded.site, arguments.plan, arguments.limit)
     print(json.dumps(rows, indent=2) if arguments.json else report.history_text(rows))
@@ -226,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a sub-command, print problems without tracebacks, return the exit code."""
     arguments = build_parser().parse_args(argv)
     level = logging.INFO if arguments.verbose else logging.WARNING
+    from barctl import logs  # noqa: PLC0415 - see the imports
+
     logs.configure(os.environ.get("BARCTL_LOG_FORMAT", "auto"), level)
     try:
         return COMMANDS[arguments.command](arguments)

@@ -133,3 +133,47 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         "5  degraded",
     ):
         assert code in out
+
+
+_IMPORTED = """
+import sys
+from barctl.cli import main
+main(sys.argv[1:])
+heavy = {"fabric", "paramiko", "invoke", "prometheus_client"}
+print(" ".join(sorted(name for name in sys.modules if name in heavy)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "forbidden"),
+    [
+        # validate/status/history still reach fabric through resolution.py's module-level
+        # `from barctl import remote` (run-core side): once deferred, forbid fabric here too.
+        pytest.param(["status"], {"prometheus_client"}, id="status"),
+        pytest.param(["history"], {"prometheus_client"}, id="history"),
+        pytest.param(["validate"], {"prometheus_client"}, id="validate"),
+    ],
+)
+def test_read_only_commands_do_not_import_the_exporter(
+    policy: Path, arguments: list[str], forbidden: set[str]
+) -> None:
+    """status, history and validate start without the Prometheus client library."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", _IMPORTED, "-c", str(policy), *arguments]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert set(completed.stdout.split()) & forbidden == set()
+
+
+def test_version_imports_neither_ssh_nor_exporter_libraries() -> None:
+    """`barctl --version` loads no SSH (fabric, paramiko) and no Prometheus module."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom barctl import cli\nprint(' '.join(sorted(sys.modules)))"
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded = set(completed.stdout.split())
+    assert loaded & {"fabric", "paramiko", "invoke", "prometheus_client"} == set()
