@@ -10,7 +10,7 @@ from barctl import cluster, gate, report
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason
 from barctl.remote import Session
-from tests.fakes import FakeRunner, ok
+from tests.fakes import FakeRunner, ok, unreachable
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
@@ -281,3 +281,64 @@ def test_galera_node_without_accounts_refuses() -> None:
     )
     assert result.problem == "galera lists no database accounts: the grants dump would be empty"
     assert not verdict(result).passed
+
+
+def check(fake: FakeRunner, *, pacemaker: bool = False) -> gate.GateResult:
+    """The gate over one plan node ctl-0 and the backup target, through `fake`."""
+    return gate.check(
+        [Node("ctl-0", "198.18.0.11", "root")],
+        Node("backup-0", "198.18.0.12", "root"),
+        "/backups",
+        fake,
+        pacemaker=pacemaker,
+        timeout=5,
+        max_parallel=2,
+    )
+
+
+def test_check_passes_when_every_node_and_the_target_answer() -> None:
+    """Reachable node and target with the directory: the gate passes and ran only reads."""
+    fake = answers(Node("ctl-0", "198.18.0.11", "root"), {})
+    result = check(fake)
+    assert result.passed and result.reason_classes() == {}
+    assert {call.node for call in fake.calls} == {"ctl-0", "backup-0"}
+    assert "directory_exists" in fake.ran("backup-0")
+
+
+def test_check_refuses_an_unreachable_node_with_its_connect_reason() -> None:
+    """A connect timeout is the node's whole reason, classed CONNECT_TIMEOUT; nothing more ran."""
+    fake = FakeRunner({("ctl-0", "node_name"): unreachable(Reason.CONNECT_TIMEOUT)})
+    result = check(fake)
+    assert result.problems == (("ctl-0", "connect timeout"),)
+    assert result.reason_classes() == {"ctl-0": Reason.CONNECT_TIMEOUT}
+    assert fake.ran("ctl-0") == ["node_name"]
+
+
+def test_check_refuses_an_unhealthy_cluster_as_unhealthy() -> None:
+    """A standby controller refuses the run; its class is UNHEALTHY, not a command failure."""
+    node = Node("ctl-0", "198.18.0.11", "root", groups=PACEMAKER)
+    text = crm_mon({"overcloud-controller-0": "standby"})
+    fake = answers(
+        node,
+        {"pacemaker_node_name": ok("overcloud-controller-0"), "pacemaker_status": ok(text)},
+    )
+    result = gate.check(
+        [node],
+        Node("backup-0", "198.18.0.12", "root"),
+        "/backups",
+        fake,
+        pacemaker=True,
+        timeout=5,
+        max_parallel=2,
+    )
+    assert not result.passed
+    assert result.reason_classes()["ctl-0"] is Reason.UNHEALTHY
+
+
+def test_check_refuses_a_target_without_its_directory() -> None:
+    """The target answers but lacks the export directory: refused for the target alone."""
+    missing = CommandResult(1, "", "", 0.01)
+    fake = answers(Node("ctl-0", "198.18.0.11", "root"), {"directory_exists": missing})
+    result = check(fake)
+    assert result.problems == (("backup-0", "no directory /backups: exit 1"),)
+    assert result.reason_classes() == {"backup-0": Reason.COMMAND_FAILED}
