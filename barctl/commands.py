@@ -151,8 +151,7 @@ def galera_status(container: str, password: str, timeout_seconds: int) -> Remote
         "SHOW GLOBAL STATUS WHERE Variable_name IN "
         "('wsrep_local_state_comment','wsrep_cluster_size')"
     )
-    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
-    return RemoteCommand("galera_status", argv, timeout_seconds, stdin=mysql_option_file(password))
+    return _mysql_query("galera_status", container, query, password, timeout_seconds)
 
 
 def directory_exists(path: str, timeout_seconds: int) -> RemoteCommand:
@@ -214,8 +213,7 @@ def database_names(container: str, password: str, timeout_seconds: int) -> Remot
         "SELECT DISTINCT table_schema FROM information_schema.tables "
         "WHERE engine='innodb' AND table_schema != 'mysql'"
     )
-    argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
-    return RemoteCommand("database_names", argv, timeout_seconds, stdin=mysql_option_file(password))
+    return _mysql_query("database_names", container, query, password, timeout_seconds)
 
 
 def database_accounts(container: str, password: str, timeout_seconds: int) -> RemoteCommand:
@@ -227,10 +225,15 @@ def database_accounts(container: str, password: str, timeout_seconds: int) -> Re
         "SELECT user, host FROM mysql.user WHERE length(user) > 0 AND (host='localhost' "
         "OR host='%' OR IS_IPV4(host) OR IS_IPV6(host))"
     )
+    return _mysql_query("database_accounts", container, query, password, timeout_seconds)
+
+
+def _mysql_query(
+    name: str, container: str, query: str, password: str, timeout_seconds: int
+) -> RemoteCommand:
+    """A read-only query, tab-separated without headers; the password on stdin."""
     argv = _mysql_in(container, "mysql", OPTION_FILE, "-N", "-B", "-e", query)
-    return RemoteCommand(
-        "database_accounts", argv, timeout_seconds, stdin=mysql_option_file(password)
-    )
+    return RemoteCommand(name, argv, timeout_seconds, stdin=mysql_option_file(password))
 
 
 def _sql_string(value: str) -> str:
