@@ -268,13 +268,22 @@ def configure(
         problems.append(f"unknown log format {log_format!r}; using auto")
         log_format = "auto"
     sink = choose_sink(log_format, stream, environ)
-    handler: logging.Handler
     if sink == "journald" and sender is None and not journald.SOCKET.exists():
         problems.append(f"no journal socket at {journald.SOCKET}; logging JSON to stderr")
         sink = "json"
     if sink == "journald":
-        handler = journald.JournaldHandler(sender)
         level = min(level, logging.INFO)
+    _install_handler(_handler(sink, stream, sender), level)
+    for problem in problems:
+        structlog.get_logger("barctl.logs").warning(problem)
+    return sink
+
+
+def _handler(sink: str, stream: TextIO, sender: journald.Sender | None) -> logging.Handler:
+    """The one handler of `sink`, formatting stdlib and structlog records alike."""
+    handler: logging.Handler
+    if sink == "journald":
+        handler = journald.JournaldHandler(sender)
     else:
         handler = logging.StreamHandler(stream)
     handler.setFormatter(
@@ -282,6 +291,11 @@ def configure(
             foreign_pre_chain=SHARED_PROCESSORS, processors=_final_processors(sink)
         )
     )
+    return handler
+
+
+def _install_handler(handler: logging.Handler, level: int) -> None:
+    """Make `handler` the root logger's only one and route structlog through stdlib."""
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -297,9 +311,6 @@ def configure(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    for problem in problems:
-        structlog.get_logger("barctl.logs").warning(problem)
-    return sink
 
 
 def outcome_level(outcome: str) -> int:
