@@ -31,9 +31,9 @@ from typing import Any, ParamSpec, TextIO, TypeVar
 import structlog
 
 from barctl import journald
+from barctl.records import redact
 
 FORMATS = ("auto", "journald", "json", "console")
-REDACTED = "***"
 
 # One MESSAGE_ID per event type (`journalctl MESSAGE_ID=…`); never change a published value.
 RUN_STARTED = "9ccda91a0f74464a8ad61203a41454b6"
@@ -93,20 +93,7 @@ class SecretRegistry:
     def redact(self, value: Any) -> Any:
         """`value` with every registered secret replaced, strings inside containers included."""
         values = self._values  # one consistent snapshot, no lock on the hot path
-        return _redact(value, values) if values else value
-
-
-def _redact(value: Any, values: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        for secret in values:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _redact(item, values) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(item, values) for item in value)
-    return value
+        return redact(value, values) if values else value
 
 
 SECRETS = SecretRegistry()

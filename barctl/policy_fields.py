@@ -33,16 +33,22 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
 
-def check_user(value: str) -> str:
-    """Accept a POSIX login name; raise ValueError naming the rule otherwise."""
+def _check_pattern(value: str, pattern: re.Pattern[str], rule: str) -> str:
+    """Accept a non-empty `value` matching `pattern`; ValueError "'value' {rule}" otherwise."""
     if not value:
         raise ValueError("must not be empty")
-    if not _USER.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a login name: lowercase letters, digits, '_', '.', '-', starting"
-            " with a letter or '_', at most 32 characters"
-        )
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} {rule}")
     return value
+
+
+def check_user(value: str) -> str:
+    """Accept a POSIX login name; raise ValueError naming the rule otherwise."""
+    rule = (
+        "is not a login name: lowercase letters, digits, '_', '.', '-', starting with a letter"
+        " or '_', at most 32 characters"
+    )
+    return _check_pattern(value, _USER, rule)
 
 
 def check_host(value: str) -> str:
@@ -103,14 +109,8 @@ def check_absolute(value: Path) -> Path:
 
 def check_name(value: str) -> str:
     """Accept an inventory stack or group name."""
-    if not value:
-        raise ValueError("must not be empty")
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: letters, digits, '_', '.', '-', not starting with"
-            " '-' or '.'"
-        )
-    return value
+    rule = "is not a valid name: letters, digits, '_', '.', '-', not starting with '-' or '.'"
+    return _check_pattern(value, _NAME, rule)
 
 
 def _list_to_tuple(value: object) -> object:
