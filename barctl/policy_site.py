@@ -15,21 +15,14 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 from pathlib import Path
 
 from barctl.errors import SourceProblem
+from barctl.local_files import UnreadableFile, read_regular_file
 from barctl.policy import ProblemLocator
 from barctl.site import Site
 
 MAX_CREDENTIAL_BYTES = 1024 * 1024
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 class UnusableCredential(Exception):
@@ -78,18 +71,15 @@ def read_credential_file(path: Path, *, one_line: bool = False, may_be_empty: bo
 
 def _read(path: Path) -> bytes:
     try:
-        kind = _KINDS.get(stat.S_IFMT(os.stat(path).st_mode))
-        if kind is not None:
+        return read_regular_file(path, MAX_CREDENTIAL_BYTES)
+    except UnreadableFile as error:
+        if error.kind:
             # Said as open(2) would for a directory, so a run's reason stays "Is a directory".
-            strerror = os.strerror(errno.EISDIR) if kind == "a directory" else None
-            raise UnusableCredential(f"is not a regular file ({kind})", strerror)
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-        with os.fdopen(os.open(path, flags), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise UnusableCredential("is not a regular file")
-            content = handle.read(MAX_CREDENTIAL_BYTES + 1)
-    except OSError as error:
-        raise UnusableCredential(f"cannot be read: {error.strerror}", error.strerror) from None
-    if len(content) > MAX_CREDENTIAL_BYTES:
-        raise UnusableCredential(f"is larger than {MAX_CREDENTIAL_BYTES // 1024} KiB")
-    return content
+            strerror = os.strerror(errno.EISDIR) if error.kind == "a directory" else None
+            raise UnusableCredential(f"is not a regular file ({error.kind})", strerror) from None
+        if error.kind == "":
+            raise UnusableCredential("is not a regular file") from None
+        if error.strerror is not None:
+            message = f"cannot be read: {error.strerror}"
+            raise UnusableCredential(message, error.strerror) from None
+        raise UnusableCredential(f"is larger than {MAX_CREDENTIAL_BYTES // 1024} KiB") from None

@@ -22,9 +22,7 @@ The nesting and alias limits live in barctl.yaml_limits.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import yaml
 
 from barctl.errors import InputError, SourceProblem
+from barctl.local_files import UnreadableFile, read_regular_file
 from barctl.yaml_limits import LimitError, UniqueKeyLoader, check_expansion, children
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -43,13 +42,6 @@ _UNCLOSED = {
     "while scanning a quoted scalar": "this quoted string is not closed",
     "while parsing a flow sequence": "this [ list is not closed",
     "while parsing a flow mapping": "this { mapping is not closed",
-}
-_FILE_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
 }
 
 
@@ -118,25 +110,25 @@ def read_text(path: str | Path) -> str:
     """The UTF-8 text of regular file `path`, at most MAX_FILE_BYTES; never blocks on a FIFO."""
     name = str(path)
     try:
-        kind = _FILE_KINDS.get(stat.S_IFMT(os.stat(path).st_mode))
-        if kind is not None:  # checked before opening: opening a socket fails, a FIFO may block
-            raise _file_error(name, f"not a regular file ({kind}): give the path of a YAML file")
-        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-        with os.fdopen(os.open(path, flags), "rb") as handle:
-            status = os.fstat(handle.fileno())  # the file opened, whatever the path names now
-            if not stat.S_ISREG(status.st_mode):
-                raise _file_error(name, "not a regular file: give the path of a YAML file")
-            content = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise _file_error(name, f"cannot read file: {error.strerror}") from None
-    if len(content) > MAX_FILE_BYTES:
-        raise _file_error(name, f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+        content = read_regular_file(path, MAX_FILE_BYTES)
+    except UnreadableFile as error:
+        raise _file_error(name, _unreadable_message(error)) from None
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError as error:
         line, column = _position(content.decode("utf-8", "replace"), error.start)
         problem = SourceProblem(name, line, column, "", "file is not UTF-8 text")
         raise InputError([problem]) from None
+
+
+def _unreadable_message(error: UnreadableFile) -> str:
+    if error.kind:  # checked before opening: opening a socket fails, a FIFO may block
+        return f"not a regular file ({error.kind}): give the path of a YAML file"
+    if error.kind == "":
+        return "not a regular file: give the path of a YAML file"
+    if error.strerror is not None:
+        return f"cannot read file: {error.strerror}"
+    return f"file is larger than {MAX_FILE_BYTES // 2**20} MiB"
 
 
 def _file_error(name: str, message: str) -> InputError:
