@@ -172,11 +172,9 @@ class Policy(_Model):
     )
 
 
-# Transitional names for modules not yet moved to the *Section names (issue 9: the policy-side
-# twins of plan.Plan / plan.Timeouts / plan.BackupTarget). Remove once no module uses them.
+# Transitional: metrics.py still says `Plan` (issue 9 renamed the policy-side twin of plan.Plan
+# to PlanSection). Remove once it imports PlanSection.
 Plan = PlanSection
-Timeouts = TimeoutsSection
-BackupTarget = BackupTargetSection
 
 
 class ProblemLocator(Protocol):
