@@ -9,7 +9,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from barctl.inventory import Inventory
 from barctl.locks import LockBusyError, LockError
 from barctl.model import Progress, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.policy import Policy, effective_runtime_directory, effective_state_directory
+from barctl.policy import Policy
 from barctl.records import new_run_id
 from barctl.resolution import (
     CredentialError,
@@ -35,9 +35,9 @@ from barctl.resolution import (
     build_plan,
     check_credentials,
     resolve,
-    ssh_settings,
 )
-from barctl.store import Store, StoreError, history_path
+from barctl.site import Site
+from barctl.store import Store, StoreError
 from barctl.undo import replay_pending
 
 # Resolution and locks live in their own modules; callers keep using them through backup.
@@ -73,6 +73,22 @@ class RunNotRecordedError(BarctlError):
 def utc_now() -> datetime:
     """The real clock; everything else takes `now` or a clock."""
     return datetime.now(UTC)
+
+
+def site_of(request: Request) -> Site:
+    """The request's site, or one resolved from this process's environment."""
+    return request.site or Site.from_policy(request.policy, os.environ)
+
+
+def ssh_settings(policy: Policy, site: Site) -> remote.SshSettings:
+    """How to reach nodes: the site's key and known_hosts, the policy's connect timeout."""
+    accept_new = site.accept_new_hosts_file
+    return remote.SshSettings(
+        str(site.private_key),
+        str(site.known_hosts),
+        policy.ssh.connect_timeout_seconds,
+        str(accept_new) if accept_new is not None else None,
+    )
 
 
 def run_locks(runtime: Path, resolved: Resolved) -> ExitStack:
@@ -112,7 +128,9 @@ class Request:
     inventory: Inventory
     plan: str
     trigger: Trigger = Trigger.MANUAL
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Paths, credentials and environment, resolved once by the CLI or the daemon; when None,
+    # resolved from this process's environment (tests, benchmarks).
+    site: Site | None = None
     clock: Clock = utc_now
     abort: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
@@ -174,13 +192,12 @@ def perform(request: Request) -> Result:
 
 def _perform(request: Request) -> Result:
     policy = request.policy
-    resolved = resolve(policy, request.inventory, request.plan, request.environ)
-    settings = ssh_settings(policy, request.environ)
-    check_credentials(settings)
-    runtime = effective_runtime_directory(policy, request.environ)
-    state = effective_state_directory(policy, request.environ)
-    state.mkdir(parents=True, exist_ok=True)
-    with run_locks(runtime, resolved), Store.open(history_path(state)) as store:
+    site = site_of(request)
+    resolved = resolve(policy, request.inventory, request.plan, site)
+    settings = ssh_settings(policy, site)
+    check_credentials(site)
+    site.state_directory.mkdir(parents=True, exist_ok=True)
+    with run_locks(site.runtime_directory, resolved), site.open_history() as store:
         _recover_unless_dry(request, store, settings)
         run_id = new_run_id(request.plan, request.clock(), secrets.token_hex(2))
         with logs.bind_run(run_id, request.plan):
@@ -249,9 +266,9 @@ def record_unstarted(request: Request, error: BaseException) -> Result:
     with logs.bind_run(run_id, request.plan):
         if not request.dry_run:
             try:
-                state = effective_state_directory(request.policy, request.environ)
-                state.mkdir(parents=True, exist_ok=True)
-                with Store.open(history_path(state)) as store:
+                site = site_of(request)
+                site.state_directory.mkdir(parents=True, exist_ok=True)
+                with site.open_history() as store:
                     store.start_run(run_id, request.plan, request.trigger, now, os.getpid())
                     store.finish_run(run_id, RunOutcome.FAILED, request.clock(), result.summary)
             except Exception as store_error:

@@ -116,7 +116,7 @@ def command_inventory(arguments: argparse.Namespace) -> int:
 
     policy, inventory, site = _unpack(_load(arguments))
     for name, section in policy.plans.items():
-        resolved = resolve(policy, inventory, name, site.environ)
+        resolved = resolve(policy, inventory, name, site)
         excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
         print(report.inventory_text(resolved, excluded))
     return EXIT_SUCCESS
@@ -127,7 +127,7 @@ def command_plan(arguments: argparse.Namespace) -> int:
     from barctl import backup, report  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
+    resolved = backup.resolve(policy, inventory, arguments.plan, site)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
     print(report.plan_text(plan, assumed=True))
     return EXIT_SUCCESS
@@ -135,20 +135,12 @@ def command_plan(arguments: argparse.Namespace) -> int:
 
 def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
-    from barctl import backup, gate, remote, report  # noqa: PLC0415 - see the imports
+    from barctl import backup, report  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan, site.environ)
-    settings = backup.ssh_settings(policy, site.environ)
-    verdict = gate.run_gate(
-        resolved.nodes,
-        resolved.target.node,
-        resolved.target.directory,
-        remote.session_opener(settings),
-        pacemaker=resolved.name == "controlplane",
-        timeout=resolved.timeouts.command,
-        max_parallel=policy.ssh.max_parallel,
-    )
+    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    settings = backup.ssh_settings(policy, site)
+    verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel)
     print(report.gate_text(verdict))
     return EXIT_SUCCESS if verdict.passed else EXIT_REFUSED
 
@@ -164,7 +156,7 @@ def command_run(arguments: argparse.Namespace) -> int:
             policy,
             inventory,
             arguments.plan,
-            environ=site.environ,
+            site=site,
             abort=abort,
             progress=report.progress_printer(sys.stdout),
             dry_run=arguments.dry_run,

@@ -115,7 +115,7 @@ class Daemon:
         notify(extend_timeout(RECOVERY_EXTEND_SECONDS), status("replaying the undo journal"))
         with site.open_history() as store:
             pending = len(store.pending_undos())
-            settings = backup.ssh_settings(policy, site.environ)
+            settings = backup.ssh_settings(policy, site)
             failures = backup.recover(store, settings, backup.utc_now)
         log.info("Crash recovery done", undos_replayed=pending, undo_failures=len(failures))
 

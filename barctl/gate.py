@@ -17,7 +17,7 @@ from barctl import cluster, commands
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.plan import UNDERCLOUD_DATABASE_CONTAINER
 from barctl.reasons import Reason, root_cause
-from barctl.remote import LOST_PREFIX, Opener, SessionPool
+from barctl.remote import LOST_PREFIX
 from barctl.runner import Runner
 
 # The TripleO inventory's service group of the nodes that run pacemaker.
@@ -308,29 +308,6 @@ def check(
         probes = tuple(future.result() for future in futures)
         target = target_future.result()
     return GateResult(probes, target, evaluate(probes, target, pacemaker))
-
-
-def run_gate(  # kept for cli.command_precheck until it calls backup.precheck
-    nodes: Sequence[Node],
-    target_node: Node,
-    target_directory: str,
-    opener: Opener,
-    *,
-    pacemaker: bool,
-    timeout: int,
-    max_parallel: int,
-) -> GateResult:
-    """`check` over fresh SSH sessions opened by `opener` (one connection per node per run)."""
-    with SessionPool(opener) as runner:
-        return check(
-            nodes,
-            target_node,
-            target_directory,
-            runner,
-            pacemaker=pacemaker,
-            timeout=timeout,
-            max_parallel=max_parallel,
-        )
 
 
 def describe_problems(result: GateResult) -> Iterator[str]:

@@ -49,7 +49,7 @@ def load(config: str | None, environ: Mapping[str, str]) -> Loaded:
         raise InputError(problems + error.problems) from None
     problems += check_policy_against_inventory(policy, document, inventory.group_names())
     if not problems:
-        problems += _resolution_problems(policy, document, inventory, environ)
+        problems += _resolution_problems(policy, document, inventory, site)
     if problems:
         raise InputError(problems)
     return Loaded(policy, inventory, path, site)
@@ -71,7 +71,7 @@ def _unknown_stack_problems(
 
 
 def _resolution_problems(
-    policy: Policy, document: YamlDocument, inventory: Inventory, environ: Mapping[str, str]
+    policy: Policy, document: YamlDocument, inventory: Inventory, site: Site
 ) -> list[SourceProblem]:
     """What `run` would resolve without connecting (addresses, target, password), per plan."""
     from barctl.resolution import resolve  # noqa: PLC0415 - it imports the SSH layer
@@ -79,7 +79,7 @@ def _resolution_problems(
     problems = []
     for name, plan in policy.plans.items():
         try:
-            resolved = resolve(policy, inventory, name, environ)
+            resolved = resolve(policy, inventory, name, site)
         except BarctlError as error:
             message = str(error)
             key: tuple[str, ...] = ("plans", name)

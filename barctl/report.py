@@ -16,8 +16,8 @@ from barctl.site import Site
 
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.backup import Resolved, Result
-    from barctl.engine import Progress
     from barctl.gate import GateResult
+    from barctl.model import Progress
 
 
 def inventory_text(resolved: Resolved, excluded: Sequence[str] = ()) -> str:

@@ -8,22 +8,18 @@ history (issue 8 finding 5), never crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from barctl import logs, remote
+from barctl import logs
 from barctl import plan as planning
 from barctl.errors import BarctlError
 from barctl.inventory import Host, Inventory, resolve_user
 from barctl.model import Node, NodeFacts
-from barctl.policy import (
-    Policy,
-    effective_private_key,
-    effective_sftp_password_file,
-    effective_state_directory,
-)
+from barctl.policy import Policy
 from barctl.policy_sections import TimeoutsSection
+from barctl.policy_site import UnusableCredential, read_credential_file
+from barctl.site import Site
 
 
 class ResolveError(BarctlError):
@@ -60,9 +56,7 @@ def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
     return Node(host.name, address, user, policy.ssh.port, host.groups)
 
 
-def _target(
-    policy: Policy, inventory: Inventory, environ: Mapping[str, str]
-) -> planning.BackupTarget:
+def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.BackupTarget:
     section = policy.backup_target
     name = section.node
     if name is None and "BackupNode" in inventory.groups:
@@ -80,8 +74,12 @@ def _target(
         sftp = section.sftp
         assert sftp is not None
         address, directory = sftp.host, sftp.path
-        password_file = effective_sftp_password_file(policy, environ)
-        password = read_credential(password_file, "SFTP password file") if password_file else ""
+        password_file = site.sftp_password_file
+        password = (
+            read_credential(password_file, "SFTP password file", one_line=True)
+            if password_file
+            else ""
+        )
         logs.register_secret(password)
         variables = (
             ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
@@ -101,9 +99,7 @@ def _target(
     return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
 
 
-def resolve(
-    policy: Policy, inventory: Inventory, name: str, environ: Mapping[str, str]
-) -> Resolved:
+def resolve(policy: Policy, inventory: Inventory, name: str, site: Site) -> Resolved:
     """Nodes of plan `name` (inventory groups, file order) and the backup target."""
     plans = dict(policy.plans.items())
     if name not in plans:
@@ -112,7 +108,7 @@ def resolve(
     hosts = inventory.hosts_in(list(section.groups))
     nodes = tuple(_node(policy, inventory, host) for host in hosts)
     mode = getattr(section, "mode", "live")
-    target = _target(policy, inventory, environ)
+    target = _target(policy, inventory, site)
     return Resolved(name, mode, nodes, target, plan_timeouts(section.timeouts))
 
 
@@ -159,42 +155,22 @@ def build_plan(
     return planning.build_rolling_plan(resolved.nodes, facts, context)
 
 
-def ssh_settings(policy: Policy, environ: Mapping[str, str]) -> remote.SshSettings:
-    """SSH settings with systemd credentials taking precedence over policy paths."""
-    accept_new = None
-    if policy.ssh.host_key_policy == "accept-new":
-        state = effective_state_directory(policy, environ)
-        accept_new = str(state / "known_hosts.accepted")
-    return remote.SshSettings(
-        str(effective_private_key(policy, environ)),
-        str(policy.ssh.known_hosts),
-        policy.ssh.connect_timeout_seconds,
-        accept_new,
-    )
-
-
-def read_credential(path: Path, what: str) -> str:
-    """The stripped UTF-8 text of credential file `path`; CredentialError naming it otherwise."""
+def read_credential(
+    path: Path, what: str, *, one_line: bool = False, may_be_empty: bool = False
+) -> str:
+    """The stripped text of credential file `path` (policy_site's one reader); CredentialError
+    naming the file and why otherwise."""
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise CredentialError(f"cannot read the {what} {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise CredentialError(f"the {what} {path} is not UTF-8 text") from None
-    if not text:
-        raise CredentialError(f"the {what} {path} is empty")
-    return text
+        return read_credential_file(path, one_line=one_line, may_be_empty=may_be_empty)
+    except UnusableCredential as problem:
+        if problem.strerror:
+            raise CredentialError(f"cannot read the {what} {path}: {problem.strerror}") from None
+        raise CredentialError(f"the {what} {path} {problem}") from None
 
 
-def check_credentials(settings: remote.SshSettings) -> None:
-    """The SSH private key and known_hosts file are readable right now, and not empty (an empty
-    known_hosts is the starting point of accept-new, whose new keys go to barctl's own file)."""
-    read_credential(Path(settings.private_key), "SSH private key")
-    if settings.accept_new_hosts_file is None:
-        read_credential(Path(settings.known_hosts), "SSH known_hosts file")
-        return
-    try:
-        Path(settings.known_hosts).read_bytes()
-    except OSError as error:
-        message = f"cannot read the SSH known_hosts file {settings.known_hosts}: {error.strerror}"
-        raise CredentialError(message) from None
+def check_credentials(site: Site) -> None:
+    """The SSH private key and known_hosts file are usable right now; an empty known_hosts is
+    the starting point of accept-new, whose new keys go to barctl's own file."""
+    read_credential(site.private_key, "SSH private key")
+    accept_new = site.accept_new_hosts_file is not None
+    read_credential(site.known_hosts, "SSH known_hosts file", may_be_empty=accept_new)

@@ -114,7 +114,7 @@ class Runtime:
         self.status.started(plan, started)
         log.info("Job started", plan=plan, trigger=trigger.value)
         request = backup.Request(
-            policy, inventory, plan, trigger=trigger, environ=site.environ, abort=self.abort
+            policy, inventory, plan, trigger=trigger, site=site, abort=self.abort
         )
         try:
             result = backup.perform(request)

@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from barctl import backup, gate, remote
+from barctl import backup, gate
 from barctl.inventory import load_inventory
 from barctl.policy import load_policy
+from barctl.site import Site
 from lab import Lab, standard_hosts
 
 
@@ -40,22 +41,13 @@ def main() -> None:
         }
         policy = load_policy(lab.write_policy(**overrides))
         inventory = load_inventory(str(policy.inventory.path))
-        resolved = backup.resolve(policy, inventory, "controlplane", {})
-        settings = backup.ssh_settings(policy, {})
-
-        opener = remote.session_opener(settings)
+        site = Site.from_policy(policy, {})
+        resolved = backup.resolve(policy, inventory, "controlplane", site)
+        settings = backup.ssh_settings(policy, site)
 
         def timed() -> tuple[float, gate.GateResult]:
             started = time.monotonic()
-            verdict = gate.run_gate(
-                resolved.nodes,
-                resolved.target.node,
-                resolved.target.directory,
-                opener,
-                pacemaker=True,
-                timeout=30,
-                max_parallel=arguments.parallel,
-            )
+            verdict = backup.precheck(resolved, settings, arguments.parallel)
             return time.monotonic() - started, verdict
 
         healthy_seconds, healthy = timed()

@@ -29,6 +29,7 @@ from barctl.backup import Request, perform
 from barctl.inventory import load_inventory
 from barctl.outcome import RunOutcome
 from barctl.policy import load_policy
+from barctl.site import Site
 from lab import Lab
 from tests.metrics.helpers import parse
 
@@ -206,7 +207,8 @@ def firing(prometheus: Prometheus, alertname: str) -> list[dict[str, str]]:
 
 
 def run(world: dict[str, Any], plan: str = "controlplane") -> RunOutcome:
-    request = Request(world["policy"], world["inventory"], plan, environ={}, poll_seconds=0.2)
+    site = Site.from_policy(world["policy"], {})
+    request = Request(world["policy"], world["inventory"], plan, site=site, poll_seconds=0.2)
     return perform(request).outcome
 
 

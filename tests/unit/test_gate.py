@@ -9,7 +9,7 @@ from pathlib import Path
 from barctl import cluster, gate, report
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason
-from barctl.remote import Session
+from barctl.remote import Session, SessionPool
 from tests.fakes import FakeRunner, ok, unreachable
 
 SAMPLE = (
@@ -244,15 +244,16 @@ def test_connection_dropped_mid_probe_is_a_reason_for_that_node() -> None:
         yield Healthy()  # type: ignore[misc]
 
     nodes = [Node("ctl-1", "198.18.0.11", "root")]
-    result = gate.run_gate(
-        nodes,
-        Node("backup-0", "198.18.0.12", "root"),
-        "/backups",
-        opener,
-        pacemaker=False,
-        timeout=5,
-        max_parallel=2,
-    )
+    with SessionPool(opener) as runner:
+        result = gate.check(
+            nodes,
+            Node("backup-0", "198.18.0.12", "root"),
+            "/backups",
+            runner,
+            pacemaker=False,
+            timeout=5,
+            max_parallel=2,
+        )
     assert result.problems == (("ctl-1", "connection lost during probe: Socket is closed"),)
     assert result.reason_classes()["ctl-1"] is Reason.CONNECTION_LOST
 
