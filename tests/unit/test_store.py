@@ -20,7 +20,8 @@ from barctl import logs
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.reasons import Reason
 from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id, redact
-from barctl.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, history_path
+from barctl.store import Store, StoreError, history_path
+from barctl.store_schema import MIGRATIONS, SCHEMA_VERSION
 
 START = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -354,7 +355,7 @@ def test_a_settled_or_unknown_undo_cannot_be_settled_again(store: Store) -> None
 def test_a_version_1_history_gets_reason_classes_for_its_refusals(path: Path) -> None:
     """Opening a history written before reason classes classifies its old refusals once."""
     connection = sqlite3.connect(path)
-    for statement in _MIGRATIONS[0]:
+    for statement in MIGRATIONS[0]:
         connection.execute(statement)
     connection.execute("PRAGMA user_version = 1")
     connection.execute(
