@@ -26,17 +26,13 @@ from wsgiref.simple_server import WSGIServer
 
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from barctl import __version__, schedule
 from barctl.errors import BarctlError
 from barctl.inventory import Inventory
+from barctl.metric_families import Families
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.policy import Plan, Policy, split_listen
 from barctl.reasons import Reason
@@ -177,98 +173,6 @@ def plan_nodes(policy: Policy, inventory: Inventory, plan: Plan) -> tuple[list[s
     return nodes, target or ""
 
 
-class _Families:
-    """The metric families of one scrape, created empty with their help texts."""
-
-    def __init__(self) -> None:
-        plan, node = ["plan"], ["plan", "node"]
-        self.last_success = _gauge(
-            "plan_last_success_timestamp_seconds",
-            "End of the plan's latest successful run (0: never).",
-            plan,
-        )
-        self.last_run = _gauge(
-            "plan_last_run_timestamp_seconds",
-            "Start of the plan's latest run, any outcome (0: never).",
-            plan,
-        )
-        self.last_outcome = _gauge(
-            "plan_last_outcome",
-            "1 for the outcome of the plan's latest ended run, 0 for the others.",
-            ["plan", "outcome"],
-        )
-        self.runs = CounterMetricFamily(
-            "barctl_plan_runs",
-            "Ended runs of the plan, by outcome, from history.",
-            labels=["plan", "outcome"],
-        )
-        self.missed = CounterMetricFamily(
-            "barctl_plan_missed_runs",
-            "Schedule slots of the plan that were missed, from history.",
-            labels=plan,
-        )
-        self.duration = HistogramMetricFamily(
-            "barctl_plan_run_duration_seconds",
-            "Duration of the plan's ended runs that did work (success, failed, degraded).",
-            labels=plan,
-        )
-        self.running = _gauge("plan_running", "1 while a run of the plan has not ended.", plan)
-        self.run_started = _gauge(
-            "plan_run_started_timestamp_seconds",
-            "Start of the oldest unended run of the plan (0: none).",
-            plan,
-        )
-        self.next_run = _gauge(
-            "plan_next_run_timestamp_seconds",
-            "When the scheduler fires the plan next (0: never).",
-            plan,
-        )
-        self.interval = _gauge(
-            "plan_expected_interval_seconds",
-            "Seconds between the plan's next two schedule slots.",
-            plan,
-        )
-        self.timeout = _gauge("plan_run_timeout_seconds", "The plan's timeouts.run_seconds.", plan)
-        self.configured = _gauge(
-            "plan_configured_timestamp_seconds",
-            "Earliest run of the plan, or when this process first exported it if it never ran.",
-            plan,
-        )
-        self.enabled = _gauge("plan_enabled", "1 when the plan is enabled in the policy.", plan)
-        self.node_last_success = _gauge(
-            "node_last_success_timestamp_seconds",
-            "When the node's latest successful backup was recorded (0: never).",
-            node,
-        )
-        self.node_size = _gauge(
-            "node_backup_size_bytes",
-            "Size of the node's latest successful backup (0: never).",
-            node,
-        )
-        self.reachable = _gauge(
-            "node_reachable",
-            "0 when the plan's latest ended run was refused because SSH to the node failed.",
-            node,
-        )
-        self.precheck = CounterMetricFamily(
-            "barctl_precheck_failures",
-            "Gate refusals of the node in runs of the plan, by reason class.",
-            labels=["plan", "node", "reason"],
-        )
-        self.degraded = _gauge(
-            "node_degraded",
-            "1 while a failed undo left the node degraded and no later success cleared it.",
-            node,
-        )
-
-    def all(self) -> list[Metric]:
-        return [value for value in vars(self).values() if isinstance(value, Metric)]
-
-
-def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(f"barctl_{name}", documentation, labels=labels)
-
-
 def _histogram_buckets(durations: list[float]) -> list[tuple[str, float]]:
     buckets = [
         (str(float(bound)), float(sum(1 for d in durations if d <= bound)))
@@ -300,31 +204,18 @@ class HistoryCollector(Collector):
         plans = policy.plans.items()
         history = read_history(history_path(source.state_directory), (name for name, _ in plans))
         next_runs = source.next_runs() if source.next_runs is not None else None
-        families = _Families()
+        families = Families()
         for name, plan in plans:
             if history is not None:
                 self._plan_history(families, name, history[name])
             self._plan_schedule(families, name, plan, now, next_runs)
             self._nodes(families, policy, name, plan, None if history is None else history[name])
+        families.history_readable.add_metric([], 0.0 if history is None else 1.0)
+        families.reload_success.add_metric([], 1.0 if source.reload_success() else 0.0)
+        families.build_info.add_metric([__version__], 1.0)
         yield from families.all()
-        readable = GaugeMetricFamily(
-            "barctl_history_read_success", "0 when the history database exists but cannot be read."
-        )
-        readable.add_metric([], 0.0 if history is None else 1.0)
-        yield readable
-        reload = GaugeMetricFamily(
-            "barctl_policy_reload_success",
-            "0 when the latest policy reload failed (the old one stays).",
-        )
-        reload.add_metric([], 1.0 if source.reload_success() else 0.0)
-        yield reload
-        build = GaugeMetricFamily(
-            "barctl_build_info", "barctl version, always 1.", labels=["version"]
-        )
-        build.add_metric([__version__], 1.0)
-        yield build
 
-    def _plan_history(self, families: _Families, name: str, found: PlanHistory) -> None:
+    def _plan_history(self, families: Families, name: str, found: PlanHistory) -> None:
         families.last_success.add_metric([name], found.last_success)
         families.last_run.add_metric([name], found.last_run)
         for outcome in OUTCOMES:
@@ -347,7 +238,7 @@ class HistoryCollector(Collector):
 
     def _plan_schedule(
         self,
-        families: _Families,
+        families: Families,
         name: str,
         plan: Plan,
         now: datetime,
@@ -363,7 +254,7 @@ class HistoryCollector(Collector):
         families.enabled.add_metric([name], float(plan.enabled))
 
     def _nodes(
-        self, families: _Families, policy: Policy, name: str, plan: Plan, found: PlanHistory | None
+        self, families: Families, policy: Policy, name: str, plan: Plan, found: PlanHistory | None
     ) -> None:
         try:
             nodes, target = plan_nodes(policy, self.source.inventory(), plan)
