@@ -316,81 +316,82 @@ def _each(title: str, nodes: tuple[Node, ...], make: Callable[[Node], tuple[Step
     return Phase(title, tuple(item for item in steps if item[1]), parallel=True)
 
 
+def _pause(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
+    """Pause the node's pausable containers (resumed by the `containers` undo)."""
+    names = found.pausable_containers()
+    if not names:
+        return ()
+    pause = commands.pause_containers(names, timeout)
+    return (_guarded(node, pause, commands.unpause_containers(names, timeout), "containers"),)
+
+
+def _stop_ceph(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
+    """Stop the node's ceph monitor, if it runs one (started again by the `ceph` undo)."""
+    if not found.has_ceph_monitor(node):
+        return ()
+    stop = commands.ceph_stop(node, timeout)
+    return (_guarded(node, stop, commands.ceph_start(node, timeout), "ceph"),)
+
+
+def _resume(node: str, found: NodeFacts) -> tuple[Step, ...]:
+    """Undo what `_stop_ceph` and `_pause` did, in reverse order."""
+    keys = (("ceph", found.has_ceph_monitor(node)), ("containers", found.pausable_containers()))
+    return tuple(_undo(node, key) for key, changed in keys if changed)
+
+
+def _database_phases(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> tuple[Phase, ...]:
+    """The database dump on the first node running galera; none without galera."""
+    galera = [node.name for node in nodes if facts[node.name].galera_container() is not None]
+    if not galera:
+        return ()
+    first = galera[0]
+    container = facts[first].galera_container() or ""
+    return (_single("database", first, database_steps(first, container, facts[first], context)),)
+
+
+ClusterPhases = tuple[tuple[Phase, ...], tuple[Phase, ...], tuple[Phase, ...]]
+
+
+def _cluster_phases(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> ClusterPhases:
+    """(back up the pacemaker configuration, stop the cluster, start it and wait for every node),
+    each run from the first cluster member; all empty without pacemaker."""
+    members = [node.name for node in nodes if facts[node.name].pacemaker_member]
+    if not members:
+        return (), (), ()
+    first, timeout = members[0], context.timeouts.command
+    stop_all = commands.pcs_cluster_stop(timeout, every_node=True)
+    start_all = commands.pcs_cluster_start(timeout, every_node=True)
+    rejoin = Step(first, StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced")
+    return (
+        (_single("pacemaker configuration", first, pacemaker_backup_steps(first, context)),),
+        (_single("stop cluster", first, (_guarded(first, stop_all, start_all, "pacemaker_all"),)),),
+        (_single("start cluster", first, (_undo(first, "pacemaker_all"), rejoin)),),
+    )
+
+
 def build_offline_plan(
     nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
 ) -> Plan:
     """Control plane, offline (guide chapter 3): quiesce everything, ReaR on all nodes at once."""
-    timeouts = context.timeouts
-    members = [node.name for node in nodes if facts[node.name].pacemaker_member]
-    galera = [node.name for node in nodes if facts[node.name].galera_container() is not None]
-
-    def pause(node: Node) -> tuple[Step, ...]:
-        names = facts[node.name].pausable_containers()
-        if not names:
-            return ()
-        pause_command = commands.pause_containers(names, timeouts.command)
-        resume = commands.unpause_containers(names, timeouts.command)
-        return (_guarded(node.name, pause_command, resume, "containers"),)
-
-    def stop_ceph(node: Node) -> tuple[Step, ...]:
-        if not facts[node.name].has_ceph_monitor(node.name):
-            return ()
-        stop = commands.ceph_stop(node.name, timeouts.command)
-        return (
-            _guarded(node.name, stop, commands.ceph_start(node.name, timeouts.command), "ceph"),
-        )
-
-    def resume(node: Node) -> tuple[Step, ...]:
-        keys = []
-        if facts[node.name].has_ceph_monitor(node.name):
-            keys.append("ceph")
-        if facts[node.name].pausable_containers():
-            keys.append("containers")
-        return tuple(_undo(node.name, key) for key in keys)
-
-    phases = [preparation_phase(nodes, facts, context), _each("pause containers", nodes, pause)]
-    if galera:
-        container = facts[galera[0]].galera_container() or ""
-        phases.append(
-            _single(
-                "database",
-                galera[0],
-                database_steps(galera[0], container, facts[galera[0]], context),
-            )
-        )
-    if members:
-        first = members[0]
-        phases.append(
-            _single("pacemaker configuration", first, pacemaker_backup_steps(first, context))
-        )
-    phases.append(_each("stop ceph", nodes, stop_ceph))
-    if members:
-        stop_all = commands.pcs_cluster_stop(timeouts.command, every_node=True)
-        start_all = commands.pcs_cluster_start(timeouts.command, every_node=True)
-        phases.append(
-            _single(
-                "stop cluster",
-                members[0],
-                (_guarded(members[0], stop_all, start_all, "pacemaker_all"),),
-            )
-        )
-    phases.append(
-        _each("rear", nodes, lambda node: (*rear_steps(node.name, context), verify_step(node.name)))
+    timeout = context.timeouts.command
+    configuration, stop_cluster, start_cluster = _cluster_phases(nodes, facts, context)
+    phases = (
+        preparation_phase(nodes, facts, context),
+        _each("pause containers", nodes, lambda node: _pause(node.name, facts[node.name], timeout)),
+        *_database_phases(nodes, facts, context),
+        *configuration,
+        _each("stop ceph", nodes, lambda node: _stop_ceph(node.name, facts[node.name], timeout)),
+        *stop_cluster,
+        _each(
+            "rear", nodes, lambda node: (*rear_steps(node.name, context), verify_step(node.name))
+        ),
+        *start_cluster,
+        _each("resume", nodes, lambda node: _resume(node.name, facts[node.name])),
     )
-    if members:
-        rejoin = Step(
-            members[0], StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced"
-        )
-        phases.append(
-            _single("start cluster", members[0], (_undo(members[0], "pacemaker_all"), rejoin))
-        )
-    phases.append(_each("resume", nodes, resume))
     return Plan(
-        context.plan,
-        context.run_id,
-        "offline",
-        nodes,
-        context.target,
-        tuple(phases),
-        context.timeouts,
+        context.plan, context.run_id, "offline", nodes, context.target, phases, context.timeouts
     )
