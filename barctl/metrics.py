@@ -34,7 +34,7 @@ from barctl.errors import BarctlError
 from barctl.inventory import Inventory
 from barctl.metric_families import Families
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.policy import Plan, Policy, split_listen
+from barctl.policy import PlanSection, Policy, split_listen
 from barctl.reasons import Reason
 from barctl.store import Store, StoreError, history_path
 
@@ -153,7 +153,7 @@ def read_history(path: Path, plans: Iterable[str]) -> dict[str, PlanHistory] | N
         return None
 
 
-def plan_nodes(policy: Policy, inventory: Inventory, plan: Plan) -> tuple[list[str], str]:
+def plan_nodes(policy: Policy, inventory: Inventory, plan: PlanSection) -> tuple[list[str], str]:
     """The plan's node names (inventory groups, as barctl.backup.resolve) and the target's name.
 
     The target name follows barctl.backup: backup_target.node, else the single BackupNode host,
@@ -240,7 +240,7 @@ class HistoryCollector(Collector):
         self,
         families: Families,
         name: str,
-        plan: Plan,
+        plan: PlanSection,
         now: datetime,
         next_runs: Mapping[str, datetime | None] | None,
     ) -> None:
@@ -254,7 +254,12 @@ class HistoryCollector(Collector):
         families.enabled.add_metric([name], float(plan.enabled))
 
     def _nodes(
-        self, families: Families, policy: Policy, name: str, plan: Plan, found: PlanHistory | None
+        self,
+        families: Families,
+        policy: Policy,
+        name: str,
+        plan: PlanSection,
+        found: PlanHistory | None,
     ) -> None:
         try:
             nodes, target = plan_nodes(policy, self.source.inventory(), plan)

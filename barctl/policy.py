@@ -172,11 +172,6 @@ class Policy(_Model):
     )
 
 
-# Transitional: metrics.py still says `Plan` (issue 9 renamed the policy-side twin of plan.Plan
-# to PlanSection). Remove once it imports PlanSection.
-Plan = PlanSection
-
-
 class ProblemLocator(Protocol):
     """Anything that turns a key path into a located problem (YamlDocument does)."""
 
