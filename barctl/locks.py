@@ -14,18 +14,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from barctl import names
 from barctl.errors import BarctlError
 
-# RFC 1123 §2.1: labels of letters, digits and inner hyphens, 1-63 characters, dot-separated,
-# 253 characters in all.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-MAX_NAME_CHARACTERS = 253
 # NAME_MAX of Linux file systems: a valid 253-character name plus `node-` and `.lock` exceeds it.
 MAX_FILE_NAME_BYTES = 255
 SHOWN_CHARACTERS = 64
@@ -48,7 +43,8 @@ def _shown(name: str) -> str:
 
 def lock_path(directory: Path, kind: str, name: str) -> Path:
     """`<directory>/<kind>-<name>.lock`, refusing any name that is not a plain host name."""
-    if len(name) > MAX_NAME_CHARACTERS or not _HOST_NAME.fullmatch(name):
+    # Checked again here, whatever the inventory checked: a lock name becomes a file name.
+    if names.host_name_problem(name) is not None:
         message = f"refusing to lock {kind} {_shown(name)}: not an RFC 1123 host name"
         raise LockError(message)
     file_name = f"{kind}-{name}.lock"

@@ -43,6 +43,9 @@ def host_name_problem(name: str) -> str | None:
                 f"not an RFC 1123 host name: label {_shown(label)} must be 1 to 63 letters,"
                 " digits or '-', not starting or ending with '-'"
             )
+    if name.rsplit(".", maxsplit=1)[-1].isdigit():
+        # RFC 1123 §2.1: a top-level label is never all digits, so `1.2.3` is no host name.
+        return f"the last label of {_shown(name)} is all digits: it is no host name"
     return None
 
 

@@ -16,7 +16,6 @@ grammar, so no later code has to quote or second-guess it:
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 import re
 from pathlib import Path
@@ -24,8 +23,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
-_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+from barctl import names
+
 _REMOTE_PATH = re.compile(r"/[A-Za-z0-9._/+@,=-]*")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -48,21 +47,14 @@ def check_user(value: str) -> str:
         "is not a login name: lowercase letters, digits, '_', '.', '-', starting with a letter"
         " or '_', at most 32 characters"
     )
-    return _check_pattern(value, _USER, rule)
+    return _check_pattern(value, names.LOGIN_NAME, rule)
 
 
 def check_host(value: str) -> str:
-    """Accept an IP address or a DNS name; raise ValueError otherwise."""
-    if "%" not in value:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            pass
-        else:
-            return value
-    labels = value.removesuffix(".").split(".")
-    valid = len(value) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
-    if not valid or labels[-1].isdigit():
+    """Accept an IP address or a DNS name (the inventory's rules, barctl.names); raise
+    ValueError otherwise. A trailing dot (fully qualified) is accepted."""
+    name = value.removesuffix(".") if value.endswith(".") and value != "." else value
+    if names.address_problem(name) is not None:
         raise ValueError(
             f"{value!r} is not an IP address or host name (RFC 1123: letters, digits and '-'"
             " in dot-separated labels)"

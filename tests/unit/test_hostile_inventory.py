@@ -266,3 +266,16 @@ def problems_of(text: str) -> list[str]:
     with pytest.raises(InputError) as caught:
         parse_inventory(parse_yaml(text, FILE))
     return [str(problem) for problem in caught.value.problems]
+
+
+def test_all_digit_last_label_is_no_host_name() -> None:
+    """`10.0.0.256` and `1.2.3` are neither IP literals nor RFC 1123 host names, in both files."""
+    from barctl import names
+    from barctl.policy_fields import check_host
+
+    for value in ("10.0.0.256", "1.2.3"):
+        assert names.address_problem(value) is not None
+        with pytest.raises(ValueError, match="is not an IP address or host name"):
+            check_host(value)
+    assert names.address_problem("ctl-0.lab2") is None
+    assert check_host("backup.example.com.") == "backup.example.com."
