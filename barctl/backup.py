@@ -17,7 +17,7 @@ from pathlib import Path
 
 import structlog
 
-from barctl import gate, locks, logs, remote
+from barctl import gate, locks, logs, redaction, remote
 from barctl import plan as planning
 from barctl.engine import Environment, Execution, RunReport
 from barctl.errors import BarctlError
@@ -151,7 +151,7 @@ class Result:
     def __post_init__(self) -> None:
         # `barctl run` prints the summary and the gate's reasons; a remote error message may
         # quote a registered secret (issue 8 finding 4), so they are redacted here, once.
-        self.summary = logs.SECRETS.redact(self.summary)
+        self.summary = redaction.SECRETS.redact(self.summary)
         if self.gate is not None:
             self.gate = _redacted_gate(self.gate)
 
@@ -160,13 +160,15 @@ def _redacted_gate(verdict: gate.GateResult) -> gate.GateResult:
     """`verdict` with registered secrets removed from every problem it would print."""
 
     def probe(item: gate.Probe) -> gate.Probe:
-        return replace(item, problem=logs.SECRETS.redact(item.problem))
+        return replace(item, problem=redaction.SECRETS.redact(item.problem))
 
     return replace(
         verdict,
         probes=tuple(map(probe, verdict.probes)),
         target=probe(verdict.target),
-        problems=tuple((node, logs.SECRETS.redact(reason)) for node, reason in verdict.problems),
+        problems=tuple(
+            (node, redaction.SECRETS.redact(reason)) for node, reason in verdict.problems
+        ),
     )
 
 
@@ -273,7 +275,7 @@ def record_unstarted(request: Request, error: BaseException) -> Result:
                     store.finish_run(run_id, RunOutcome.FAILED, request.clock(), result.summary)
             except Exception as store_error:
                 message = f"{result.summary}; not recorded: {describe(store_error)}"
-                raise RunNotRecordedError(logs.SECRETS.redact(message)) from error
+                raise RunNotRecordedError(redaction.SECRETS.redact(message)) from error
         _log_run_finished(request, now, RunOutcome.FAILED, result.summary, not expected)
     return result
 
@@ -307,7 +309,7 @@ def _gated_run(
     run_id: str,
 ) -> Result:
     verdict = precheck(resolved, settings, request.policy.ssh.max_parallel)
-    logs.register_secret(verdict.password())  # before any refusal reason is logged
+    redaction.register_secret(verdict.password())  # before any refusal reason is logged
     if not verdict.passed:
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
         if not request.dry_run:

@@ -31,7 +31,7 @@ from typing import Any, ParamSpec, TextIO, TypeVar
 import structlog
 
 from barctl import journald
-from barctl.records import redact
+from barctl.redaction import SECRETS
 
 FORMATS = ("auto", "journald", "json", "console")
 
@@ -67,41 +67,6 @@ R = TypeVar("R")
 
 
 # ---- secrets -----------------------------------------------------------------------------------
-
-
-class SecretRegistry:
-    """Values to redact from every log line; thread-safe, longest values replaced first."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: tuple[str, ...] = ()
-
-    def add(self, value: str) -> None:
-        """Redact `value` from now on (empty values are ignored)."""
-        if not value:
-            return
-        with self._lock:
-            if value not in self._values:
-                values = {*self._values, value}
-                self._values = tuple(sorted(values, key=len, reverse=True))
-
-    def clear(self) -> None:
-        """Forget every value (tests)."""
-        with self._lock:
-            self._values = ()
-
-    def redact(self, value: Any) -> Any:
-        """`value` with every registered secret replaced, strings inside containers included."""
-        values = self._values  # one consistent snapshot, no lock on the hot path
-        return redact(value, values) if values else value
-
-
-SECRETS = SecretRegistry()
-
-
-def register_secret(value: str) -> None:
-    """Redact `value` (a password read at run time) from every log line of this process."""
-    SECRETS.add(value)
 
 
 def redact_secrets(

@@ -19,9 +19,9 @@ from barctl import model
 from barctl.model import last_lines
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.reasons import Reason
+from barctl.redaction import redact
 
 STDERR_TAIL_CHARACTERS = 8192
-REDACTED = "***"
 # Shared with the runner, defined in barctl.model; still importable here (moved to model.py).
 Artifact = model.Artifact
 STDERR_TAIL_LINES = model.STDERR_TAIL_LINES
@@ -106,29 +106,6 @@ def new_run_id(plan: str, now: datetime, random_suffix: str) -> str:
     if not re.fullmatch(r"[a-z0-9]+", random_suffix):
         raise ValueError(f"random suffix must be lowercase letters and digits: {random_suffix!r}")
     return f"{utc(now):%Y%m%dT%H%M%SZ}-{plan}-{random_suffix}"
-
-
-def redact(value: Any, secrets: Collection[str]) -> Any:
-    """`value` with every non-empty secret replaced by `***`, longest secret first.
-
-    The one implementation, for the history and the log pipeline: strings, and the strings
-    inside dicts, lists and tuples (log event fields, undo payloads) at any depth.
-    """
-    ordered = sorted((secret for secret in secrets if secret), key=len, reverse=True)
-    return _redact(value, ordered) if ordered else value
-
-
-def _redact(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, dict):
-        return {key: _redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(item, secrets) for item in value)
-    return value
 
 
 def stderr_tail(text: str, secrets: Collection[str] = ()) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from barctl import logs
 from barctl import plan as planning
+from barctl import redaction
 from barctl.errors import BarctlError
 from barctl.inventory import Host, Inventory, resolve_user
 from barctl.model import Node, NodeFacts
@@ -80,7 +80,7 @@ def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.Backup
             if password_file
             else ""
         )
-        logs.register_secret(password)
+        redaction.register_secret(password)
         variables = (
             ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
             ("BACKUP_URL", "iso:///backup"),

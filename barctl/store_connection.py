@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from barctl import logs
+from barctl import redaction
 from barctl.errors import BarctlError
 from barctl.store_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -44,7 +44,7 @@ class StoreConnection:
         self._connection = connection
         # The engine records steps from its worker threads: one connection, one lock.
         self._lock = threading.RLock()
-        self._redactor = logs.SECRETS.redact if redactor is None else redactor
+        self._redactor = redaction.SECRETS.redact if redactor is None else redactor
 
     @classmethod
     def open(cls, path: Path, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> Self:

@@ -16,7 +16,7 @@ from typing import Any
 
 import structlog
 
-from barctl import commands, logs, verdicts
+from barctl import commands, logs, redaction, verdicts
 from barctl.commands import RemoteCommand
 from barctl.model import Node, UndoFailure
 from barctl.outcome import NodeOutcome, RunOutcome
@@ -148,7 +148,7 @@ class UndoJournal:
                 self.steps.store.complete_undo(record.undo_id, False, None, self.steps.clock())
                 self._failed(UndoFailure(node.name, command.name, None, problem))
                 return
-            logs.register_secret(password)
+            redaction.register_secret(password)
             stdin = commands.mysql_option_file(password)
             command = RemoteCommand(
                 command.name, command.argv, command.timeout_seconds, True, stdin

@@ -181,9 +181,9 @@ def test_failed_undo_sends_undo_failed_and_a_degraded_summary(lab: Lab, tmp_path
 
 CHILD = """
 import logging, structlog
-from barctl import logs
+from barctl import logs, redaction
 assert logs.configure("auto", logging.INFO) == "journald"
-logs.register_secret("hunter2-secret")
+redaction.register_secret("hunter2-secret")
 log = structlog.get_logger("barctl.test")
 with logs.bind_run("r-1", "undercloud"):
     try:

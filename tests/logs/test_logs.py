@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import pytest
 import structlog
 
-from barctl import journald, logs
+from barctl import journald, logs, redaction
 from tests.logs.journal_capture import decode
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def _restore_logging() -> Iterator[None]:
     root.setLevel(level)
     structlog.configure(**configuration)
     structlog.contextvars.clear_contextvars()
-    logs.SECRETS.clear()
+    redaction.SECRETS.clear()
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_missing_journal_socket_falls_back_to_json(
 def test_registered_secret_is_redacted_from_message_and_fields(stream: TextIO) -> None:
     """A registered secret becomes *** in the message, fields, nested values and library lines."""
     logs.configure("json", logging.INFO, stream=stream, environ={})
-    logs.register_secret("pa55-word")
+    redaction.register_secret("pa55-word")
     log = structlog.get_logger("barctl.test")
     log.info("login with pa55-word", detail={"argv": ["mysql", "-ppa55-word"]}, note="xpa55-wordx")
     logging.getLogger("invoke").warning("echo %s", "pa55-word")
@@ -133,7 +133,7 @@ def test_registered_secret_is_redacted_from_message_and_fields(stream: TextIO) -
 
 def test_empty_secret_is_ignored_and_longest_secret_wins() -> None:
     """Registering "" redacts nothing; overlapping secrets are replaced longest first."""
-    registry = logs.SecretRegistry()
+    registry = redaction.SecretRegistry()
     registry.add("")
     assert registry.redact("plain") == "plain"
     registry.add("abc")

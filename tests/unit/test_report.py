@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from barctl import backup, gate, logs, report
+from barctl import backup, gate, redaction, report
 from barctl.outcome import RunOutcome
 
 
@@ -56,8 +56,8 @@ def test_gate_text_names_each_refusing_node_once() -> None:
 def test_run_output_never_prints_a_registered_secret() -> None:
     """`barctl run`'s text (summary and gate reasons) shows *** for every registered secret."""
     secret = "Galera-Root-7f3b9c"
-    logs.SECRETS.clear()
-    logs.register_secret(secret)
+    redaction.SECRETS.clear()
+    redaction.register_secret(secret)
     try:
         probes = (gate.Probe("ctl-0", f"mysql failed: bad password {secret}"),)
         target = gate.Probe("backup-0")
@@ -65,7 +65,7 @@ def test_run_output_never_prints_a_registered_secret() -> None:
         result = backup.Result("r1", RunOutcome.REFUSED, f"refused: {secret}", verdict)
         text = report.result_text(result, dry_run=False)
     finally:
-        logs.SECRETS.clear()
+        redaction.SECRETS.clear()
     assert secret not in text
     assert "ctl-0: mysql failed: bad password ***" in text
     assert text.endswith("run r1: refused: refused: ***")

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from barctl import logs
+from barctl import redaction
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.reasons import Reason
-from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id, redact
+from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id
+from barctl.redaction import redact
 from barctl.store import Store, StoreError, history_path
 from barctl.store_schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -531,11 +532,11 @@ SFTP_PASSWORD = 'sftp-Secret-"42\\'
 @pytest.fixture
 def registered() -> Iterator[None]:
     """The MySQL and SFTP passwords registered as secrets for this test only."""
-    logs.SECRETS.clear()
-    logs.register_secret(MYSQL_PASSWORD)
-    logs.register_secret(SFTP_PASSWORD)
+    redaction.SECRETS.clear()
+    redaction.register_secret(MYSQL_PASSWORD)
+    redaction.register_secret(SFTP_PASSWORD)
     yield
-    logs.SECRETS.clear()
+    redaction.SECRETS.clear()
 
 
 def database_bytes(path: Path) -> bytes:

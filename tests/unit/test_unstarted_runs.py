@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from barctl import backup, cli, logs
+from barctl import backup, cli, redaction
 from barctl.errors import BarctlError
 from barctl.inventory import load_inventory
 from barctl.outcome import RunOutcome, Trigger
@@ -28,9 +28,9 @@ SFTP_PASSWORD = "sftp-Secret-42"
 @pytest.fixture(autouse=True)
 def no_registered_secrets() -> Iterator[None]:
     """Each test starts and ends with an empty secret registry."""
-    logs.SECRETS.clear()
+    redaction.SECRETS.clear()
     yield
-    logs.SECRETS.clear()
+    redaction.SECRETS.clear()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_an_unknown_plan_raises_and_records_nothing(site: Path) -> None:
 
 def test_an_unexpected_error_is_recorded_with_its_type_and_redacted(site: Path) -> None:
     """Anything unforeseen before the start is a failed row; registered secrets are masked."""
-    logs.register_secret(SFTP_PASSWORD)
+    redaction.register_secret(SFTP_PASSWORD)
     result = backup.record_unstarted(request(site), RuntimeError(f"lftp: {SFTP_PASSWORD}"))
     assert result.summary == "could not start: RuntimeError: lftp: ***"
     assert [run.summary for run in runs(site)] == [result.summary]
