@@ -37,7 +37,7 @@ from barctl.resolution import (
     resolve,
 )
 from barctl.site import Site
-from barctl.store import Store, StoreError
+from barctl.store import Store, StoreError, open_history
 from barctl.undo import replay_pending
 
 # Resolution and locks live in their own modules; callers keep using them through backup.
@@ -199,7 +199,7 @@ def _perform(request: Request) -> Result:
     settings = ssh_settings(policy, site)
     check_credentials(site)
     site.state_directory.mkdir(parents=True, exist_ok=True)
-    with run_locks(site.runtime_directory, resolved), site.open_history() as store:
+    with run_locks(site.runtime_directory, resolved), open_history(site) as store:
         _recover_unless_dry(request, store, settings)
         run_id = new_run_id(request.plan, request.clock(), secrets.token_hex(2))
         with logs.bind_run(run_id, request.plan):
@@ -270,7 +270,7 @@ def record_unstarted(request: Request, error: BaseException) -> Result:
             try:
                 site = site_of(request)
                 site.state_directory.mkdir(parents=True, exist_ok=True)
-                with site.open_history() as store:
+                with open_history(site) as store:
                     store.start_run(run_id, request.plan, request.trigger, now, os.getpid())
                     store.finish_run(run_id, RunOutcome.FAILED, request.clock(), result.summary)
             except Exception as store_error:

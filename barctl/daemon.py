@@ -43,6 +43,7 @@ from barctl.loading import Loaded, load
 from barctl.notify import extend_timeout, monotonic_usec, notify, status, watchdog_interval
 from barctl.policy import PlanSection, Policy
 from barctl.scheduled import Runtime, heartbeat, install, run_plan
+from barctl.store import open_history
 
 log = structlog.get_logger("barctl.daemon")
 
@@ -113,7 +114,7 @@ class Daemon:
         site = self.runtime.site
         site.state_directory.mkdir(parents=True, exist_ok=True)
         notify(extend_timeout(RECOVERY_EXTEND_SECONDS), status("replaying the undo journal"))
-        with site.open_history() as store:
+        with open_history(site) as store:
             pending = len(store.pending_undos())
             settings = backup.ssh_settings(policy, site)
             failures = backup.recover(store, settings, backup.utc_now)
@@ -160,7 +161,7 @@ class Daemon:
 
     def catch_up(self, policy: Policy, name: str, plan: PlanSection, now: datetime) -> bool:
         """Decide from history whether `name` needs a catch-up run; record a too-old miss."""
-        with self.runtime.site.open_history() as store:
+        with open_history(self.runtime.site) as store:
             last_attempt = store.last_attempt_time(name)
         window = policy.daemon.catch_up_window_seconds
         decision = decide(plan, last_attempt, now, window)

@@ -13,6 +13,7 @@ from barctl import schedule
 from barctl.plan import Plan, Step, StepKind
 from barctl.policy import Policy
 from barctl.site import Site
+from barctl.store import existing_history
 
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.backup import Resolved, Result
@@ -156,7 +157,7 @@ def _time(moment: datetime | None) -> str | None:
 def status_rows(policy: Policy, site: Site, now: datetime) -> list[dict[str, Any]]:
     """Per plan: last run and its outcome, last success, next scheduled run."""
     rows = []
-    with site.existing_history() as store:
+    with existing_history(site) as store:
         for name, section in policy.plans.items():
             last = store.last_run(name) if store else None
             success = store.last_success(name) if store else None
@@ -191,7 +192,7 @@ def status_text(rows: list[dict[str, Any]]) -> str:
 def history_rows(site: Site, plan: str | None, limit: int) -> list[dict[str, Any]]:
     """Recent runs, newest first, with each node's outcome and artifacts."""
     rows: list[dict[str, Any]] = []
-    with site.existing_history() as store:
+    with existing_history(site) as store:
         if store is None:
             return rows
         for run in store.history(plan, limit):

@@ -22,6 +22,7 @@ from barctl.inventory import Inventory
 from barctl.outcome import Trigger
 from barctl.policy import Policy
 from barctl.site import Site
+from barctl.store import open_history
 
 log = structlog.get_logger("barctl.daemon")
 
@@ -141,7 +142,7 @@ class Runtime:
         """Record a missed slot of `plan` in history (idempotent per slot) and log it."""
         log.warning("Missed a scheduled run", plan=plan, slot=slot.isoformat(), reason=reason)
         try:
-            with self.site.open_history() as store:
+            with open_history(self.site) as store:
                 store.record_miss(plan, slot, backup.utc_now())
         except Exception:
             log.exception("Could not record a missed run", plan=plan)

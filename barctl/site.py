@@ -8,8 +8,7 @@ or a credential file asks the site instead of re-deriving the path from `environ
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from barctl.policy import (
     effective_sftp_password_file,
     effective_state_directory,
 )
-from barctl.store import Store, history_path
 
 ACCEPTED_HOSTS_FILE_NAME = "known_hosts.accepted"
+HISTORY_FILE_NAME = "history.db"
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,4 @@ class Site:
     @property
     def history_path(self) -> Path:
         """The history database."""
-        return history_path(self.state_directory)
-
-    def open_history(self) -> Store:
-        """The history database, created when missing (`with site.open_history() as store`)."""
-        return Store.open(self.history_path)
-
-    @contextmanager
-    def existing_history(self) -> Iterator[Store | None]:
-        """The history database, or None when no run was ever recorded (read-only commands)."""
-        if not self.history_path.exists():
-            yield None
-            return
-        with Store.open(self.history_path) as store:
-            yield store
+        return self.state_directory / HISTORY_FILE_NAME

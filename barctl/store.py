@@ -12,7 +12,8 @@ the caller and never reads the clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,38 @@ from barctl.history_queries import HistoryQueries
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.reasons import Reason
 from barctl.records import Artifact, PendingUndo, epoch, process_alive, stderr_tail, undo_record
+from barctl.site import HISTORY_FILE_NAME, Site
 from barctl.store_connection import StoreError
 
 # StoreError is raised by the base class; callers catch it as barctl.store.StoreError.
-__all__ = ["HISTORY_FILE_NAME", "Store", "StoreError", "history_path"]
-
-HISTORY_FILE_NAME = "history.db"
+__all__ = [
+    "HISTORY_FILE_NAME",
+    "Store",
+    "StoreError",
+    "existing_history",
+    "history_path",
+    "open_history",
+]
 
 
 def history_path(state_directory: Path) -> Path:
     """Where the history database lives inside the state directory."""
     return state_directory / HISTORY_FILE_NAME
+
+
+def open_history(site: Site) -> Store:
+    """The site's history database, created when missing (`with open_history(site) as store`)."""
+    return Store.open(site.history_path)
+
+
+@contextmanager
+def existing_history(site: Site) -> Iterator[Store | None]:
+    """The site's history database, or None when no run was ever recorded (read-only commands)."""
+    if not site.history_path.exists():
+        yield None
+        return
+    with Store.open(site.history_path) as store:
+        yield store
 
 
 class Store(HistoryQueries):
