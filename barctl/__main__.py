@@ -1,5 +1,5 @@
 """`python -m barctl` runs the command-line interface."""
 
-from barctl.cli import main
+from barctl.console.cli import main
 
 raise SystemExit(main())

@@ -13,10 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from barctl import backup, gate
-from barctl.inventory import load_inventory
-from barctl.policy import load_policy
-from barctl.site import Site
+from barctl.config.inventory import load_inventory
+from barctl.config.policy import load_policy
+from barctl.config.site import Site
+from barctl.run import backup, gate
 from lab import Lab, standard_hosts
 
 

@@ -1,8 +1,8 @@
 """Inventory parse and resolve time for 1k, 10k and 100k hosts (issue 8: 100k took 518 s).
 
 Run by hand: `.venv/bin/python -m bench.inventory_bench [--sizes 1000 10000 100000]`.
-Prints seconds, asserts nothing. "parse" is the YAML loader (barctl.yamlsource), "resolve" is
-barctl.inventory turning the document into hosts: checks, group depths, variable precedence.
+Prints seconds, asserts nothing. "parse" is the YAML loader (barctl.config.yamlsource), "resolve" is
+barctl.config.inventory turning the document into hosts: checks, group depths, variable precedence.
 The layout is tripleo's merged stack: hosts in overcloud_Controller, reached through Controller
 and through pacemaker -> overcloud_pacemaker, the user from a service group's vars.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from barctl.inventory import parse_inventory
-from barctl.yamlsource import parse_yaml
+from barctl.config.inventory import parse_inventory
+from barctl.config.yamlsource import parse_yaml
 
 
 def inventory_text(count: int) -> str:

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from barctl.commands import RemoteCommand
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
-from barctl.runner import LineCallback
+from barctl.run.commands import RemoteCommand
+from barctl.run.runner import LineCallback
 
 Answer = CommandResult | Callable[[Node, RemoteCommand], CommandResult]
 

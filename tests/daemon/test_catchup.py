@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from barctl.catchup import Verdict, decide, reconcile, status_line, timing_key
-from barctl.policy import UndercloudPlan
+from barctl.config.policy import UndercloudPlan
+from barctl.service.catchup import Verdict, decide, reconcile, status_line, timing_key
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 NIGHTLY = UndercloudPlan(schedule="0 2 * * *")

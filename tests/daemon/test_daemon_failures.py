@@ -19,9 +19,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from barctl.history.records import RunRecord
+from barctl.history.store import Store, history_path
 from barctl.outcome import RunOutcome
-from barctl.records import RunRecord
-from barctl.store import Store, history_path
 from lab import Lab
 from tests.daemon.helpers import REPO, DaemonRunner, free_port, write_yaml
 

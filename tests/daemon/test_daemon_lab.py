@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from barctl.backup import utc_now
+from barctl.history.records import RunRecord, new_run_id
+from barctl.history.store import Store, history_path
 from barctl.outcome import RunOutcome, Trigger
-from barctl.records import RunRecord, new_run_id
-from barctl.store import Store, history_path
+from barctl.run.backup import utc_now
 from lab import Lab
 from tests.daemon.helpers import DaemonRunner, free_port, parse_time, wait_until, write_yaml
 

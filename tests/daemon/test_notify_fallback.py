@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl import notify
+from barctl.service import notify
 
 
 @pytest.mark.parametrize("abstract", [False, True])

@@ -1,6 +1,6 @@
 """Faults in the middle of a run: a peer lost, a node's own link lost, SIGTERM on a dead session.
 
-Each ends within the SSH keepalive window plus one command (barctl.liveness), touches no further
+Each ends within the SSH keepalive window plus one command (barctl.run.liveness), touches no further
 node, and the history says exactly what happened (issue 8 findings 7, 8 and 10).
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from barctl import cluster
+from barctl.run import cluster
 from lab import Lab, standard_hosts
 
 pytestmark = pytest.mark.lab

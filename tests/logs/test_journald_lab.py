@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from barctl import logs
+from barctl.observe import logs
 from lab import Lab
 
 pytestmark = pytest.mark.lab
@@ -181,7 +181,8 @@ def test_failed_undo_sends_undo_failed_and_a_degraded_summary(lab: Lab, tmp_path
 
 CHILD = """
 import logging, structlog
-from barctl import logs, redaction
+from barctl.observe import logs
+from barctl import redaction
 assert logs.configure("auto", logging.INFO) == "journald"
 redaction.register_secret("hunter2-secret")
 log = structlog.get_logger("barctl.test")

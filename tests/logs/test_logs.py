@@ -16,7 +16,8 @@ from typing import Any, TextIO
 import pytest
 import structlog
 
-from barctl import journald, logs, redaction
+from barctl import redaction
+from barctl.observe import journald, logs
 from tests.logs.journal_capture import decode
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,12 +11,12 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from barctl.inventory import Inventory, load_inventory
-from barctl.metrics import MetricsSource
+from barctl.config.inventory import Inventory, load_inventory
+from barctl.config.policy import Policy, load_policy
+from barctl.history.records import Artifact
+from barctl.history.store import Store
+from barctl.observe.metrics import MetricsSource
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.policy import Policy, load_policy
-from barctl.records import Artifact
-from barctl.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")

@@ -1,4 +1,4 @@
-"""barctl.metrics: the exposition read from a real history DB at scrape time (no mocks)."""
+"""barctl.observe.metrics: the exposition read from a real history DB at scrape time (no mocks)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from barctl.errors import InputError
-from barctl.metrics import (
+from barctl.history.store import Store, history_path
+from barctl.observe.metrics import (
     DURATION_BUCKETS,
     REASON_LABELS,
     is_unreachable,
@@ -20,7 +21,6 @@ from barctl.metrics import (
 )
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.reasons import Reason
-from barctl.store import Store, history_path
 from tests.metrics.helpers import (
     CONTROLLERS,
     NOW,

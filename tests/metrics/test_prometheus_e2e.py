@@ -3,7 +3,7 @@
 Debian's /usr/bin/prometheus runs as this test's child on 127.0.0.1 with a tmp TSDB, the shipped
 alert rules and 1 s scrape/evaluation intervals; it is killed by its PID when the test ends. The
 daemon is a child process too (metrics on 127.0.0.1 only), stopped by its PID. Runs are one-shot
-`barctl.backup.perform` calls against the network-namespace lab, as `barctl run` makes them
+`barctl.run.backup.perform` calls against the network-namespace lab, as `barctl run` makes them
 outside the daemon: they land in the history DB the daemon reads at scrape time.
 """
 
@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from barctl.backup import Request, perform
-from barctl.inventory import load_inventory
+from barctl.config.inventory import load_inventory
+from barctl.config.policy import load_policy
+from barctl.config.site import Site
 from barctl.outcome import RunOutcome
-from barctl.policy import load_policy
-from barctl.site import Site
+from barctl.run.backup import Request, perform
 from lab import Lab
 from tests.metrics.helpers import parse
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl import cli
+from barctl.console import cli
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 INVENTORY = DATA / "inventory" / "train_single.yaml"
@@ -137,7 +137,7 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 _IMPORTED = """
 import sys
-from barctl.cli import main
+from barctl.console.cli import main
 main(sys.argv[1:])
 heavy = {"fabric", "paramiko", "invoke", "prometheus_client"}
 print(" ".join(sorted(name for name in sys.modules if name in heavy)))
@@ -174,7 +174,7 @@ def test_version_imports_neither_ssh_nor_exporter_libraries() -> None:
     import subprocess
     import sys
 
-    code = "import sys\nfrom barctl import cli\nprint(' '.join(sorted(sys.modules)))"
+    code = "import sys\nfrom barctl.console import cli\nprint(' '.join(sorted(sys.modules)))"
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl import cluster
+from barctl.run import cluster
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "pacemaker"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl import commands
+from barctl.run import commands
 
 
 def test_render_wraps_in_server_side_timeout_for_root() -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from barctl import plan
-from barctl.commands import RemoteCommand
-from barctl.engine import Environment, Execution, RunReport
+from barctl.config.policy_sections import TimeoutsSection
+from barctl.history.store import Store
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
-from barctl.policy_sections import TimeoutsSection
-from barctl.resolution import plan_timeouts
-from barctl.store import Store
+from barctl.run import plan
+from barctl.run.commands import RemoteCommand
+from barctl.run.engine import Environment, Execution, RunReport
+from barctl.run.resolution import plan_timeouts
 from tests.fakes import Answer, FakeRunner, failed, lost, ok, unreachable
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pacemaker" / "crm_mon-2.1.7.xml"

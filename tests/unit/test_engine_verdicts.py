@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from barctl import verdicts
-from barctl.cluster import PacemakerStatus
 from barctl.model import CommandResult, NodeFacts
 from barctl.outcome import RunOutcome
 from barctl.reasons import Reason
+from barctl.run import verdicts
+from barctl.run.cluster import PacemakerStatus
 
 REAR_STDERR = (
     "ERROR: Mount command 'mount -v -t nfs 192.168.24.250:/ctl_plane_backups' failed.\n"

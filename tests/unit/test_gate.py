@@ -6,10 +6,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from barctl import cluster, gate, report
+from barctl.console import report
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason
-from barctl.remote import Session, SessionPool
+from barctl.run import cluster, gate
+from barctl.run.remote import Session, SessionPool
 from tests.fakes import FakeRunner, ok, unreachable
 
 SAMPLE = (

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from barctl.config.inventory import parse_inventory
+from barctl.config.yamlsource import parse_yaml
 from barctl.errors import InputError
-from barctl.inventory import parse_inventory
-from barctl.yamlsource import parse_yaml
 
 FILE = "hostile.yaml"
 LONG_NAME = "a" * 300
@@ -270,8 +270,8 @@ def problems_of(text: str) -> list[str]:
 
 def test_all_digit_last_label_is_no_host_name() -> None:
     """`10.0.0.256` and `1.2.3` are neither IP literals nor RFC 1123 host names, in both files."""
-    from barctl import names
-    from barctl.policy_fields import check_host
+    from barctl.config import names
+    from barctl.config.policy_fields import check_host
 
     for value in ("10.0.0.256", "1.2.3"):
         assert names.address_problem(value) is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from barctl import cli
+from barctl.config.policy import load_policy
+from barctl.console import cli
 from barctl.errors import InputError
-from barctl.policy import load_policy
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

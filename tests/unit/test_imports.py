@@ -68,9 +68,44 @@ def test_find_cycle_reports_a_cycle_and_accepts_a_tree() -> None:
 
 def test_the_graph_sees_function_level_imports() -> None:
     """A deferred import (cli's `from barctl import daemon` inside a function) is an edge."""
-    assert "barctl.daemon" in import_graph()["barctl.cli"]
+    assert "barctl.service.daemon" in import_graph()["barctl.console.cli"]
 
 
 def test_barctl_has_no_import_cycle() -> None:
     """No module of barctl imports, directly or not, a module that imports it back."""
     assert find_cycle(import_graph()) == []
+
+
+# Layers, lowest first: a package may import its own layer and those below, never above.
+# The base is the shared vocabulary (model, errors, outcome, reasons, redaction).
+LAYERS = ("base", "config", "history", "observe", "run", "service", "console")
+
+
+def layer(module: str) -> str:
+    """The layer of a barctl module: its subpackage, or `base` for top-level modules."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else "base"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs where a module imports a higher layer than its own."""
+    return sorted(
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        if not module.endswith("__main__")
+        and LAYERS.index(layer(target)) > LAYERS.index(layer(module))
+    )
+
+
+def test_upward_imports_are_found() -> None:
+    """The layering check flags config importing run, and accepts run importing config."""
+    graph = {"barctl.config.a": {"barctl.run.b"}, "barctl.run.b": {"barctl.config.c"}}
+    assert upward_imports(graph) == [("barctl.config.a", "barctl.run.b")]
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    """base < config < history < observe < run < service < console, as docs/design.md draws it."""
+    graph = import_graph()
+    assert {layer(module) for module in graph} == set(LAYERS)
+    assert upward_imports(graph) == []

@@ -1,4 +1,4 @@
-"""Tests for barctl.inventory: static inventories as tripleo-ansible-inventory writes them."""
+"""barctl.config.inventory: static inventories as tripleo-ansible-inventory writes them."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from barctl import cli
-from barctl.errors import BarctlError, InputError
-from barctl.inventory import (
+from barctl.config.inventory import (
     Group,
     Host,
     Inventory,
@@ -19,7 +17,9 @@ from barctl.inventory import (
     parse_inventory,
     resolve_user,
 )
-from barctl.yamlsource import parse_yaml
+from barctl.config.yamlsource import parse_yaml
+from barctl.console import cli
+from barctl.errors import BarctlError, InputError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "inventory"
 

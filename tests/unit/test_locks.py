@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from barctl import backup
+from barctl.config.policy_sections import TimeoutsSection
 from barctl.errors import BarctlError
 from barctl.model import Node
-from barctl.plan import BackupTarget
-from barctl.policy_sections import TimeoutsSection
-from barctl.resolution import plan_timeouts
+from barctl.run import backup
+from barctl.run.plan import BackupTarget
+from barctl.run.resolution import plan_timeouts
 
 
 def resolved(name: str, nodes: tuple[str, ...]) -> backup.Resolved:

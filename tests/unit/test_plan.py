@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from barctl import plan
+from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.plan import StepKind
-from barctl.policy_sections import TimeoutsSection
-from barctl.resolution import plan_timeouts
+from barctl.run import plan
+from barctl.run.plan import StepKind
+from barctl.run.resolution import plan_timeouts
 
 TARGET = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/ctl_plane_backups", ())
 CONTEXT = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET, "pw")

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl.errors import InputError
-from barctl.policy import (
+from barctl.config.policy import (
     DEFAULT_POLICY_PATH,
     Policy,
     check_policy_against_inventory,
@@ -20,6 +19,7 @@ from barctl.policy import (
     resolve_policy_path,
     split_listen,
 )
+from barctl.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "etc" / "barctl" / "policy.yaml"
@@ -535,7 +535,7 @@ def test_example_policy_validates() -> None:
 def test_example_policy_mentions_every_key() -> None:
     """Every model field appears as a key (set or commented out) in the example policy."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    from barctl import policy as module
+    from barctl.config import policy as module
 
     models = [getattr(module, name) for name in dir(module)]
     fields = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from barctl import policy_docs
-from barctl.policy import Policy, load_policy
+from barctl.config import policy_docs
+from barctl.config.policy import Policy, load_policy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_committed_documentation_equals_the_generation(relative: Path) -> None:
     """etc/barctl/policy.yaml and design.md's key table are exactly what the schema renders."""
     expected = policy_docs.generated(REPO)[REPO / relative]
     assert (REPO / relative).read_text(encoding="utf-8") == expected, (
-        "stale: run `python -m barctl.policy_docs`"
+        "stale: run `python -m barctl.config.policy_docs`"
     )
 
 
@@ -74,7 +74,7 @@ def test_key_table_merges_the_plans_and_keeps_their_defaults() -> None:
 
 
 def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
-    """`python -m barctl.policy_docs --check` exits 1 on a hand-edited file and writes nothing."""
+    """`policy_docs --check` exits 1 on a hand-edited file and writes nothing."""
     (tmp_path / "etc" / "barctl").mkdir(parents=True)
     (tmp_path / "docs").mkdir()
     design = (REPO / policy_docs.DESIGN_PATH).read_text(encoding="utf-8")

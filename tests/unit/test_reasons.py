@@ -9,10 +9,10 @@ import paramiko
 import pytest
 from paramiko.ssh_exception import NoValidConnectionsError
 
-from barctl.commands import node_name
 from barctl.model import CommandResult, Node
 from barctl.reasons import MEANINGS, Reason, interpret_exit_code, root_cause
-from barctl.remote import ConnectError, Session, SessionPool, classify_connect_error
+from barctl.run.commands import node_name
+from barctl.run.remote import ConnectError, Session, SessionPool, classify_connect_error
 
 NODE = Node("ctl-0", "198.18.0.1", "root")
 KEY = paramiko.RSAKey.generate(1024)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
-from barctl import backup, gate, redaction, report
+from barctl import redaction
+from barctl.console import report
 from barctl.outcome import RunOutcome
+from barctl.run import backup, gate
 
 
 class TerminalStream(io.StringIO):

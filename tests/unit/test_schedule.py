@@ -12,8 +12,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
-from barctl.policy import ControlplanePlan, UndercloudPlan
-from barctl.schedule import (
+from barctl.config.policy import ControlplanePlan, UndercloudPlan
+from barctl.config.schedule import (
     NUMERIC_DAY_OF_WEEK,
     build_trigger,
     expected_interval_seconds,

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from barctl import redaction
+from barctl.history.records import STDERR_TAIL_LINES, Artifact, new_run_id
+from barctl.history.store import Store, StoreError, history_path
+from barctl.history.store_schema import MIGRATIONS, SCHEMA_VERSION
 from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoState
 from barctl.reasons import Reason
-from barctl.records import STDERR_TAIL_LINES, Artifact, new_run_id
 from barctl.redaction import redact
-from barctl.store import Store, StoreError, history_path
-from barctl.store_schema import MIGRATIONS, SCHEMA_VERSION
 
 START = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -426,7 +426,7 @@ def test_pending_undos_survive_a_process_killed_right_after_registering(path: Pa
         from datetime import datetime, UTC
         from pathlib import Path
         from barctl.outcome import Trigger
-        from barctl.store import Store
+        from barctl.history.store import Store
         store = Store.open(Path({str(path)!r}))
         now = datetime(2026, 11, 25, tzinfo=UTC)
         store.start_run("r1", "controlplane", Trigger.SCHEDULED, now, os.getpid())

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from barctl import commands, undo
+from barctl.history.store import Store
 from barctl.model import Node
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
-from barctl.store import Store
+from barctl.run import commands, undo
 from tests.fakes import FakeRunner, failed, ok, unreachable
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)

@@ -13,13 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
-from barctl import backup, cli, redaction
+from barctl import redaction
+from barctl.config.inventory import load_inventory
+from barctl.config.policy import load_policy
+from barctl.console import cli
 from barctl.errors import BarctlError
-from barctl.inventory import load_inventory
+from barctl.history.records import RunRecord
+from barctl.history.store import Store, history_path
 from barctl.outcome import RunOutcome, Trigger
-from barctl.policy import load_policy
-from barctl.records import RunRecord
-from barctl.store import Store, history_path
+from barctl.run import backup
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SFTP_PASSWORD = "sftp-Secret-42"

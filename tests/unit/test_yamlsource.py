@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from barctl.config.inventory import load_inventory
+from barctl.config.yamlsource import load_yaml, parse_yaml
 from barctl.errors import InputError
-from barctl.inventory import load_inventory
-from barctl.yamlsource import load_yaml, parse_yaml
 
 
 def _nested(levels: int) -> str:
@@ -195,7 +195,7 @@ def test_device_directory_and_socket_are_refused(tmp_path: Path) -> None:
 
 def test_file_over_the_size_cap_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file larger than the cap is refused before parsing (cap lowered to keep the test small)."""
-    monkeypatch.setattr("barctl.yamlsource.MAX_FILE_BYTES", 2 * 2**20)
+    monkeypatch.setattr("barctl.config.yamlsource.MAX_FILE_BYTES", 2 * 2**20)
     path = tmp_path / "big.yaml"
     path.write_text("a: " + "x" * (2 * 2**20) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as caught:

@@ -1,0 +1,251 @@
+"""Command-line interface. Formats output and maps outcomes to exit codes; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from barctl import __version__
+from barctl.errors import BarctlError, InputError
+from barctl.outcome import RunOutcome
+from barctl.run.locks import LockBusyError
+
+# Each sub-command imports what it needs when it runs (the policy models, the SSH layer, the
+# scheduler), so `barctl --version` and `--help` answer at once.
+if TYPE_CHECKING:
+    from barctl.config.inventory import Inventory
+    from barctl.config.policy import Policy
+    from barctl.config.site import Site
+    from barctl.service.loading import Loaded
+
+EXIT_SUCCESS = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_LOCKED = 4
+EXIT_DEGRADED = 5
+
+EXIT_BY_OUTCOME = {
+    RunOutcome.SUCCESS: EXIT_SUCCESS,
+    RunOutcome.FAILED: EXIT_FAILED,
+    RunOutcome.INTERRUPTED: EXIT_FAILED,
+    RunOutcome.REFUSED: EXIT_REFUSED,
+    RunOutcome.DEGRADED: EXIT_DEGRADED,
+}
+
+EPILOG = """\
+exit codes:
+  0  success
+  1  backup failed or was interrupted (every undo ran and succeeded)
+  2  usage error, or the policy or inventory is invalid (one FILE:LINE:COL: key: message each)
+  3  refused by the gate: a node or the backup target is unreachable or unhealthy; nothing touched
+  4  another run holds the plan, or one of its nodes
+  5  degraded: an undo failed; a node may be out of the cluster or paused (see `barctl history`)
+
+policy: -c/--config, else $BARCTL_CONFIG, else /etc/barctl/policy.yaml
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one sub-command per operator task."""
+    parser = argparse.ArgumentParser(
+        prog="barctl",
+        description="Backup orchestrator for TripleO undercloud and control plane (ReaR over SSH).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-c", "--config", help="policy file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log remote output")
+    parser.add_argument("--version", action="version", version=f"barctl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("validate", help="check the policy and the inventory groups it names")
+    commands.add_parser("inventory", help="show each plan's nodes: address, user, groups")
+    for name, text in (
+        ("plan", "print a plan's steps and commands without connecting anywhere"),
+        ("precheck", "run the gate alone: reachability and health, nothing changed"),
+    ):
+        commands.add_parser(name, help=text).add_argument("plan")
+    run = commands.add_parser("run", help="run a backup now")
+    run.add_argument("plan")
+    run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
+    status = commands.add_parser("status", help="last and next run of each plan")
+    status.add_argument("--json", action="store_true")
+    history = commands.add_parser("history", help="recent runs, newest first")
+    history.add_argument("plan", nargs="?")
+    history.add_argument("--json", action="store_true")
+    history.add_argument("--limit", type=int, default=20)
+    daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
+    daemon.set_defaults(daemon=True)
+    return parser
+
+
+def _load(arguments: argparse.Namespace) -> Loaded:
+    from barctl.service.loading import load  # noqa: PLC0415 - see the imports
+
+    return load(arguments.config, os.environ)
+
+
+def _unpack(loaded: Loaded) -> tuple[Policy, Inventory, Site]:
+    return loaded.policy, loaded.inventory, loaded.site
+
+
+def command_validate(arguments: argparse.Namespace) -> int:
+    """Exit 0 and summarise when the policy is valid."""
+    loaded = _load(arguments)
+    plans = ", ".join(name for name, _ in loaded.policy.plans.items())
+    inventory = loaded.inventory
+    print(
+        f"{loaded.path}: valid; plans: {plans};"
+        f" inventory {inventory.path}: {len(inventory.hosts)} hosts"
+    )
+    return EXIT_SUCCESS
+
+
+def command_inventory(arguments: argparse.Namespace) -> int:
+    """Print every plan's resolved nodes."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.run.resolution import resolve  # noqa: PLC0415
+
+    policy, inventory, site = _unpack(_load(arguments))
+    for name, section in policy.plans.items():
+        resolved = resolve(policy, inventory, name, site)
+        excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
+        print(report.inventory_text(resolved, excluded))
+    return EXIT_SUCCESS
+
+
+def command_plan(arguments: argparse.Namespace) -> int:
+    """Print the plan built from facts assumed from the inventory's service groups."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.run import backup  # noqa: PLC0415 - see the imports
+
+    policy, inventory, site = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
+    print(report.plan_text(plan, assumed=True))
+    return EXIT_SUCCESS
+
+
+def command_precheck(arguments: argparse.Namespace) -> int:
+    """Run the gate; exit 3 when it refuses."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.run import backup  # noqa: PLC0415 - see the imports
+
+    policy, inventory, site = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    settings = backup.ssh_settings(policy, site)
+    verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel)
+    print(report.gate_text(verdict))
+    return EXIT_SUCCESS if verdict.passed else EXIT_REFUSED
+
+
+def command_run(arguments: argparse.Namespace) -> int:
+    """Run a plan now; SIGTERM/SIGINT stop it at the next safe point and run its undos."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.run import backup  # noqa: PLC0415 - see the imports
+
+    policy, inventory, site = _unpack(_load(arguments))
+    abort = threading.Event()
+    with abort_on_signals(abort):
+        request = backup.Request(
+            policy,
+            inventory,
+            arguments.plan,
+            site=site,
+            abort=abort,
+            progress=report.progress_printer(sys.stdout),
+            dry_run=arguments.dry_run,
+        )
+        result = backup.perform(request)
+    print(report.result_text(result, dry_run=arguments.dry_run))
+    return EXIT_BY_OUTCOME[result.outcome]
+
+
+class abort_on_signals:
+    """Turn SIGTERM and SIGINT into `abort.set()` for the duration of a run."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, abort: threading.Event) -> None:
+        self.abort = abort
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        for number in self.SIGNALS:
+            self.previous[number] = signal.signal(number, lambda *_: self.abort.set())
+
+    def __exit__(self, *exception: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def command_status(arguments: argparse.Namespace) -> int:
+    """Last run, last success and next run of every plan."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+
+    loaded = _load(arguments)
+    rows = report.status_rows(loaded.policy, loaded.site, datetime.now(UTC))
+    print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
+    return EXIT_SUCCESS
+
+
+def command_history(arguments: argparse.Namespace) -> int:
+    """Recent runs with their nodes."""
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+
+    loaded = _load(arguments)
+    rows = report.history_rows(loaded.site, arguments.plan, arguments.limit)
+    print(json.dumps(rows, indent=2) if arguments.json else report.history_text(rows))
+    return EXIT_SUCCESS
+
+
+def command_daemon(arguments: argparse.Namespace) -> int:
+    """Run the scheduler until stopped (see barctl/service/daemon.py)."""
+    from barctl.service import daemon  # noqa: PLC0415 - only the daemon needs APScheduler and systemd
+
+    return daemon.main(arguments)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": command_validate,
+    "inventory": command_inventory,
+    "plan": command_plan,
+    "precheck": command_precheck,
+    "run": command_run,
+    "status": command_status,
+    "history": command_history,
+    "daemon": command_daemon,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a sub-command, print problems without tracebacks, return the exit code."""
+    arguments = build_parser().parse_args(argv)
+    level = logging.INFO if arguments.verbose else logging.WARNING
+    from barctl.observe import logs  # noqa: PLC0415 - see the imports
+
+    logs.configure(os.environ.get("BARCTL_LOG_FORMAT", "auto"), level)
+    try:
+        return COMMANDS[arguments.command](arguments)
+    except InputError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except LockBusyError as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except BarctlError as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # `barctl history | head`: the reader left; say nothing more (Python docs, SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SUCCESS

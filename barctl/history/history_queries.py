@@ -1,0 +1,149 @@
+"""The read side of `history.db`: runs, nodes and misses as the CLI, metrics and scheduler ask.
+
+Read-only methods of barctl.history.store.Store, kept apart from the writes so each file holds one
+concern; they go through the same connection and lock (barctl.history.store_connection). Every query
+returns records (barctl.history.records) or plain values, never rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from barctl.history.records import (
+    RunDetail,
+    RunRecord,
+    moment,
+    node_record,
+    run_record,
+    step_record,
+    undo_record,
+)
+from barctl.history.store_connection import StoreConnection
+from barctl.outcome import RunOutcome
+from barctl.reasons import Reason
+
+
+def _reason(value: str | None) -> Reason | None:
+    return None if value is None else Reason(value)
+
+
+class HistoryQueries(StoreConnection):
+    """What barctl says about the past, read from the history database."""
+
+    def _runs(self, where: str, parameters: Sequence[object], limit: int | None) -> list[RunRecord]:
+        query = f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"  # noqa: S608
+        rows = self._query(query, (*parameters, -1 if limit is None else limit))
+        return [run_record(row) for row in rows]
+
+    def history(self, plan: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """The latest `limit` runs (of `plan`, or of every plan), newest first."""
+        if plan is None:
+            return self._runs("", (), limit)
+        return self._runs("WHERE plan = ?", (plan,), limit)
+
+    def run_detail(self, run_id: str) -> RunDetail | None:
+        """A run with its nodes, steps and undos; None when the id is unknown."""
+        with self._read() as connection:
+            row = connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            nodes = connection.execute(
+                "SELECT * FROM nodes WHERE run_id = ? ORDER BY node", (run_id,)
+            ).fetchall()
+            steps = connection.execute(
+                "SELECT * FROM steps WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+            undos = connection.execute(
+                "SELECT * FROM undos WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+        return RunDetail(
+            run_record(row),
+            tuple(map(node_record, nodes)),
+            tuple(map(step_record, steps)),
+            tuple(map(undo_record, undos)),
+        )
+
+    def last_run(self, plan: str) -> RunRecord | None:
+        """The latest run of `plan`, running or not."""
+        runs = self._runs("WHERE plan = ?", (plan,), 1)
+        return runs[0] if runs else None
+
+    def last_success(self, plan: str) -> RunRecord | None:
+        """The latest run of `plan` that ended in success."""
+        runs = self._runs("WHERE plan = ? AND outcome = 'success'", (plan,), 1)
+        return runs[0] if runs else None
+
+    def last_attempt_time(self, plan: str) -> datetime | None:
+        """When the latest run of `plan` started, whatever its outcome."""
+        row = self._query("SELECT max(started_at) FROM runs WHERE plan = ?", (plan,))
+        return moment(row[0][0])
+
+    def first_attempt_time(self, plan: str) -> datetime | None:
+        """When the earliest recorded run of `plan` started, whatever its outcome."""
+        row = self._query("SELECT min(started_at) FROM runs WHERE plan = ?", (plan,))
+        return moment(row[0][0])
+
+    def running_runs(self) -> list[RunRecord]:
+        """Runs not ended yet (of any plan), newest first."""
+        return self._runs("WHERE ended_at IS NULL", (), None)
+
+    def runs_total(self, plan: str) -> dict[RunOutcome, int]:
+        """How many ended runs of `plan` there are per outcome (every outcome present, maybe 0)."""
+        totals = dict.fromkeys(RunOutcome, 0)
+        rows = self._query(
+            "SELECT outcome, count(*) FROM runs WHERE plan = ? AND outcome IS NOT NULL"
+            " GROUP BY outcome",
+            (plan,),
+        )
+        for outcome, count in rows:
+            totals[RunOutcome(outcome)] = count
+        return totals
+
+    def run_durations(self, plan: str) -> list[tuple[RunOutcome, float]]:
+        """(outcome, seconds from start to end) of every ended run of `plan`, oldest first."""
+        rows = self._query(
+            "SELECT outcome, max(0, ended_at - started_at) FROM runs"
+            " WHERE plan = ? AND ended_at IS NOT NULL ORDER BY started_at",
+            (plan,),
+        )
+        return [(RunOutcome(outcome), float(seconds)) for outcome, seconds in rows]
+
+    def misses_total(self, plan: str) -> int:
+        """How many distinct schedule slots of `plan` were missed, ever."""
+        row = self._query("SELECT count(*) FROM misses WHERE plan = ?", (plan,))
+        return int(row[0][0])
+
+    def node_last_success(self, plan: str) -> dict[str, tuple[datetime, int]]:
+        """For each node of `plan`: when it last succeeded and the size of that backup."""
+        rows = self._query(
+            "SELECT nodes.node, max(nodes.recorded_at), nodes.size_bytes FROM nodes"
+            " JOIN runs ON runs.id = nodes.run_id"
+            " WHERE runs.plan = ? AND nodes.outcome = 'success' GROUP BY nodes.node",
+            (plan,),
+        )
+        return {node: (datetime.fromtimestamp(when, tz=UTC), size) for node, when, size in rows}
+
+    def degraded_nodes(self, plan: str) -> set[str]:
+        """Nodes of `plan` left degraded: a degraded entry with no later success on that node."""
+        rows = self._query(
+            "SELECT nodes.node,"
+            " max(CASE WHEN nodes.outcome = 'degraded' THEN nodes.recorded_at END) AS degraded,"
+            " max(CASE WHEN nodes.outcome = 'success' THEN nodes.recorded_at END) AS cleared"
+            " FROM nodes JOIN runs ON runs.id = nodes.run_id WHERE runs.plan = ?"
+            " GROUP BY nodes.node"
+            " HAVING degraded IS NOT NULL AND (cleared IS NULL OR cleared <= degraded)",
+            (plan,),
+        )
+        return {row[0] for row in rows}
+
+    def node_refusals(self, plan: str) -> list[tuple[str, str, Reason | None]]:
+        """(node, reason, its class) of every node a gate refused in a run of `plan`, oldest
+        first."""
+        rows = self._query(
+            "SELECT nodes.node, nodes.reason, nodes.reason_class FROM nodes"
+            " JOIN runs ON runs.id = nodes.run_id"
+            " WHERE runs.plan = ? AND nodes.outcome = 'refused' ORDER BY nodes.recorded_at",
+            (plan,),
+        )
+        return [(node, reason, _reason(found)) for node, reason, found in rows]

@@ -1,0 +1,310 @@
+"""Walks a plan: one step at a time per node, undos registered first, unwound on any exit.
+
+Safe points are the gaps between steps: on SIGTERM/SIGINT (`abort`) the current command finishes
+(it is bounded by its server-side `timeout`, and by `barctl.run.liveness` when its connection is
+dead), no further step starts, and every registered undo runs. A controlplane run stops at the
+first failed node, so a second controller is never taken out while the first one is not back
+(tripleo.md §3, §9.2), and a rolling run stops as soon as another member leaves the cluster.
+
+An undo whose node cannot be reached is not retried here: it stays pending in the journal, the
+next start replays it, and the run is `degraded` (the node may be out of the cluster until then).
+Each node is recorded as soon as its steps end, with the artifacts verified right after its ReaR.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import structlog
+
+from barctl import model
+from barctl.history.store import Store
+from barctl.model import Artifact, Node, NodeFacts, UndoFailure
+from barctl.observe import logs
+from barctl.outcome import NodeOutcome, RunOutcome
+from barctl.run import cluster, commands, verdicts
+from barctl.run.plan import Phase, Plan, Step, StepKind
+from barctl.run.runner import Runner
+from barctl.run.steps import Clock, StepRecorder
+from barctl.run.undo import UndoJournal
+
+log = structlog.get_logger("barctl.engine")
+Progress = model.Progress  # moved to model.py; report.py still imports it from here
+
+
+@dataclass
+class RunReport:
+    """How a run ended, what failed, and which undos failed."""
+
+    run_id: str
+    outcome: RunOutcome = RunOutcome.SUCCESS
+    failures: list[str] = field(default_factory=list)
+    undo_failures: list[UndoFailure] = field(default_factory=list)
+    # Undos on a node that could not be reached: pending in the journal for the next start.
+    undos_left: list[str] = field(default_factory=list)
+    backed_up: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for history and the canonical log line; it never contradicts `outcome`."""
+        problems = [*self.failures, *(str(item) for item in self.undo_failures), *self.undos_left]
+        return verdicts.run_summary(self.outcome, problems, self.backed_up)
+
+
+@dataclass
+class Environment:
+    """The imperative parts an execution uses."""
+
+    store: Store
+    runner: Runner
+    clock: Clock
+    abort: threading.Event
+    secrets: tuple[str, ...] = ()
+    progress: Progress | None = None
+    poll_seconds: float = 2.0
+    max_parallel: int = 8
+
+
+class Execution:
+    """One run of one plan."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        nodes: dict[str, Node],
+        facts: dict[str, NodeFacts],
+        environment: Environment,
+        *,
+        password: str,
+    ) -> None:
+        self.plan = plan
+        self.nodes = nodes
+        self.facts = facts
+        self.environment = environment
+        self.password = password
+        self.steps = StepRecorder(
+            environment.store,
+            environment.runner,
+            environment.clock,
+            plan.run_id,
+            environment.abort,
+            (*environment.secrets, password),
+            environment.progress,
+        )
+        self.journal = UndoJournal(self.steps, self._degrade)
+        self.report = RunReport(plan.run_id)
+        self.node_outcomes: dict[str, tuple[NodeOutcome, str]] = {}
+        self.artifacts: dict[str, list[Artifact]] = {}
+        self.lock = threading.Lock()
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> RunReport:
+        """Run every phase until one fails or an abort arrives, then unwind what is left."""
+        interrupted = False
+        try:
+            for phase in self.plan.phases:
+                if self.environment.abort.is_set():
+                    interrupted = True
+                    break
+                if not self._run_phase(phase):
+                    break
+        finally:
+            self.journal.unwind()
+        self.report.undo_failures = list(self.journal.failures)
+        self.report.undos_left = list(self.journal.left)
+        interrupted = interrupted or self.environment.abort.is_set()
+        self.report.outcome = self._outcome(interrupted)
+        self._record_nodes()
+        return self.report
+
+    def _outcome(self, interrupted: bool) -> RunOutcome:
+        if self.report.undo_failures or self.report.undos_left:
+            return RunOutcome.DEGRADED
+        if interrupted:
+            return RunOutcome.INTERRUPTED
+        return RunOutcome.FAILED if self.report.failures else RunOutcome.SUCCESS
+
+    def _run_phase(self, phase: Phase) -> bool:
+        work = [(node, steps) for node, steps in phase.steps if steps]
+        if phase.parallel and len(work) > 1:
+            workers = max(1, self.environment.max_parallel)
+            with ThreadPoolExecutor(max_workers=workers) as executor:
+                run_node = logs.carry_context(lambda item: self._run_node(*item))
+                results = list(executor.map(run_node, work))
+        else:
+            results = []
+            for node, steps in work:
+                results.append(self._run_node(node, steps))
+                if not results[-1]:
+                    break
+        return all(results)
+
+    def _run_node(self, node: str, steps: tuple[Step, ...]) -> bool:
+        try:
+            for step in steps:
+                if self.environment.abort.is_set():
+                    self._set_node(node, NodeOutcome.INTERRUPTED, "stopped by signal")
+                    return False
+                with logs.bind_step(node, step.name):
+                    problem = self._run_step(step)
+                if problem:
+                    self._fail(node, f"{node}: {step.name}: {problem}")
+                    return False
+            return True
+        finally:
+            self._record_node(node, final=False)
+
+    def _run_step(self, step: Step) -> str:
+        """Run one step; return a problem description, empty when it succeeded."""
+        node = self.nodes.get(step.node) or self.plan.target.node
+        if step.kind is StepKind.COMMAND:
+            assert step.command is not None
+            if step.undo is not None:
+                self.journal.register(node, step.undo_key, step.undo)
+            return verdicts.command_problem(self.steps.run(node, step.command))
+        if step.kind is StepKind.UNDO:
+            return self.journal.run(step.node, step.undo_key)
+        if step.kind is StepKind.CHECK_PEERS:
+            return self._peer_problem(node) or "; ".join(self._cluster_problems(node))
+        if step.kind is StepKind.WAIT_REJOIN:
+            return self._wait_rejoin(node)
+        return self._verify(step.node)
+
+    # ---- cluster checks -----------------------------------------------------------------------
+
+    def _cluster_problems(self, via: Node) -> list[str]:
+        timeout = self.plan.timeouts.command
+        result = self.steps.read(via, commands.pcs_status(timeout))
+        if not result.ok:
+            return [f"pcs status failed on {via.name}: {verdicts.command_problem(result)}"]
+        status = cluster.parse_pcs_status(result.stdout)
+        members = frozenset(
+            facts.cluster_name(name) for name, facts in self.facts.items() if facts.pacemaker_member
+        )
+        problems = cluster.pacemaker_problems(status, members | status.members)
+        galera = {name: facts.galera_container() for name, facts in self.facts.items()}
+        galera_nodes = {name: container for name, container in galera.items() if container}
+        for name, container in galera_nodes.items():
+            command = commands.galera_status(container, self.password, timeout)
+            answer = self.steps.read(self.nodes[name], command)
+            if not answer.ok:
+                problems.append(f"{name}: galera status unavailable")
+                continue
+            parsed = cluster.parse_galera_status(answer.stdout)
+            problems += cluster.galera_problems(name, parsed, len(galera_nodes))
+        return problems
+
+    def _peer_problem(self, node: Node) -> str:
+        """`peer X left the cluster during the run` when another member is gone, else empty.
+
+        One pacemaker status query, asked of the peers in turn (not of `node`, which may still
+        be starting): a peer that cannot answer at all (unreachable, pacemaker down) is lost
+        itself; the first answer names every peer that is not online, by its pacemaker name.
+        Only rolling runs watch: an offline run has stopped every member on purpose.
+        """
+        if self.plan.mode != "rolling":
+            return ""
+        peers = [
+            name
+            for name, facts in self.facts.items()
+            if facts.pacemaker_member and name != node.name and name in self.nodes
+        ]
+        lost: list[str] = []
+        for peer in peers:
+            status_query = commands.pcs_status(self.plan.timeouts.command)
+            result = self.steps.read(self.nodes[peer], status_query)
+            if not result.ok:
+                lost.append(peer)
+                continue
+            status = cluster.parse_pcs_status(result.stdout)
+            lost += verdicts.lost_peers(status, [p for p in peers if p not in lost], self.facts)
+            break
+        return verdicts.peer_loss(sorted(set(lost), key=peers.index)) if lost else ""
+
+    def _wait_rejoin(self, node: Node) -> str:
+        """Wait until `node` is back; a peer leaving meanwhile fails now, not at the deadline."""
+        deadline = time.monotonic() + self.plan.timeouts.rejoin
+        while True:
+            lost = self._peer_problem(node)
+            if lost:
+                return lost
+            problems = self._cluster_problems(node)
+            if not problems:
+                return ""
+            if time.monotonic() >= deadline:
+                break
+            if self.environment.abort.wait(self.environment.poll_seconds):
+                break
+        return f"not back within {self.plan.timeouts.rejoin}s: " + "; ".join(problems)
+
+    # ---- verification and bookkeeping ---------------------------------------------------------
+
+    def _verify(self, node: str) -> str:
+        paths = self.plan.target.artifact_paths(node, self.plan.run_id)
+        listing = commands.file_sizes(paths, self.plan.timeouts.command)
+        result = self.steps.run(self.plan.target.node, listing)
+        if not result.ok:
+            return f"artifacts missing on the backup target: {verdicts.command_problem(result)}"
+        found = []
+        for line in result.stdout.splitlines():
+            size, _, path = line.partition(" ")
+            found.append(Artifact(path, int(size)))
+        empty = [artifact.path for artifact in found if artifact.size_bytes == 0]
+        if empty:
+            return "empty artifacts: " + ", ".join(empty)
+        with self.lock:
+            self.artifacts[node] = found
+        return ""
+
+    def _degrade(self, node: str, reason: str) -> None:
+        self._set_node(node, NodeOutcome.DEGRADED, reason)
+
+    def _set_node(self, node: str, outcome: NodeOutcome, reason: str) -> None:
+        with self.lock:
+            current = self.node_outcomes.get(node)
+            if current is None or current[0] is not NodeOutcome.DEGRADED:
+                self.node_outcomes[node] = (outcome, reason)
+
+    def _fail(self, node: str, reason: str) -> None:
+        with self.lock:
+            self.report.failures.append(reason)
+        self._set_node(node, NodeOutcome.FAILED, reason)
+        log.error("Step failed", node=node, reason=reason)
+
+    def _node_record(self, node: str, *, final: bool) -> tuple[NodeOutcome, str]:
+        outcome_reason = self.node_outcomes.get(node)
+        if outcome_reason is not None:
+            return outcome_reason
+        if self.artifacts.get(node):
+            return NodeOutcome.SUCCESS, ""
+        if final:
+            return NodeOutcome.SKIPPED, "not reached"
+        return NodeOutcome.PENDING, ""
+
+    def _record_node(self, node: str, *, final: bool) -> None:
+        """Write what is known of `node` now: each node is recorded when its steps end."""
+        with self.lock:
+            outcome, reason = self._node_record(node, final=final)
+            artifacts = list(self.artifacts.get(node, []))
+        self.environment.store.record_node(
+            self.plan.run_id, node, outcome, artifacts, reason, now=self.environment.clock()
+        )
+        if final:
+            log.log(
+                logs.outcome_level(outcome),
+                "Node finished",
+                node=node,
+                outcome=outcome.value,
+                size_bytes=sum(artifact.size_bytes for artifact in artifacts),
+                reason=reason,
+            )
+
+    def _record_nodes(self) -> None:
+        for node in self.plan.nodes:
+            self._record_node(node.name, final=True)
+        self.report.backed_up = [
+            node.name for node in self.plan.nodes if node.name in self.artifacts
+        ]

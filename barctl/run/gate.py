@@ -1,0 +1,316 @@
+"""The gate (BZ#2077335): prove every node and the backup target reachable and healthy first.
+
+The vendor role went on backing up controllers when one was unreachable, after it had already
+taken others out of the cluster; its later fix only checked for cached Ansible facts
+(docs/reference/tripleo.md). barctl opens a fresh SSH connection to every node of the plan and
+to the backup target (through a `Runner`), authenticates, runs read-only probes, and refuses the
+whole run if anything fails. Only read-only commands run here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from barctl.model import CommandResult, Node, NodeFacts
+from barctl.reasons import Reason, root_cause
+from barctl.run import cluster, commands
+from barctl.run.plan import UNDERCLOUD_DATABASE_CONTAINER
+from barctl.run.remote import LOST_PREFIX
+from barctl.run.runner import Runner
+
+# The TripleO inventory's service group of the nodes that run pacemaker.
+PACEMAKER_GROUP = "pacemaker"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the gate saw on one node.
+
+    `problem` is set when the probe could not finish; what it learned before stays, so a
+    standby controller whose galera is stopped is refused for standby, not only for mysql.
+    `pacemaker_group` is whether the inventory puts the node in the `pacemaker` group.
+    """
+
+    node: str
+    problem: str = ""
+    facts: NodeFacts = field(default_factory=NodeFacts)
+    pacemaker: cluster.PacemakerStatus | None = None
+    galera: cluster.GaleraStatus | None = None
+    password: str = field(default="", repr=False)
+    pacemaker_group: bool = False
+    # What `problem` means (barctl.reasons), stored with the node's refusal for metrics.
+    reason_class: Reason | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Every probe, and the problems that refuse the run (node, reason)."""
+
+    probes: tuple[Probe, ...]
+    target: Probe
+    problems: tuple[tuple[str, str], ...]
+
+    @property
+    def passed(self) -> bool:
+        """True when nothing refuses the run."""
+        return not self.problems
+
+    def facts(self) -> dict[str, NodeFacts]:
+        """Facts per plan node, for building the plan."""
+        return {probe.node: probe.facts for probe in self.probes}
+
+    def password(self) -> str:
+        """The MySQL root password read from hiera on a database node (empty when none)."""
+        return next((probe.password for probe in self.probes if probe.password), "")
+
+    def reason_classes(self) -> dict[str, Reason]:
+        """Each refusing node's root cause: its probe's own reason, else an unhealthy cluster."""
+        own = {p.node: p for p in (*self.probes, self.target) if p.problem}
+        found: dict[str, list[Reason]] = {}
+        for node, text in self.problems:
+            probe = own.get(node)
+            reason = Reason.UNHEALTHY
+            if probe is not None and probe.problem == text and probe.reason_class is not None:
+                reason = probe.reason_class
+            found.setdefault(node, []).append(reason)
+        return {node: root_cause(reasons) or Reason.UNHEALTHY for node, reasons in found.items()}
+
+    def reasons(self) -> dict[str, list[str]]:
+        """Each refusing node once, with all its reasons, in the order they were found."""
+        grouped: dict[str, list[str]] = {}
+        for node, reason in self.problems:
+            grouped.setdefault(node, []).append(reason)
+        return grouped
+
+
+class _ProbeFailed(Exception):
+    def __init__(self, problem: str, reason: Reason = Reason.COMMAND_FAILED) -> None:
+        super().__init__(problem)
+        self.reason = reason
+
+
+def _detail(result: CommandResult) -> str:
+    # crm_mon --output-as=xml writes its error into the XML on stdout, not on stderr.
+    lines = result.stderr_tail().splitlines()[-1:] or [cluster.crm_mon_error(result.stdout)]
+    return lines[0] or f"exit {result.exit_code}"
+
+
+@dataclass(frozen=True)
+class _Prober:
+    """Read-only commands on one node through the runner; SSH failures end the probe."""
+
+    runner: Runner
+    node: Node
+    timeout: int
+
+    def run(self, command: commands.RemoteCommand) -> CommandResult:
+        """The result; a node that cannot be reached or kept ends the probe with its reason."""
+        result = self.runner.run(self.node, command)
+        if result.unreachable:
+            failure = result.failure
+            assert failure is not None
+            raise _ProbeFailed(failure.words, failure)
+        if result.connection_lost:
+            # The link went away after the connection was made: a reason for this node,
+            # not an internal error of the whole run.
+            detail = result.stderr_tail().splitlines()[-1:] or [""]
+            detail_text = detail[0].removeprefix(LOST_PREFIX)
+            problem = f"connection lost during probe: {detail_text}".rstrip(": ")
+            raise _ProbeFailed(problem, Reason.CONNECTION_LOST)
+        return result
+
+    def checked(self, command: commands.RemoteCommand, problem: str) -> str:
+        """The command's stdout; its failure ends the probe with `problem`."""
+        result = self.run(command)
+        if not result.ok:
+            raise _ProbeFailed(f"{problem}: {_detail(result)}")
+        return result.stdout
+
+
+def _database_facts(prober: _Prober, container: str) -> tuple[str, str]:
+    timeout = prober.timeout
+    lookup = prober.run(commands.hiera_lookup(commands.MYSQL_PASSWORD_KEY, timeout))
+    password, problem = commands.mysql_password(lookup)
+    if problem:
+        raise _ProbeFailed(problem)
+    status = prober.checked(commands.galera_status(container, password, timeout), "mysql failed")
+    return password, status
+
+
+def _accounts(text: str) -> tuple[tuple[str, str], ...]:
+    pairs = (line.split("\t") for line in text.splitlines() if "\t" in line)
+    return tuple((user, host) for user, host, *_ in pairs)
+
+
+def _pacemaker_facts(
+    prober: _Prober, facts: NodeFacts
+) -> tuple[NodeFacts, cluster.PacemakerStatus | None]:
+    """The node's own pacemaker name (`crm_node -n`) and the cluster as it sees it.
+
+    The name is asked, never assumed: an inventory name that differs from the pacemaker
+    name made a live controller look like a non-member (issue 8 finding 3). A node the
+    inventory puts in `pacemaker` must answer; any other node that cannot is a non-member.
+    """
+    in_group = PACEMAKER_GROUP in prober.node.groups
+    answer = prober.run(commands.pacemaker_node_name(prober.timeout))
+    name = answer.stdout.strip().splitlines()[0].strip() if answer.stdout.strip() else ""
+    if not answer.ok or not name:
+        if in_group:
+            detail = _detail(answer) if not answer.ok else "empty answer"
+            problem = f"cannot tell its pacemaker node name (crm_node -n): {detail}"
+            raise _ProbeFailed(problem, Reason.UNHEALTHY)
+        return facts, None
+    result = prober.run(commands.pacemaker_status(prober.timeout))
+    status = cluster.parse_pacemaker_status(result.stdout)
+    if not result.ok and not status.problem:
+        status = cluster.unreadable(_detail(result))
+    member = name in status.members
+    if not member and not in_group and not status.problem:
+        return facts, None  # a pacemaker node of another cluster, or a remote node
+    return replace(facts, pacemaker_member=member, pacemaker_name=name), status
+
+
+def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool) -> Probe:
+    password, galera_text = _database_facts(prober, container)
+    timeout = prober.timeout
+    names = commands.database_names(container, password, timeout)
+    databases = prober.checked(names, "mysql failed").split()
+    listing = commands.database_accounts(container, password, timeout)
+    accounts = _accounts(prober.checked(listing, "mysql failed"))
+    if judged and not accounts:
+        # A galera cluster always has accounts (root at least): none means the query or its
+        # parsing is wrong, and the grants dump would be an empty file counted as a backup.
+        problem = "galera lists no database accounts: the grants dump would be empty"
+        raise _ProbeFailed(problem, Reason.UNHEALTHY)
+    facts = replace(probe.facts, databases=tuple(databases), accounts=accounts)
+    galera = cluster.parse_galera_status(galera_text) if judged else None
+    return replace(probe, facts=facts, galera=galera, password=password)
+
+
+def probe_node(runner: Runner, node: Node, *, pacemaker: bool, timeout: int) -> Probe:
+    """Run the read-only probes of one plan node and collect its facts."""
+    prober = _Prober(runner, node, timeout)
+    probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
+    try:
+        prober.checked(commands.node_name(timeout), "shell failed")
+        prober.checked(commands.rear_version(timeout), "rear not installed")
+        names = prober.checked(commands.container_names(timeout), "podman failed").split()
+        probe = replace(probe, facts=NodeFacts(tuple(names)))
+        if pacemaker:
+            facts, status = _pacemaker_facts(prober, probe.facts)
+            probe = replace(probe, facts=facts, pacemaker=status)
+        container = probe.facts.galera_container()
+        if container is None and UNDERCLOUD_DATABASE_CONTAINER in names and not pacemaker:
+            container = UNDERCLOUD_DATABASE_CONTAINER
+        if container is None:
+            return probe
+        return _galera_probe(prober, probe, container, judged=pacemaker)
+    except _ProbeFailed as failure:
+        return replace(probe, problem=str(failure), reason_class=failure.reason)
+
+
+def probe_target(runner: Runner, node: Node, directory: str, timeout: int) -> Probe:
+    """The backup target answers SSH and has the directory ReaR writes into."""
+    prober = _Prober(runner, node, timeout)
+    try:
+        prober.checked(commands.node_name(timeout), "shell failed")
+        exists = commands.directory_exists(directory, timeout)
+        prober.checked(exists, f"no directory {directory}")
+    except _ProbeFailed as failure:
+        return Probe(node.name, str(failure), reason_class=failure.reason)
+    return Probe(node.name)
+
+
+def _membership_reason(status: cluster.PacemakerStatus, node: str, name: str) -> str:
+    """Why `node` (pacemaker name `name`) is not fit, from one node's view; "" when online."""
+    if status.problem:
+        return status.problem
+    who = "pacemaker" if name == node else f"pacemaker node {name}"
+    if name not in status.members:
+        return f"{who} is not in the pacemaker cluster's node list"
+    state = status.state(name)
+    if state == cluster.ONLINE:
+        return ""
+    return (
+        f"{who} is {state}, not online"
+        if name != node
+        else f"pacemaker state is {state}, not online"
+    )
+
+
+def _pacemaker_verdict(probes: Sequence[Probe]) -> list[tuple[str, str]]:
+    """Each member judged by its own view and every readable view (doubt refuses).
+
+    Cluster nodes that no plan node maps to are judged once, from the first readable view.
+    """
+    judged = [p for p in probes if p.pacemaker and (p.facts.pacemaker_member or p.pacemaker_group)]
+    views = [p.pacemaker for p in judged if p.pacemaker is not None and not p.pacemaker.problem]
+    problems: list[tuple[str, str]] = []
+    for probe in judged:
+        assert probe.pacemaker is not None
+        problems += [(probe.node, reason) for reason in cluster.cluster_problems(probe.pacemaker)]
+        name = probe.facts.cluster_name(probe.node)
+        for view in (probe.pacemaker, *views):
+            problems.append((probe.node, _membership_reason(view, probe.node, name)))
+    mapped = {probe.facts.cluster_name(probe.node) for probe in judged}
+    for view in views[:1]:
+        for other in sorted(view.members - mapped):
+            problems.append(("pacemaker", cluster.member_problem(view, other)))
+    return [problem for problem in problems if problem[1]]
+
+
+def _galera_verdict(probes: Sequence[Probe]) -> list[tuple[str, str]]:
+    galera = [probe for probe in probes if probe.galera is not None]
+    problems = []
+    for probe in galera:
+        assert probe.galera is not None
+        problems += [
+            (probe.node, reason) for reason in cluster.galera_reasons(probe.galera, len(galera))
+        ]
+    return problems
+
+
+def evaluate(
+    probes: Sequence[Probe], target: Probe, pacemaker: bool
+) -> tuple[tuple[str, str], ...]:
+    """Pure verdict: every unreachable or unhealthy node, and cluster-wide health problems.
+
+    Each reason appears once per node, without the node's name in it (the report adds it).
+    """
+    # Membership first: a standby node's stopped galera is a consequence, standby the cause.
+    problems = _pacemaker_verdict(probes) if pacemaker else []
+    problems += [(probe.node, probe.problem) for probe in (*probes, target) if probe.problem]
+    if pacemaker:
+        problems += _galera_verdict(probes)
+    return tuple(dict.fromkeys(problems))
+
+
+def check(
+    nodes: Sequence[Node],
+    target_node: Node,
+    target_directory: str,
+    runner: Runner,
+    *,
+    pacemaker: bool,
+    timeout: int,
+    max_parallel: int,
+) -> GateResult:
+    """Probe every node and the target in parallel (bounded); nothing here changes state."""
+
+    def node_work(node: Node) -> Probe:
+        return probe_node(runner, node, pacemaker=pacemaker, timeout=timeout)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
+        futures = [pool.submit(node_work, node) for node in nodes]
+        target_future = pool.submit(probe_target, runner, target_node, target_directory, timeout)
+        probes = tuple(future.result() for future in futures)
+        target = target_future.result()
+    return GateResult(probes, target, evaluate(probes, target, pacemaker))
+
+
+def describe_problems(result: GateResult) -> Iterator[str]:
+    """One line per refusing node, naming it once, with all its reasons."""
+    for node, reasons in result.reasons().items():
+        yield f"{node}: {'; '.join(reasons)}"

@@ -1,0 +1,397 @@
+"""Plans as data: which steps run on which node, in which order, and what undoes each change.
+
+Pure. Inputs are the resolved nodes, the facts probed on them by the gate, and the run context;
+the output is a `Plan` that `barctl plan` prints and `engine.py` walks.
+
+Undo model: a COMMAND step with an `undo` registers that undo (persisted, engine.py) *before* the
+command runs. A later UNDO step with the same key runs it on the normal path. Whatever is still
+registered when a run fails, times out or is interrupted runs in reverse order. This is the
+block/always the vendor role lacked for desync, pause and `pcs cluster stop --all`
+(docs/reference/tripleo.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from barctl.model import Node, NodeFacts
+from barctl.run import commands
+from barctl.run.commands import RemoteCommand
+
+UNDERCLOUD_DATABASE_CONTAINER = "mysql"
+
+
+class StepKind(Enum):
+    """What the engine does for a step."""
+
+    COMMAND = "command"
+    UNDO = "undo"
+    CHECK_PEERS = "check_peers"
+    WAIT_REJOIN = "wait_rejoin"
+    VERIFY_ARTIFACTS = "verify_artifacts"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Server-side limits in seconds for each kind of command, from the policy (whose defaults
+    are the only ones: `policy.Timeouts`)."""
+
+    command: int
+    database_dump: int
+    rear: int
+    rejoin: int
+    run: int
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where ReaR writes, and how barctl checks it is there and verifies what landed."""
+
+    node: Node
+    directory: str
+    rear_variables: tuple[tuple[str, str], ...]
+    # SFTP: BACKUP_URL=iso:// puts the archive inside the ISO, and lftp uploads the ISO straight
+    # into the URL's path, with no per-host directory (docs/reference/tripleo.md).
+    iso_only: bool = False
+
+    def artifact_paths(self, host: str, run_id: str) -> tuple[str, ...]:
+        """The files a node's ReaR run must leave on the target: ISO and archive, or the ISO."""
+        prefix = commands.artifact_prefix(host, run_id)
+        if self.iso_only:
+            return (f"{self.directory}/{prefix}.iso",)
+        return (
+            f"{self.directory}/{host}/{prefix}.iso",
+            f"{self.directory}/{host}/{prefix}.tar.gz",
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a plan needs besides nodes and facts."""
+
+    plan: str
+    run_id: str
+    timeouts: Timeouts
+    target: BackupTarget
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do on one node."""
+
+    node: str
+    kind: StepKind
+    command: RemoteCommand | None = None
+    undo: RemoteCommand | None = None
+    undo_key: str = ""
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        """Stable step name for history, logs and metrics."""
+        if self.command is not None:
+            return self.command.name
+        return f"{self.kind.value}:{self.undo_key}" if self.undo_key else self.kind.value
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Steps grouped by node; nodes of a parallel phase run at once, each node in order."""
+
+    title: str
+    steps: tuple[tuple[str, tuple[Step, ...]], ...]
+    parallel: bool = False
+
+    def nodes(self) -> tuple[str, ...]:
+        """Nodes that have work in this phase."""
+        return tuple(node for node, steps in self.steps if steps)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered, printable description of one backup run."""
+
+    name: str
+    run_id: str
+    mode: str
+    nodes: tuple[Node, ...]
+    target: BackupTarget
+    phases: tuple[Phase, ...]
+    timeouts: Timeouts
+
+
+def run_directory(run_id: str) -> str:
+    """Absolute, run-stamped directory on each node for dumps and cluster configuration."""
+    return f"{commands.NODE_RUN_DIRECTORY}/{run_id}"
+
+
+def _command(node: str, command: RemoteCommand) -> Step:
+    return Step(node, StepKind.COMMAND, command)
+
+
+def _guarded(node: str, command: RemoteCommand, undo: RemoteCommand, key: str) -> Step:
+    return Step(node, StepKind.COMMAND, command, undo=undo, undo_key=key)
+
+
+def _undo(node: str, key: str) -> Step:
+    return Step(node, StepKind.UNDO, undo_key=key)
+
+
+def rear_steps(node: str, context: Context) -> tuple[Step, ...]:
+    """Write the per-run ReaR config naming ISO and archive, then run `rear mkbackup`."""
+    prefix = commands.artifact_prefix(node, context.run_id)
+    variables = (
+        ("NETFS_PREFIX", node),
+        ("OUTPUT_PREFIX", node),
+        *context.target.rear_variables,
+    )
+    content = commands.rear_run_config(prefix, variables)
+    timeouts = context.timeouts
+    return (
+        _command(node, commands.write_rear_config(content, timeouts.command)),
+        _command(node, commands.rear_mkbackup(timeouts.rear)),
+    )
+
+
+def verify_step(node: str) -> Step:
+    """Check this node's ISO and archive on the target as soon as its ReaR is done, so that a
+    node backed up before a later failure or an interrupt is recorded with its artifacts
+    (issue 8 finding 10)."""
+    return Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target")
+
+
+def database_steps(
+    node: str, container: str, facts: NodeFacts, context: Context
+) -> tuple[Step, ...]:
+    """Grants and data dump of a galera node into the run directory."""
+    directory = run_directory(context.run_id)
+    timeouts = context.timeouts
+    return (
+        _command(
+            node,
+            commands.grants_dump(
+                container,
+                facts.accounts,
+                context.password,
+                f"{directory}/openstack-backup-mysql-grants.sql",
+                timeouts.database_dump,
+            ),
+        ),
+        _command(
+            node,
+            commands.database_dump(
+                container,
+                facts.databases,
+                context.password,
+                f"{directory}/openstack-backup-mysql.sql",
+                timeouts.database_dump,
+            ),
+        ),
+    )
+
+
+def pacemaker_backup_steps(node: str, context: Context) -> tuple[Step, ...]:
+    """`pcs config backup` and the CIB, taken while the cluster still runs (docs/reference/
+    tripleo.md)."""
+    directory = run_directory(context.run_id)
+    timeout = context.timeouts.command
+    return (
+        _command(node, commands.pacemaker_config_backup(f"{directory}/pacemaker_backup", timeout)),
+        _command(node, commands.pacemaker_cib(f"{directory}/cib.xml", timeout)),
+    )
+
+
+def preparation_phase(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Phase:
+    """Run directories everywhere, and the ceph auth export on monitor nodes while ceph runs."""
+    directory = run_directory(context.run_id)
+    timeout = context.timeouts.command
+    steps = []
+    for node in nodes:
+        node_steps = [_command(node.name, commands.make_run_directory(directory, timeout))]
+        if facts[node.name].has_ceph_monitor(node.name):
+            path = f"{directory}/ceph_auth_export.bak"
+            node_steps.append(
+                _command(node.name, commands.ceph_auth_export(node.name, path, timeout))
+            )
+        steps.append((node.name, tuple(node_steps)))
+    return Phase("prepare", tuple(steps), parallel=True)
+
+
+def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Plan:
+    """Undercloud: consistent dump of every database, then ReaR, with services left running."""
+    directory = run_directory(context.run_id)
+    timeouts = context.timeouts
+    steps: list[Step] = [
+        _command(node.name, commands.make_run_directory(directory, timeouts.command))
+    ]
+    if UNDERCLOUD_DATABASE_CONTAINER in facts.containers:
+        steps.append(
+            _command(
+                node.name,
+                commands.database_dump(
+                    UNDERCLOUD_DATABASE_CONTAINER,
+                    (),
+                    context.password,
+                    f"{directory}/openstack-backup-mysql.sql",
+                    timeouts.database_dump,
+                ),
+            )
+        )
+    steps += (*rear_steps(node.name, context), verify_step(node.name))
+    phases = (Phase("backup", ((node.name, tuple(steps)),)),)
+    return Plan(
+        context.plan, context.run_id, "live", (node,), context.target, phases, context.timeouts
+    )
+
+
+def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
+    """One controller out at a time: check peers, dump, stop, ReaR, start, verify, wait for it."""
+    name = node.name
+    timeouts = context.timeouts
+    steps: list[Step] = [
+        Step(name, StepKind.CHECK_PEERS, note="every other node online, galera Synced")
+    ]
+    container = facts.galera_container()
+    if container is not None:
+        desync_on = commands.galera_desync(container, True, context.password, timeouts.command)
+        desync_off = commands.galera_desync(container, False, context.password, timeouts.command)
+        steps.append(_guarded(name, desync_on, desync_off, "galera_desync"))
+        steps += database_steps(name, container, facts, context)
+        steps.append(_undo(name, "galera_desync"))
+    if facts.pacemaker_member:
+        steps += pacemaker_backup_steps(name, context)
+    ceph = facts.has_ceph_monitor(name)
+    if ceph:
+        stop = commands.ceph_stop(name, timeouts.command)
+        steps.append(_guarded(name, stop, commands.ceph_start(name, timeouts.command), "ceph"))
+    if facts.pacemaker_member:
+        stop = commands.pcs_cluster_stop(timeouts.command)
+        start = commands.pcs_cluster_start(timeouts.command)
+        steps.append(_guarded(name, stop, start, "pacemaker"))
+    steps += rear_steps(name, context)
+    # Everything this node changed comes back before the rejoin wait: a peer lost during the
+    # wait fails the run at once, and ceph must not stay down with it (issue 8 finding 7).
+    if facts.pacemaker_member:
+        steps.append(_undo(name, "pacemaker"))
+    if ceph:
+        steps.append(_undo(name, "ceph"))
+    # Verified once the node is back in the cluster: checking the target never lengthens the
+    # node's out-of-cluster window.
+    steps.append(verify_step(name))
+    if facts.pacemaker_member:
+        steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
+    return tuple(steps)
+
+
+def build_rolling_plan(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Plan:
+    """Control plane, rolling: the cloud stays up; stop at the first failed node."""
+    phases = [preparation_phase(nodes, facts, context)]
+    for node in nodes:
+        steps = rolling_node_steps(node, facts[node.name], context)
+        phases.append(Phase(f"node {node.name}", ((node.name, steps),)))
+    return Plan(
+        context.plan,
+        context.run_id,
+        "rolling",
+        nodes,
+        context.target,
+        tuple(phases),
+        context.timeouts,
+    )
+
+
+def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:
+    return Phase(title, ((node, steps),))
+
+
+def _each(title: str, nodes: tuple[Node, ...], make: Callable[[Node], tuple[Step, ...]]) -> Phase:
+    steps = tuple((node.name, tuple(make(node))) for node in nodes)
+    return Phase(title, tuple(item for item in steps if item[1]), parallel=True)
+
+
+def _pause(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
+    """Pause the node's pausable containers (resumed by the `containers` undo)."""
+    names = found.pausable_containers()
+    if not names:
+        return ()
+    pause = commands.pause_containers(names, timeout)
+    return (_guarded(node, pause, commands.unpause_containers(names, timeout), "containers"),)
+
+
+def _stop_ceph(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
+    """Stop the node's ceph monitor, if it runs one (started again by the `ceph` undo)."""
+    if not found.has_ceph_monitor(node):
+        return ()
+    stop = commands.ceph_stop(node, timeout)
+    return (_guarded(node, stop, commands.ceph_start(node, timeout), "ceph"),)
+
+
+def _resume(node: str, found: NodeFacts) -> tuple[Step, ...]:
+    """Undo what `_stop_ceph` and `_pause` did, in reverse order."""
+    keys = (("ceph", found.has_ceph_monitor(node)), ("containers", found.pausable_containers()))
+    return tuple(_undo(node, key) for key, changed in keys if changed)
+
+
+def _database_phases(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> tuple[Phase, ...]:
+    """The database dump on the first node running galera; none without galera."""
+    galera = [node.name for node in nodes if facts[node.name].galera_container() is not None]
+    if not galera:
+        return ()
+    first = galera[0]
+    container = facts[first].galera_container() or ""
+    return (_single("database", first, database_steps(first, container, facts[first], context)),)
+
+
+ClusterPhases = tuple[tuple[Phase, ...], tuple[Phase, ...], tuple[Phase, ...]]
+
+
+def _cluster_phases(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> ClusterPhases:
+    """(back up the pacemaker configuration, stop the cluster, start it and wait for every node),
+    each run from the first cluster member; all empty without pacemaker."""
+    members = [node.name for node in nodes if facts[node.name].pacemaker_member]
+    if not members:
+        return (), (), ()
+    first, timeout = members[0], context.timeouts.command
+    stop_all = commands.pcs_cluster_stop(timeout, every_node=True)
+    start_all = commands.pcs_cluster_start(timeout, every_node=True)
+    rejoin = Step(first, StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced")
+    return (
+        (_single("pacemaker configuration", first, pacemaker_backup_steps(first, context)),),
+        (_single("stop cluster", first, (_guarded(first, stop_all, start_all, "pacemaker_all"),)),),
+        (_single("start cluster", first, (_undo(first, "pacemaker_all"), rejoin)),),
+    )
+
+
+def build_offline_plan(
+    nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
+) -> Plan:
+    """Control plane, offline (guide chapter 3): quiesce everything, ReaR on all nodes at once."""
+    timeout = context.timeouts.command
+    configuration, stop_cluster, start_cluster = _cluster_phases(nodes, facts, context)
+    phases = (
+        preparation_phase(nodes, facts, context),
+        _each("pause containers", nodes, lambda node: _pause(node.name, facts[node.name], timeout)),
+        *_database_phases(nodes, facts, context),
+        *configuration,
+        _each("stop ceph", nodes, lambda node: _stop_ceph(node.name, facts[node.name], timeout)),
+        *stop_cluster,
+        _each(
+            "rear", nodes, lambda node: (*rear_steps(node.name, context), verify_step(node.name))
+        ),
+        *start_cluster,
+        _each("resume", nodes, lambda node: _resume(node.name, facts[node.name])),
+    )
+    return Plan(
+        context.plan, context.run_id, "offline", nodes, context.target, phases, context.timeouts
+    )

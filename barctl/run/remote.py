@@ -1,0 +1,351 @@
+"""THE SSH chokepoint: every byte barctl sends to a node goes through `Session.run`.
+
+Fabric is used with its unsafe defaults undone (ecosystem.md §2): Fabric sets AutoAddPolicy and
+loads no known_hosts, so barctl sets RejectPolicy and loads its known_hosts read-only with
+`load_system_host_keys` (`load_host_keys` would write unknown keys back). ssh_config files and the
+agent are ignored (a stale SSH_AUTH_SOCK hangs `open()`, fabric#2306). One fresh connection per
+node per run: a dead connection's channel open waits paramiko's hidden 3600 s (fabric#2197).
+
+Dead connections are bounded by `barctl.run.liveness` (issue 8 findings 7 and 8).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+from fabric import Config, Connection
+from fabric.runners import Remote
+from invoke.exceptions import CommandTimedOut
+from paramiko.ssh_exception import NoValidConnectionsError
+
+from barctl.model import CommandResult, Node
+from barctl.reasons import Reason
+from barctl.run.commands import RemoteCommand, client_timeout_seconds, render
+from barctl.run.liveness import bound_dead_connections, watch_abort
+from barctl.run.runner import LineCallback
+
+LOST_PREFIX = "connection lost: "
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How barctl authenticates nodes and itself."""
+
+    private_key: str
+    known_hosts: str
+    connect_timeout_seconds: int = 10
+    accept_new_hosts_file: str | None = None
+
+
+class ConnectError(Exception):
+    """A node could not be reached or authenticated, for `reason`."""
+
+    def __init__(self, node: str, reason: Reason, detail: str) -> None:
+        self.node = node
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{node}: {reason.words}: {detail}")
+
+
+class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
+    """Record a never-seen host key in a barctl-owned file; a changed key still fails."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+        with self.lock, open(self.path, "a", encoding="ascii") as handle:
+            handle.write(line)
+
+
+class _LineWriter(io.TextIOBase):
+    """Receives output chunks from invoke and hands complete lines to the callback."""
+
+    def __init__(self, stream: str, callback: LineCallback | None) -> None:
+        self.stream = stream
+        self.callback = callback
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            if self.callback is not None:
+                self.callback(self.stream, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending and self.callback is not None:
+            self.callback(self.stream, self.pending)
+        self.pending = ""
+
+
+# Checked in order; the first match names the reason. paramiko raises SSHException with these
+# texts (transport.py: "Error reading SSH protocol banner", client.py RejectPolicy: "Server %r
+# not found in known_hosts"); NoValidConnectionsError is its "every address refused".
+_ERROR_TYPES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Reason], ...] = (
+    (paramiko.BadHostKeyException, Reason.HOST_KEY_CHANGED),
+    (paramiko.AuthenticationException, Reason.AUTHENTICATION_FAILED),
+    ((NoValidConnectionsError, ConnectionRefusedError), Reason.CONNECTION_REFUSED),
+    ((socket.timeout, TimeoutError), Reason.CONNECT_TIMEOUT),
+)
+_ERROR_TEXTS = (
+    ("not found in known_hosts", Reason.UNKNOWN_HOST_KEY),
+    ("protocol banner", Reason.BANNER_TIMEOUT),
+    # A server that accepts TCP but never speaks gives this after the connect timeout.
+    ("No existing session", Reason.BANNER_TIMEOUT),
+)
+
+
+def classify_connect_error(error: BaseException) -> Reason:
+    """Map a connect-time exception to the reason an operator acts on: the one place."""
+    for types, reason in _ERROR_TYPES:
+        if isinstance(error, types):
+            return reason
+    text = str(error)
+    for fragment, reason in _ERROR_TEXTS:
+        if fragment in text:
+            return reason
+    return Reason.UNREACHABLE if isinstance(error, OSError) else Reason.SSH_ERROR
+
+
+class _WholeInputRemote(Remote):  # type: ignore[misc]
+    """Sends stdin in one piece: invoke reads one byte per 10 ms from an in-memory stream."""
+
+    def read_our_stdin(self, input_: io.StringIO) -> str | None:
+        return input_.read()
+
+
+def _connection(node: Node, settings: SshSettings) -> Connection:
+    config = Config(
+        overrides={
+            "runners": {"remote": _WholeInputRemote},
+            "load_ssh_configs": False,
+            "timeouts": {"connect": settings.connect_timeout_seconds, "command": None},
+            "run": {"echo_stdin": False},
+        }
+    )
+    timeout = settings.connect_timeout_seconds
+    connection = Connection(
+        node.address,
+        user=node.user,
+        port=node.port,
+        config=config,
+        connect_kwargs={
+            "key_filename": [settings.private_key],
+            "look_for_keys": False,
+            "allow_agent": False,
+            "banner_timeout": timeout,
+            "auth_timeout": timeout,
+        },
+    )
+    client = connection.client
+    client.load_system_host_keys(settings.known_hosts)
+    if settings.accept_new_hosts_file is not None:
+        if Path(settings.accept_new_hosts_file).exists():
+            client.load_system_host_keys(settings.accept_new_hosts_file)
+        client.set_missing_host_key_policy(_AcceptNewPolicy(settings.accept_new_hosts_file))
+    else:
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    return connection
+
+
+class Session:
+    """An open SSH connection to one node for one run."""
+
+    def __init__(self, node: Node, connection: Connection) -> None:
+        self.node = node
+        self.connection = connection
+
+    def alive(self) -> bool:
+        """True while the SSH transport is up."""
+        transport = self.connection.transport
+        return transport is not None and bool(transport.is_active())
+
+    def run(
+        self,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run one command; a non-zero exit, a timeout or a lost connection is a result.
+
+        With `abort` set while the command runs, a silent peer ends it within seconds.
+        """
+        done = threading.Event()
+        if abort is not None and self.connection.transport is not None:
+            watcher = threading.Thread(
+                target=watch_abort, args=(self.connection.transport, abort, done), daemon=True
+            )
+            watcher.start()
+        try:
+            return self._run(command, on_line)
+        finally:
+            done.set()
+
+    def _run(self, command: RemoteCommand, on_line: LineCallback | None) -> CommandResult:
+        stdout = _LineWriter("stdout", on_line)
+        stderr = _LineWriter("stderr", on_line)
+        arguments: dict[str, Any] = {
+            "hide": True,
+            "warn": True,
+            "pty": False,
+            "timeout": client_timeout_seconds(command),
+            "in_stream": io.StringIO(command.stdin) if command.stdin is not None else False,
+            "out_stream": stdout,
+            "err_stream": stderr,
+        }
+        started = time.monotonic()
+        try:
+            result = self.connection.run(render(command, self.node.user), **arguments)
+        except CommandTimedOut as error:
+            result = error.result
+            client_timeout = True
+        else:
+            client_timeout = False
+        finally:
+            stdout.flush()
+            stderr.flush()
+        elapsed = time.monotonic() - started
+        if not self.alive():
+            # The channel closed because the transport died, not because the command ended.
+            lost = Reason.CONNECTION_LOST
+            return CommandResult(None, result.stdout, _lost(result.stderr), elapsed, lost)
+        if client_timeout:
+            return CommandResult(None, result.stdout, result.stderr, elapsed, Reason.TIMED_OUT)
+        return CommandResult(result.exited, result.stdout, result.stderr, elapsed)
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        self.connection.close()
+
+
+def _lost(stderr: str) -> str:
+    return (stderr.rstrip("\n") + "\nconnection lost").lstrip("\n")
+
+
+Opener = Callable[[Node], AbstractContextManager["Session"]]
+
+
+def session_opener(settings: SshSettings) -> Opener:
+    """Opens fresh, host-key-verified sessions with `settings`: for the gate and a pool."""
+
+    def opener(node: Node) -> AbstractContextManager[Session]:
+        return open_session(node, settings)
+
+    return opener
+
+
+@contextmanager
+def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
+    """Open a fresh, host-key-verified connection to `node`; always closed on exit."""
+    connection = _connection(node, settings)
+    try:
+        try:
+            connection.open()
+        except Exception as error:  # every connect failure becomes a reason
+            raise ConnectError(node.name, classify_connect_error(error), str(error)) from None
+        bound_dead_connections(connection.transport)
+        yield Session(node, connection)
+    finally:
+        connection.close()
+
+
+class SessionPool:
+    """The `Runner` over SSH: one connection per node for a whole run, opened on first use and
+    reopened if it drops. Every failure to reach or keep a node becomes a result here, with its
+    `Reason`: nothing above this class handles a transport exception.
+
+    Connecting happens outside the pool lock, under a per-node lock: one slow or dead node never
+    blocks the workers of the others. A node that could not be reached once in this run fails
+    fast afterwards (`unreachable`), so an unwind does not wait a connect timeout per undo.
+    """
+
+    def __init__(self, opener: Opener) -> None:
+        self.opener = opener
+        self.stacks: dict[str, ExitStack] = {}
+        self.sessions: dict[str, Session] = {}
+        self.node_locks: dict[str, threading.Lock] = {}
+        self.unreachable: dict[str, Reason] = {}
+        self.lock = threading.Lock()
+
+    def _node_lock(self, name: str) -> threading.Lock:
+        with self.lock:
+            return self.node_locks.setdefault(name, threading.Lock())
+
+    def _session(self, node: Node) -> Session:
+        with self._node_lock(node.name):
+            with self.lock:
+                session = self.sessions.get(node.name)
+                known_reason = self.unreachable.get(node.name)
+            if session is not None:
+                return session
+            if known_reason is not None:
+                raise ConnectError(node.name, known_reason, "unreachable earlier in this run")
+            stack = ExitStack()
+            try:
+                session = stack.enter_context(self.opener(node))
+            except ConnectError as error:
+                with self.lock:
+                    self.unreachable[node.name] = error.reason
+                raise
+            with self.lock:
+                self.sessions[node.name] = session
+                self.stacks[node.name] = stack
+            return session
+
+    def _drop(self, node: Node) -> None:
+        with self.lock:
+            self.sessions.pop(node.name, None)
+            stack = self.stacks.pop(node.name, None)
+        if stack is not None:
+            stack.close()
+
+    def run(
+        self,
+        node: Node,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run on `node`; a connection lost mid-command is a failed result and a fresh session."""
+        started = time.monotonic()
+        try:
+            result = self._session(node).run(command, on_line, abort)
+        except ConnectError as error:
+            stderr = f"{error.reason.words}: {error.detail}"
+            return CommandResult(None, "", stderr, time.monotonic() - started, error.reason)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            # The link went away after the session was made (or while it was being made).
+            self._drop(node)
+            stderr = f"{LOST_PREFIX}{error or type(error).__name__}"
+            return CommandResult(
+                None, "", stderr, time.monotonic() - started, Reason.CONNECTION_LOST
+            )
+        if result.connection_lost:
+            self._drop(node)
+        return result
+
+    def close(self) -> None:
+        """Close every connection."""
+        for name in list(self.stacks):
+            self._drop(Node(name, "", ""))
+
+    def __enter__(self) -> SessionPool:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()

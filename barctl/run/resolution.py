@@ -1,0 +1,176 @@
+"""Where a plan's nodes and backup target are, and the credentials to reach them.
+
+Split from backup.py (the run's imperative shell). Credential files are read here at run time:
+`validate` checks them at load, but a daemon runs for weeks and a file can be deleted, made
+unreadable or emptied meanwhile; such a run must end `failed` with the file and the cause in
+history (issue 8 finding 5), never crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from barctl import redaction
+from barctl.config.inventory import Host, Inventory, resolve_user
+from barctl.config.policy import Policy
+from barctl.config.policy_sections import TimeoutsSection
+from barctl.config.policy_site import UnusableCredential, read_credential_file
+from barctl.config.site import Site
+from barctl.errors import BarctlError
+from barctl.model import Node, NodeFacts
+from barctl.run import plan as planning
+
+
+class ResolveError(BarctlError):
+    """The policy and inventory do not give a reachable address for a node."""
+
+
+class CredentialError(BarctlError):
+    """A credential file (SSH key, known_hosts, SFTP password) cannot be used right now."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A plan's nodes and target as barctl will reach them."""
+
+    name: str
+    mode: str
+    nodes: tuple[Node, ...]
+    target: planning.BackupTarget
+    timeouts: planning.Timeouts
+
+
+def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
+    address = host.address
+    if address is None:
+        address = policy.undercloud.address
+    if address is None:
+        message = (
+            f"{host.name} has no SSH address (ansible_connection local): set undercloud.address"
+        )
+        raise ResolveError(message)
+    # The inventory gives the undercloud no user (ansible_connection: local); TripleO's is stack.
+    default = policy.undercloud.user if host.connection == "local" else policy.ssh.default_user
+    user = resolve_user(inventory, host, override=policy.ssh.user, default=default)
+    return Node(host.name, address, user, policy.ssh.port, host.groups)
+
+
+def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.BackupTarget:
+    section = policy.backup_target
+    name = section.node
+    if name is None and "BackupNode" in inventory.groups:
+        backup_hosts = inventory.hosts_in(["BackupNode"])
+        name = backup_hosts[0].name if len(backup_hosts) == 1 else None
+    if section.nfs is not None:
+        address, directory = section.nfs.server, section.nfs.export
+        url = f"nfs://{section.nfs.server}{section.nfs.export}"
+        variables: tuple[tuple[str, str], ...] = (
+            ("BACKUP", "NETFS"),
+            ("OUTPUT_URL", url),
+            ("BACKUP_URL", url),
+        )
+    else:
+        sftp = section.sftp
+        assert sftp is not None
+        address, directory = sftp.host, sftp.path
+        password_file = site.sftp_password_file
+        password = (
+            read_credential(password_file, "SFTP password file", one_line=True)
+            if password_file
+            else ""
+        )
+        redaction.register_secret(password)
+        variables = (
+            ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
+            ("BACKUP_URL", "iso:///backup"),
+            ("OUTPUT_LFTP_USERNAME", sftp.user),
+            ("OUTPUT_LFTP_PASSWORD", password),
+        )
+    if name is not None and name in inventory.hosts:
+        node = _node(policy, inventory, inventory.hosts[name])
+    else:
+        node = Node(
+            name or address,
+            name or address,
+            policy.ssh.user or policy.ssh.default_user,
+            policy.ssh.port,
+        )
+    return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
+
+
+def resolve(policy: Policy, inventory: Inventory, name: str, site: Site) -> Resolved:
+    """Nodes of plan `name` (inventory groups, file order) and the backup target."""
+    plans = dict(policy.plans.items())
+    if name not in plans:
+        raise ResolveError(f"no plan {name!r} in the policy; plans: {', '.join(plans)}")
+    section = plans[name]
+    hosts = inventory.hosts_in(list(section.groups))
+    nodes = tuple(_node(policy, inventory, host) for host in hosts)
+    mode = getattr(section, "mode", "live")
+    target = _target(policy, inventory, site)
+    return Resolved(name, mode, nodes, target, plan_timeouts(section.timeouts))
+
+
+def plan_timeouts(limits: TimeoutsSection) -> planning.Timeouts:
+    """The plan's limits from the policy's (whose defaults are the only ones)."""
+    return planning.Timeouts(
+        limits.command_seconds,
+        limits.database_dump_seconds,
+        limits.rear_seconds,
+        limits.rejoin_seconds,
+        limits.run_seconds,
+    )
+
+
+def assumed_facts(resolved: Resolved) -> dict[str, NodeFacts]:
+    """Facts guessed from inventory service groups, for `barctl plan` which connects nowhere."""
+    facts = {}
+    for node in resolved.nodes:
+        containers = []
+        groups = node.groups
+        if "Undercloud" in groups:
+            containers.append(planning.UNDERCLOUD_DATABASE_CONTAINER)
+        if "mysql" in groups and "pacemaker" in groups:
+            containers.append("galera-bundle-podman-0")
+        if "ceph_mon" in groups:
+            containers.append(f"ceph-mon-{node.name}")
+        containers.append("<every-other-container>")
+        databases = ("<innodb-schemas>",) if "mysql" in groups else ()
+        accounts = (("<each-user>", "<host>"),) if "mysql" in groups else ()
+        facts[node.name] = NodeFacts(tuple(containers), "pacemaker" in groups, databases, accounts)
+    return facts
+
+
+def build_plan(
+    resolved: Resolved, facts: dict[str, NodeFacts], run_id: str, password: str
+) -> planning.Plan:
+    """The plan for these nodes and facts (pure)."""
+    context = planning.Context(resolved.name, run_id, resolved.timeouts, resolved.target, password)
+    if resolved.name == "undercloud":
+        node = resolved.nodes[0]
+        return planning.build_undercloud_plan(node, facts[node.name], context)
+    if resolved.mode == "offline":
+        return planning.build_offline_plan(resolved.nodes, facts, context)
+    return planning.build_rolling_plan(resolved.nodes, facts, context)
+
+
+def read_credential(
+    path: Path, what: str, *, one_line: bool = False, may_be_empty: bool = False
+) -> str:
+    """The stripped text of credential file `path` (policy_site's one reader); CredentialError
+    naming the file and why otherwise."""
+    try:
+        return read_credential_file(path, one_line=one_line, may_be_empty=may_be_empty)
+    except UnusableCredential as problem:
+        if problem.strerror:
+            raise CredentialError(f"cannot read the {what} {path}: {problem.strerror}") from None
+        raise CredentialError(f"the {what} {path} {problem}") from None
+
+
+def check_credentials(site: Site) -> None:
+    """The SSH private key and known_hosts file are usable right now; an empty known_hosts is
+    the starting point of accept-new, whose new keys go to barctl's own file."""
+    read_credential(site.private_key, "SSH private key")
+    accept_new = site.accept_new_hosts_file is not None
+    read_credential(site.known_hosts, "SSH known_hosts file", may_be_empty=accept_new)
