@@ -14,7 +14,7 @@ from pathlib import Path
 from barctl import redaction
 from barctl.config.inventory import Host, Inventory, resolve_user
 from barctl.config.policy import Policy
-from barctl.config.policy_sections import TimeoutsSection
+from barctl.config.policy_sections import NfsTarget, SftpTarget, TimeoutsSection
 from barctl.config.policy_site import UnusableCredential, read_credential_file
 from barctl.config.site import Site
 from barctl.errors import BarctlError
@@ -56,6 +56,31 @@ def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
     return Node(host.name, address, user, policy.ssh.port, host.groups)
 
 
+RearVariables = tuple[tuple[str, str], ...]
+
+
+def _nfs_variables(nfs: NfsTarget) -> tuple[str, str, RearVariables]:
+    """Address, directory and ReaR variables of an NFS target: ISO and archive on the export."""
+    url = f"nfs://{nfs.server}{nfs.export}"
+    return nfs.server, nfs.export, (("BACKUP", "NETFS"), ("OUTPUT_URL", url), ("BACKUP_URL", url))
+
+
+def _sftp_variables(sftp: SftpTarget, site: Site) -> tuple[str, str, RearVariables]:
+    """Address, directory and ReaR variables of an SFTP target: the archive inside the ISO."""
+    password_file = site.sftp_password_file
+    password = (
+        read_credential(password_file, "SFTP password file", one_line=True) if password_file else ""
+    )
+    redaction.register_secret(password)
+    variables = (
+        ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
+        ("BACKUP_URL", "iso:///backup"),
+        ("OUTPUT_LFTP_USERNAME", sftp.user),
+        ("OUTPUT_LFTP_PASSWORD", password),
+    )
+    return sftp.host, sftp.path, variables
+
+
 def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.BackupTarget:
     section = policy.backup_target
     name = section.node
@@ -63,39 +88,15 @@ def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.Backup
         backup_hosts = inventory.hosts_in(["BackupNode"])
         name = backup_hosts[0].name if len(backup_hosts) == 1 else None
     if section.nfs is not None:
-        address, directory = section.nfs.server, section.nfs.export
-        url = f"nfs://{section.nfs.server}{section.nfs.export}"
-        variables: tuple[tuple[str, str], ...] = (
-            ("BACKUP", "NETFS"),
-            ("OUTPUT_URL", url),
-            ("BACKUP_URL", url),
-        )
+        address, directory, variables = _nfs_variables(section.nfs)
     else:
-        sftp = section.sftp
-        assert sftp is not None
-        address, directory = sftp.host, sftp.path
-        password_file = site.sftp_password_file
-        password = (
-            read_credential(password_file, "SFTP password file", one_line=True)
-            if password_file
-            else ""
-        )
-        redaction.register_secret(password)
-        variables = (
-            ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
-            ("BACKUP_URL", "iso:///backup"),
-            ("OUTPUT_LFTP_USERNAME", sftp.user),
-            ("OUTPUT_LFTP_PASSWORD", password),
-        )
+        assert section.sftp is not None
+        address, directory, variables = _sftp_variables(section.sftp, site)
     if name is not None and name in inventory.hosts:
         node = _node(policy, inventory, inventory.hosts[name])
     else:
-        node = Node(
-            name or address,
-            name or address,
-            policy.ssh.user or policy.ssh.default_user,
-            policy.ssh.port,
-        )
+        user = policy.ssh.user or policy.ssh.default_user
+        node = Node(name or address, name or address, user, policy.ssh.port)
     return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
 
 
