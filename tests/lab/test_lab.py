@@ -227,8 +227,13 @@ def test_mysql_queries_and_dump(lab: Lab) -> None:
         input=conf,
     )
     assert schemas.split() == ["keystone", "nova", "glance", "neutron"]
-    grants = ok(lab, "ctl-1", MYSQL.format(i=1) + '"SELECT user FROM mysql.user"', input=conf)
-    assert grants.startswith("GRANT ") and all(g.endswith(";") for g in grants.splitlines())
+    accounts = ok(
+        lab, "ctl-1", MYSQL.format(i=1) + '"SELECT user, host FROM mysql.user"', input=conf
+    )
+    assert accounts.splitlines()[:2] == ["root\tlocalhost", "keystone\t%"]
+    show = MYSQL.format(i=1) + "\"SHOW GRANTS FOR 'nova'@'%'\""
+    grants = ok(lab, "ctl-1", show, input=conf)
+    assert grants.splitlines()[1] == "GRANT ALL PRIVILEGES ON `nova`.* TO `nova`@`%`"
     dump = ok(
         lab,
         "ctl-1",
