@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 
 from barctl.config.policy_errors import problems_from_validation, suspicious_scalars
 from barctl.config.policy_fields import CatchUpWindowSeconds, LocalPath, MisfireGraceSeconds
+from barctl.config.policy_rear import RearSection
 from barctl.config.policy_sections import (
     BackupTargetSection,
     ControlplanePlan,
@@ -43,6 +44,7 @@ __all__ = [
     "Mode",
     "NfsTarget",
     "PlanSection",
+    "RearSection",
     "SftpTarget",
     "SshSection",
     "TimeoutsSection",
@@ -153,6 +155,11 @@ class Policy(_Model):
         description="Where ReaR writes: exactly one of nfs or sftp.", examples=[{}]
     )
     plans: Plans = Field(description="What to back up, and when.", examples=[{}])
+    rear: RearSection = Field(
+        default=RearSection(),
+        description="Each node's /etc/rear/local.conf, written by barctl.",
+        examples=[{}],
+    )
     state_directory: LocalPath = Field(
         default=Path("/var/lib/barctl"),
         description="History database and accepted host keys. $STATE_DIRECTORY wins when set.",

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from barctl import __version__
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from barctl.config.inventory import Inventory
     from barctl.config.policy import Policy
     from barctl.config.site import Site
+    from barctl.model import Node
+    from barctl.run.rear_config import NodeFile
+    from barctl.run.resolution import Resolved
     from barctl.service.loading import Loaded
 
 EXIT_SUCCESS = 0
@@ -73,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("precheck", "run the gate alone: reachability and health, nothing changed"),
     ):
         commands.add_parser(name, help=text).add_argument("plan")
+    setup = commands.add_parser("setup", help="each node's ReaR configuration")
+    setup.add_argument("plan")
+    setup.add_argument(
+        "--render", metavar="DIR", help="write DIR/<node>/etc/rear/... and connect nowhere"
+    )
+    setup.add_argument("--run-id", default="RUN_ID", help="run id of the per-run file")
     run = commands.add_parser("run", help="run a backup now")
     run.add_argument("plan")
     run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
@@ -131,6 +141,45 @@ def command_plan(arguments: argparse.Namespace) -> int:
     resolved = backup.resolve(policy, inventory, arguments.plan, site)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
     print(report.plan_text(plan, assumed=True))
+    print("ReaR configuration per node (firmware unknown: USING_UEFI_BOOTLOADER left to ReaR):")
+    for node in resolved.nodes:
+        files = _rear_files(policy, node, "RUN_ID")
+        print(_rear_text(resolved, node, files, "RUN_ID"))
+    return EXIT_SUCCESS
+
+
+def _rear_files(policy: Policy, node: Node, run_id: str) -> tuple[NodeFile, ...]:
+    from barctl.run import rear_config, resolution  # noqa: PLC0415 - see the imports
+
+    settings = resolution.rear_settings(policy.rear, node.groups)
+    return rear_config.node_files(resolution.rear_target(policy), settings, node.name, run_id)
+
+
+def _rear_text(resolved: Resolved, node: Node, files: tuple[NodeFile, ...], run_id: str) -> str:
+    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.run import rear_config  # noqa: PLC0415 - see the imports
+
+    artifacts = resolved.target.artifact_paths(node.name, run_id)
+    return report.rear_files_text(node.name, files, rear_config.rear_argv(), artifacts)
+
+
+def command_setup(arguments: argparse.Namespace) -> int:
+    """`--render DIR`: write every ReaR file barctl would place on each node, connect nowhere."""
+    from barctl.run import backup  # noqa: PLC0415 - see the imports
+
+    if not arguments.render:
+        raise BarctlError("setup over SSH is not built yet: use --render DIR")
+    policy, inventory, site = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    root = Path(arguments.render)
+    for node in resolved.nodes:
+        files = _rear_files(policy, node, arguments.run_id)
+        for item in files:
+            path = root / node.name / item.path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(item.content)
+            path.chmod(int(item.mode, 8))
+        print(_rear_text(resolved, node, files, arguments.run_id))
     return EXIT_SUCCESS
 
 
@@ -219,6 +268,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "inventory": command_inventory,
     "plan": command_plan,
     "precheck": command_precheck,
+    "setup": command_setup,
     "run": command_run,
     "status": command_status,
     "history": command_history,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import threading
 import time
 from collections.abc import Sequence
@@ -13,7 +14,9 @@ from barctl.config import schedule
 from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.history.store import existing_history
+from barctl.redaction import SECRETS
 from barctl.run.plan import Plan, Step, StepKind
+from barctl.run.rear_config import NodeFile
 
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.model import Progress
@@ -235,4 +238,17 @@ def history_text(rows: list[dict[str, Any]]) -> str:
         for node in row["nodes"]:
             detail = node["reason"] or ", ".join(node["artifacts"])
             lines.append(f"    {node['node']:<12} {node['outcome']:<11} {detail}")
+    return "\n".join(lines)
+
+
+def rear_files_text(
+    node: str, files: Sequence[NodeFile], argv: Sequence[str], artifacts: Sequence[str]
+) -> str:
+    """One node's ReaR files (registered secrets masked), its rear argv and its artifacts."""
+    lines = [f"  {node}:", f"    runs: {shlex.join(argv)}"]
+    lines += [f"    verifies on the target: {path}" for path in artifacts]
+    for item in files:
+        lines.append(f"    {item.path} (mode {item.mode}):")
+        content = SECRETS.redact(item.content)
+        lines += [f"      {line}" for line in content.splitlines()]
     return "\n".join(lines)

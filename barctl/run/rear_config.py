@@ -212,3 +212,26 @@ def artifact_paths(
 def rear_argv() -> tuple[str, ...]:
     """The exact command each run executes on the node (after the per-run file is written)."""
     return ("rear", "-v", "-C", RUN_CONFIG_NAME, "mkbackup")
+
+
+@dataclass(frozen=True)
+class NodeFile:
+    """One file barctl places on a node: absolute path, mode and content."""
+
+    path: str
+    mode: str
+    content: str
+
+
+def node_files(
+    target: RearTarget,
+    settings: RearSettings,
+    node: str,
+    run_id: str,
+    firmware: Firmware = "unknown",
+) -> tuple[NodeFile, ...]:
+    """Every ReaR file barctl writes on `node` for run `run_id` (0600: root reads them)."""
+    return (
+        NodeFile(LOCAL_CONF, "0600", render_local_conf(target, settings, firmware)),
+        NodeFile(RUN_CONF, "0600", render_run_conf(node, run_id)),
+    )

@@ -14,12 +14,14 @@ from pathlib import Path
 from barctl import redaction
 from barctl.config.inventory import Host, Inventory, resolve_user
 from barctl.config.policy import Policy
+from barctl.config.policy_rear import RearSection
 from barctl.config.policy_sections import NfsTarget, SftpTarget, TimeoutsSection
 from barctl.config.policy_site import UnusableCredential, read_credential_file
 from barctl.config.site import Site
 from barctl.errors import BarctlError
 from barctl.model import Node, NodeFacts
 from barctl.run import plan as planning
+from barctl.run.rear_config import RearSettings, RearTarget
 
 
 class ResolveError(BarctlError):
@@ -175,3 +177,28 @@ def check_credentials(site: Site) -> None:
     read_credential(site.private_key, "SSH private key")
     accept_new = site.accept_new_hosts_file is not None
     read_credential(site.known_hosts, "SSH known_hosts file", may_be_empty=accept_new)
+
+
+def rear_target(policy: Policy) -> RearTarget:
+    """The policy's backup target as ReaR's URLs name it (no credential: SFTP uses root's key)."""
+    nfs, sftp = policy.backup_target.nfs, policy.backup_target.sftp
+    if sftp is not None:
+        return RearTarget("sftp", sftp.host, sftp.path, sftp.user)
+    assert nfs is not None
+    return RearTarget("nfs", nfs.server, nfs.export)
+
+
+def rear_settings(section: RearSection, groups: frozenset[str]) -> RearSettings:
+    """The `rear` section for a node in `groups`: the first matching group override wins."""
+    commands = section.networking_preparation_commands
+    override = next((item for item in section.groups if item.group in groups), None)
+    if override is not None:
+        commands = override.networking_preparation_commands
+    return RearSettings(
+        iso_default=section.iso_default,
+        compress=section.compress,
+        exclude=section.exclude,
+        networking_preparation_commands=commands,
+        exclude_recreate_volume_groups=section.exclude_recreate_volume_groups,
+        iso_file_size_limit_bytes=section.iso_file_size_limit_bytes,
+    )

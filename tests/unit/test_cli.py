@@ -180,3 +180,29 @@ def test_version_imports_neither_ssh_nor_exporter_libraries() -> None:
     )
     loaded = set(completed.stdout.split())
     assert loaded & {"fabric", "paramiko", "invoke", "prometheus_client"} == set()
+
+
+def test_setup_render_writes_each_nodes_rear_files(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`setup --render` writes local.conf and the run file per node and prints rear's argv."""
+    out = tmp_path / "rendered"
+    arguments = ["-c", str(policy), "setup", "controlplane", "--render", str(out), "--run-id", "R7"]
+    assert cli.main(arguments) == 0
+    local = (out / "ctl-a-0" / "etc/rear/local.conf").read_text()
+    run = (out / "ctl-a-0" / "etc/rear/barctl-run.conf").read_text()
+    assert "BACKUP_URL=nfs://192.0.2.250/ctl_plane_backups" in local
+    assert "NETFS_PREFIX=ctl-a-0/R7" in run
+    assert oct((out / "ctl-a-0/etc/rear/local.conf").stat().st_mode & 0o777) == "0o600"
+    assert "runs: rear -v -C barctl-run mkbackup" in capsys.readouterr().out
+
+
+def test_plan_shows_each_nodes_rear_configuration(
+    policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`barctl plan` prints every node's local.conf and the artifacts it verifies."""
+    assert cli.main(["-c", str(policy), "plan", "undercloud"]) == 0
+    text = capsys.readouterr().out
+    assert "/etc/rear/local.conf (mode 0600):" in text
+    assert "BACKUP_PROG_EXCLUDE+=(" in text
+    assert "verifies on the target: /ctl_plane_backups/" in text
