@@ -29,11 +29,18 @@ from typing import Any
 
 import yaml
 
-from lab import standin
+from lab import rear_iso, rear_shell, standin
 
 SSHD = "/usr/sbin/sshd"
 LAB_SUPERNET = IPv4Network("198.18.0.0/15")
-MOUNT_POINTS = (Path("/etc/rear"), Path("/var/lib/barctl"), Path("/ctl_plane_backups"))
+MOUNT_POINTS = (
+    Path("/etc/rear"),
+    Path("/var/lib/barctl"),
+    Path("/ctl_plane_backups"),
+    Path("/var/lib/rear"),
+)
+# The lab's ReaR when no test chooses one: 2.8 reads OUTPUT_LFTP_USERNAME/PASSWORD (498915c9).
+DEFAULT_REAR_VERSION = "2.8"
 REGISTRY = Path("/run/barctl-lab")
 EXPORT_PATH = "/ctl_plane_backups"
 UNUSED_MAC = "02:00:5e:00:53:01"
@@ -349,7 +356,8 @@ class Lab:
         return self._hosts[host].namespace
 
     def host_directory(self, host: str, which: str = "") -> Path:
-        """Per-host lab directory; ``which``: ``etc-rear`` or ``var-lib-barctl`` (bind sources)."""
+        """Per-host lab directory; ``which``: ``etc-rear``, ``var-lib-barctl``, ``var-lib-rear``
+        or ``home`` (bind sources of /etc/rear, /var/lib/barctl, /var/lib/rear, root's home)."""
         base = self.directory / "hosts" / host
         return base / which if which else base
 
@@ -482,7 +490,7 @@ class Lab:
         )
         self._hosts[spec.name] = host
         host.directory.mkdir(parents=True, exist_ok=True)
-        for sub in ("etc-rear", "var-lib-barctl", "home"):
+        for sub in ("etc-rear", "var-lib-barctl", "var-lib-rear", "home"):
             (host.directory / sub).mkdir(exist_ok=True)
         # root's home is per host (an empty dir, no dotfiles: the PATH from SetEnv is kept)
         passwd = []
@@ -542,6 +550,7 @@ class Lab:
         script = (
             f"mount --bind {host.directory / 'etc-rear'} /etc/rear && "
             f"mount --bind {host.directory / 'var-lib-barctl'} /var/lib/barctl && "
+            f"mount --bind {host.directory / 'var-lib-rear'} /var/lib/rear && "
             # The backup node serves its export at the path the NFS URL names, as a real one does.
             f"mount --bind {host.directory / 'export'} {EXPORT_PATH} && "
             f"mount --bind {host.directory / 'passwd'} /etc/passwd && "
@@ -715,6 +724,13 @@ class Lab:
             "export_dir": str(self.export_directory),
             "rejoin_delay": 0.0,
             "cephadm_ls": "[]",
+            "rear": {
+                "version": DEFAULT_REAR_VERSION,
+                "versions": {},
+                "archive_sizes": {},
+                "sftp_accounts": None,
+                "sftp_check_host_key": False,
+            },
         }
 
     @contextlib.contextmanager
@@ -794,6 +810,66 @@ class Lab:
         """Output of ``cephadm ls --no-detail`` (``[]`` means ceph-ansible deployment)."""
         with self._state() as state:
             state["cephadm_ls"] = text
+
+    # ---------------------------------------------------------------- rear
+
+    def set_rear(
+        self,
+        version: str | None = None,
+        *,
+        host: str | None = None,
+        archive_size: int | None = None,
+    ) -> None:
+        """ReaR's version (lab-wide, or on one host) and a simulated archive size in bytes."""
+        if version is not None and version not in rear_shell.RELEASE_DATES:
+            raise ValueError(f"ReaR {version}: the lab knows {list(rear_shell.RELEASE_DATES)}")
+        with self._state() as state:
+            rear = state["rear"]
+            if version is not None and host is None:
+                rear["version"] = version
+            elif version is not None:
+                rear["versions"][host] = version
+            if archive_size is not None:
+                for name in [host] if host else self.host_names:
+                    rear["archive_sizes"][name] = archive_size
+
+    def rear_version(self, host: str) -> str:
+        """The ReaR version the host runs."""
+        with self._state() as state:
+            rear = state["rear"]
+            return str(rear["versions"].get(host, rear["version"]))
+
+    def set_sftp_account(
+        self, user: str, *, password: str | None = None, public_keys: Sequence[str] = ()
+    ) -> None:
+        """Make the backup node's SFTP strict: only configured accounts log in (password or key,
+        keys as the base64 field of a public key line)."""
+        with self._state() as state:
+            accounts = state["rear"]["sftp_accounts"] or {}
+            accounts[user] = {"password": password, "keys": list(public_keys)}
+            state["rear"]["sftp_accounts"] = accounts
+
+    def set_sftp_host_key_check(self, check: bool) -> None:
+        """ssh under lftp refuses a backup node missing from root's known_hosts (BZ 1955495)."""
+        with self._state() as state:
+            state["rear"]["sftp_check_host_key"] = check
+
+    def root_ssh_key(self, host: str) -> str:
+        """Give root on ``host`` an ed25519 key (~/.ssh/id_ed25519); returns its base64 field."""
+        directory = self.host_directory(host, "home") / ".ssh"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        key = directory / "id_ed25519"
+        if not key.exists():
+            _run(
+                "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host}", "-f", str(key)
+            )
+        return key.with_suffix(".pub").read_text().split()[1]
+
+    def boot_and_recover(self, host: str, iso: Path) -> rear_iso.RecoverResult:
+        """Boot ``iso`` as ``host``'s rescue system and resolve what `rear recover` restores."""
+        with self._state() as state:
+            target = standin.rear_host(state, host)
+        return rear_iso.recover(iso, host=host, version=target.version, target=target.target)
 
     def cluster_health(self) -> list[str]:
         """Problems with the simulated cluster; empty when healthy."""
@@ -946,7 +1022,7 @@ class Lab:
             state.update(self._initial_state())
         self.clear_invocations()
         for h in self._hosts.values():
-            for sub in ("etc-rear", "var-lib-barctl", "export", "home"):
+            for sub in ("etc-rear", "var-lib-barctl", "var-lib-rear", "export", "home"):
                 base = h.directory / sub
                 if base.is_dir():
                     for child in base.iterdir():  # keep the dir itself: it is bind-mounted

@@ -23,9 +23,19 @@ import os
 import re
 import sys
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__" and "lab" not in sys.modules:
+    # Run as a script (`python -I -S lab/standin.py`): lab/__init__.py needs PyYAML, which is not
+    # on this path, so this directory becomes a bare `lab` package for the stdlib-only siblings.
+    _package = types.ModuleType("lab")
+    _package.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules["lab"] = _package
+
+from lab import rear_iso, rear_standin
 
 STANDIN_NAMES = (
     "rear",
@@ -929,140 +939,31 @@ def cmd_clustercheck(ctx: Ctx, args: list[str]) -> int:
 # --------------------------------------------------------------------------- rear
 
 
-def parse_rear_conf(text: str, host: str) -> dict[str, str]:
-    """Parse simple KEY=VALUE / KEY="VALUE" lines; ``$HOSTNAME`` / ``${HOSTNAME}`` expand."""
-    result: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        key = key.strip()
-        if key.startswith("export "):
-            key = key[len("export ") :].strip()
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        value = value.replace("${HOSTNAME}", host).replace("$HOSTNAME", host)
-        result[key] = value
-    return result
-
-
-def _payload(seed: str, size: int) -> bytes:
-    block = hashlib.sha256(seed.encode()).digest()
-    return (block * (size // len(block) + 1))[:size]
-
-
-def cmd_rear(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911, PLR0912
-    if "-V" in args or "--version" in args:
-        ctx.out("Relax-and-Recover 2.6 / 2020-06-17")
-        return 0
-    config_name: str | None = None
-    words: list[str] = []
-    i = 0
-    while i < len(args):
-        if args[i] in ("-C", "--config"):
-            config_name = args[i + 1] if i + 1 < len(args) else None
-            i += 2
-            continue
-        if not args[i].startswith("-"):
-            words.append(args[i])
-        i += 1
-    if words[:1] != ["mkbackup"]:
-        ctx.err(f"ERROR: lab rear does not simulate: rear {' '.join(args)}")
-        return 1
-    conf: dict[str, str] = {}
-    rear_dir = Path("/etc/rear")
-    for name in ["local.conf"] + ([f"{config_name}.conf"] if config_name else []):
-        path = rear_dir / name
-        if path.exists():
-            conf.update(parse_rear_conf(path.read_text(), ctx.host))
-        elif name != "local.conf":
-            ctx.err(f"ERROR: There is no '{path}' config file")
-            return 1
-    ctx.out("Relax-and-Recover 2.6 / 2020-06-17")
-    ctx.out(f"Running rear mkbackup (PID {os.getpid()})")
-    ctx.out(f"Using log file: /var/log/rear/rear-{ctx.host}.log")
-    url = conf.get("BACKUP_URL", "")
-    if url.startswith("iso://"):
-        # The archive goes inside the ISO, which lftp puts straight into OUTPUT_URL's path.
-        return _rear_iso_to_sftp(ctx, conf)
-    match = re.fullmatch(r"(nfs|sftp)://(?:([^@/]+)@)?([^/:]+)(/.*)", url)
-    if not match:
-        ctx.err(f"ERROR: Invalid or missing BACKUP_URL '{url}' in the ReaR configuration")
-        return 1
-    scheme, _user, server, export = match.groups()
-    with locked_state(ctx.lab_dir) as state:
-        backup_host = state["backup_host"]
-        backup_address = state["addresses"].get(backup_host)
-        backup_down = backup_host in state["down_hosts"]
-        export_path = state["export_path"]
-        export_dir = Path(state["export_dir"])
-    time.sleep(0.05)
-    ctx.out("Creating disk layout")
-    if server != backup_address or backup_down:
-        mount = f"mount -v -t nfs -o rw,noatime {server}:{export} /tmp/rear.lab/outputfs"
-        if scheme == "sftp":
-            ctx.err(f"ERROR: Failed to connect to {server} via sftp (lftp: Connection timed out)")
-        else:
-            ctx.err(f"ERROR: Mount command '{mount}' failed.")
-        ctx.err(
-            "Some latest log messages since the last called script 060_mount_NETFS_path.sh:\n"
-            "  mount.nfs: Connection timed out"
-        )
-        return 1
-    if export.rstrip("/") != export_path.rstrip("/"):
-        ctx.err(
-            f"ERROR: Mount command 'mount -v -t nfs {server}:{export}' failed.\n"
-            f"  mount.nfs: access denied by server while mounting {server}:{export}"
-        )
-        return 1
-    iso_prefix = conf.get("ISO_PREFIX", f"rear-{ctx.host}")
-    archive = conf.get("BACKUP_PROG_ARCHIVE", "backup")
-    target = export_dir / ctx.host
-    target.mkdir(parents=True, exist_ok=True)
-    ctx.out("Creating root filesystem layout")
-    time.sleep(0.05)
-    ctx.out(
-        f"Making backup (using backup method NETFS)\nCreating tar archive '{url}/{ctx.host}/"
-        f"{archive}.tar.gz'"
+def rear_host(state: State, host: str) -> rear_standin.RearHost:
+    """This node's ReaR as the lab state configures it (version, archive size, target, sftp)."""
+    rear = state["rear"]
+    backup_host = state["backup_host"]
+    lab_dir = Path(state["export_dir"]).parent
+    return rear_standin.RearHost(
+        version=rear["versions"].get(host, rear["version"]),
+        archive_size=rear["archive_sizes"].get(host),
+        target=rear_iso.LabTarget(
+            address=state["addresses"].get(backup_host),
+            down=backup_host in state["down_hosts"],
+            export_path=state["export_path"],
+            export_directory=Path(state["export_dir"]),
+        ),
+        sftp=rear_standin.SftpServer(rear["sftp_accounts"], bool(rear["sftp_check_host_key"])),
+        home=Path(os.environ.get("HOME") or lab_dir / "hosts" / host / "home"),
+        var_lib_rear=Path("/var/lib/rear"),
     )
-    (target / f"{archive}.tar.gz").write_bytes(_payload(f"{ctx.host}:{archive}:tar", 4096))
-    (target / f"{archive}.log").write_text(f"lab tar log for {ctx.host}\n")
-    ctx.out(f"Making ISO image\nWrote ISO image: {url}/{ctx.host}/{iso_prefix}.iso (4.0K)")
-    (target / f"{iso_prefix}.iso").write_bytes(_payload(f"{ctx.host}:{iso_prefix}:iso", 4096))
-    (target / "VERSION").write_text("Relax-and-Recover 2.6 / 2020-06-17\n")
-    (target / "README").write_text("This is a Relax-and-Recover rescue image (lab).\n")
-    ctx.out(f"Exiting rear mkbackup (PID {os.getpid()})")
-    return 0
 
 
-def _rear_iso_to_sftp(ctx: Ctx, conf: dict[str, str]) -> int:
-    """ReaR with BACKUP_URL=iso:// and OUTPUT_URL=sftp://: one ISO, no per-host directory."""
-    url = conf.get("OUTPUT_URL", "")
-    match = re.fullmatch(r"sftp://(?:([^@/]+)@)?([^/:]+)(/.*)", url)
-    if not match:
-        ctx.err(f"ERROR: Invalid or missing OUTPUT_URL '{url}' in the ReaR configuration")
-        return 1
-    _user, server, path = match.groups()
+def cmd_rear(ctx: Ctx, args: list[str]) -> int:
+    """`rear`, as real ReaR reads its configuration and places its results (lab/rear_standin.py)."""
     with locked_state(ctx.lab_dir) as state:
-        backup_address = state["addresses"].get(state["backup_host"])
-        backup_down = state["backup_host"] in state["down_hosts"]
-        export_path = state["export_path"]
-        export_dir = Path(state["export_dir"])
-    if server != backup_address or backup_down or not conf.get("OUTPUT_LFTP_PASSWORD"):
-        ctx.err(f"ERROR: Failed to upload to {url} (lftp: Login failed or connection timed out)")
-        return 1
-    if path.rstrip("/") != export_path.rstrip("/"):
-        ctx.err(f"ERROR: Failed to upload to {url} (lftp: Access failed: No such file)")
-        return 1
-    iso_prefix = conf.get("ISO_PREFIX", f"rear-{ctx.host}")
-    ctx.out(f"Making ISO image with the backup inside\nUploading {iso_prefix}.iso to {url}")
-    (export_dir / f"{iso_prefix}.iso").write_bytes(_payload(f"{ctx.host}:{iso_prefix}:iso", 8192))
-    ctx.out(f"Exiting rear mkbackup (PID {os.getpid()})")
-    return 0
+        host = rear_host(state, ctx.host)
+    return rear_standin.main(ctx, args, host)
 
 
 # --------------------------------------------------------------------------- sudo
