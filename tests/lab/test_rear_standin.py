@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import Lab
+from lab import Lab, rear_shell
 
 pytestmark = pytest.mark.lab
 
@@ -304,3 +307,46 @@ def test_iso_file_size_limit_on_27_with_a_big_archive(lab: Lab) -> None:
     assert rear(lab, "ctl-0", "-C barctl-run mkbackup")[0] == 0
     lab.set_rear("2.6", host="ctl-0")
     assert rear(lab, "ctl-0", "mkbackup")[0] == 0
+
+
+# --------------------------------------------------------------------------- against real ReaR
+
+DUMPED = (
+    "NETFS_PREFIX",
+    "OUTPUT_PREFIX",
+    "ISO_PREFIX",
+    "BACKUP_PROG_ARCHIVE",
+    "BACKUP_PROG_COMPRESS_SUFFIX",
+    "BACKUP_URL",
+    "ISO_FILE_SIZE_LIMIT",
+)
+
+
+def test_config_reading_matches_debians_real_rear_27(tmp_path: Path) -> None:
+    """The stand-in reads site, local and -C files to the values real `rear dump` (2.7) shows."""
+    if not Path("/usr/sbin/rear").exists():
+        pytest.skip("Debian's rear is not installed (./dev test installs it)")
+    version = subprocess.run(["rear", "-V"], capture_output=True, text=True, check=False).stdout
+    if not version.startswith("Relax-and-Recover 2.7 "):
+        pytest.skip(f"this check compares with ReaR 2.7, found {version.strip()}")
+    (tmp_path / "site.conf").write_text("NETFS_PREFIX=site\nBACKUP_PROG_ARCHIVE=site\n")
+    (tmp_path / "local.conf").write_text(
+        "BACKUP=NETFS\nBACKUP_URL='nfs://198.18.0.1/ctl_plane_backups'\n"
+        'BASE="${HOSTNAME}-x"\nNETFS_PREFIX="$BASE/n"\nBACKUP_PROG_COMPRESS_SUFFIX=.xz\n'
+    )
+    (tmp_path / "run.conf").write_text(
+        "OUTPUT_PREFIX=\"$HOSTNAME\"/'R1'\nISO_PREFIX=\"$HOSTNAME\"-'R1'\nISO_FILE_SIZE_LIMIT=0\n"
+    )
+    dump = subprocess.run(
+        ["rear", "-c", str(tmp_path), "-C", "run", "dump"],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    ).stdout
+    real = dict(re.findall(r'^\s+([A-Z_]+)="(.*)"$', dump, flags=re.MULTILINE))
+    lab = rear_shell.read_config(
+        host=socket.gethostname(), version="2.7", workflow="dump", config_dir=tmp_path, append="run"
+    )
+    assert {name: lab.get(name) for name in DUMPED} == {name: real[name] for name in DUMPED}
