@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from barctl.reasons import Reason, interpret_exit_code
 
@@ -19,6 +20,9 @@ GALERA_CONTAINER = re.compile(r"galera-bundle-podman-\d+")
 # them. The guide's chapter 3 filters galera|mysql|bundle with egrep; barctl matches exactly.
 PACEMAKER_BUNDLE = re.compile(r"[a-z0-9_.-]+-bundle-podman-\d+")
 STDERR_TAIL_LINES = 25
+
+Firmware = Literal["uefi", "bios", "unknown"]
+"""How a node boots, probed by the gate (/sys/firmware/efi); "unknown" when it cannot tell."""
 
 Progress = Callable[[str, str, str], None]
 """Told (node, step, status) as each remote step starts and ends: `barctl run`'s live lines."""
@@ -46,6 +50,8 @@ class NodeFacts:
     # The node's name in pacemaker (`crm_node -n`), which may differ from its inventory name;
     # empty when the node is not a pacemaker member.
     pacemaker_name: str = ""
+    # Rendered into local.conf as USING_UEFI_BOOTLOADER (rear_config); "unknown" leaves it out.
+    firmware: Firmware = "unknown"
 
     def cluster_name(self, node: str) -> str:
         """The name pacemaker knows this node by: the probed one, else the inventory's."""

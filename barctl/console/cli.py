@@ -124,9 +124,9 @@ def command_inventory(arguments: argparse.Namespace) -> int:
     from barctl.console import report  # noqa: PLC0415 - see the imports
     from barctl.run.resolution import resolve  # noqa: PLC0415
 
-    policy, inventory, site = _unpack(_load(arguments))
+    policy, inventory, _ = _unpack(_load(arguments))
     for name, section in policy.plans.items():
-        resolved = resolve(policy, inventory, name, site)
+        resolved = resolve(policy, inventory, name)
         excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
         print(report.inventory_text(resolved, excluded))
     return EXIT_SUCCESS
@@ -137,22 +137,20 @@ def command_plan(arguments: argparse.Namespace) -> int:
     from barctl.console import report  # noqa: PLC0415 - see the imports
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
-    policy, inventory, site = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    policy, inventory, _ = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
     print(report.plan_text(plan, assumed=True))
     print("ReaR configuration per node (firmware unknown: USING_UEFI_BOOTLOADER left to ReaR):")
     for node in resolved.nodes:
-        files = _rear_files(policy, node, "RUN_ID")
+        files = _rear_files(resolved, node, "RUN_ID")
         print(_rear_text(resolved, node, files, "RUN_ID"))
     return EXIT_SUCCESS
 
 
-def _rear_files(policy: Policy, node: Node, run_id: str) -> tuple[NodeFile, ...]:
-    from barctl.run import rear_config, resolution  # noqa: PLC0415 - see the imports
-
-    settings = resolution.rear_settings(policy.rear, node.groups)
-    return rear_config.node_files(resolution.rear_target(policy), settings, node.name, run_id)
+def _rear_files(resolved: Resolved, node: Node, run_id: str) -> tuple[NodeFile, ...]:
+    """The files the run writes on `node` (firmware unknown: no connection is made)."""
+    return resolved.target.node_files(node.name, run_id)
 
 
 def _rear_text(resolved: Resolved, node: Node, files: tuple[NodeFile, ...], run_id: str) -> str:
@@ -169,11 +167,11 @@ def command_setup(arguments: argparse.Namespace) -> int:
 
     if not arguments.render:
         raise BarctlError("setup over SSH is not built yet: use --render DIR")
-    policy, inventory, site = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    policy, inventory, _ = _unpack(_load(arguments))
+    resolved = backup.resolve(policy, inventory, arguments.plan)
     root = Path(arguments.render)
     for node in resolved.nodes:
-        files = _rear_files(policy, node, arguments.run_id)
+        files = _rear_files(resolved, node, arguments.run_id)
         for item in files:
             path = root / node.name / item.path.lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +187,7 @@ def command_precheck(arguments: argparse.Namespace) -> int:
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan, site)
+    resolved = backup.resolve(policy, inventory, arguments.plan)
     settings = backup.ssh_settings(policy, site)
     verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel)
     print(report.gate_text(verdict))

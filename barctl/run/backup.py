@@ -197,7 +197,7 @@ def perform(request: Request) -> Result:
 def _perform(request: Request) -> Result:
     policy = request.policy
     site = site_of(request)
-    resolved = resolve(policy, request.inventory, request.plan, site)
+    resolved = resolve(policy, request.inventory, request.plan)
     settings = ssh_settings(policy, site)
     check_credentials(site)
     site.state_directory.mkdir(parents=True, exist_ok=True)
@@ -338,16 +338,12 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
     store: Store,
     settings: remote.SshSettings,
 ) -> RunReport:
-    secrets_known = tuple(
-        value for name, value in resolved.target.rear_variables if "PASSWORD" in name
-    )
     with remote.SessionPool(remote.session_opener(settings)) as pool:
         environment = Environment(
             store,
             pool,
             request.clock,
             request.abort,
-            secrets=secrets_known,
             progress=request.progress,
             poll_seconds=request.poll_seconds,
             max_parallel=request.policy.ssh.max_parallel,

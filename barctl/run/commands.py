@@ -16,14 +16,13 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from barctl.model import CommandResult
+from barctl.model import CommandResult, Firmware
+from barctl.run import rear_config
 
 KILL_AFTER_SECONDS = 30
 HIERA_CONFIG = "/etc/puppet/hiera.yaml"
 MYSQL_PASSWORD_KEY = "mysql::server::root_password"  # noqa: S105 (a hiera key name)
 NODE_RUN_DIRECTORY = "/var/lib/barctl"
-REAR_RUN_CONFIG_NAME = "barctl-run"
-REAR_CONFIG_DIRECTORY = "/etc/rear"
 OPTION_FILE = "--defaults-extra-file=/dev/stdin"
 # The vendor role stops pacemaker with a one-hour request timeout (tripleo.md §2b).
 PCS_REQUEST_TIMEOUT_SECONDS = 3600
@@ -91,6 +90,21 @@ def node_name(timeout_seconds: int) -> RemoteCommand:
 def rear_version(timeout_seconds: int) -> RemoteCommand:
     """Proves ReaR is installed on the node."""
     return RemoteCommand("rear_version", ("rear", "-V"), timeout_seconds)
+
+
+def firmware(timeout_seconds: int) -> RemoteCommand:
+    """Exit 0 when the node booted through UEFI: the kernel creates /sys/firmware/efi only then;
+    ReaR's own guess (prep/default/320_include_uefi_env.sh) looks for the variables under it."""
+    return RemoteCommand("firmware", ("test", "-d", "/sys/firmware/efi"), timeout_seconds)
+
+
+def firmware_of(result: CommandResult) -> Firmware:
+    """What `firmware` answered: `test` exits 0 or 1; anything else cannot tell."""
+    if result.exit_code == 0 and result.reason is None:
+        return "uefi"
+    if result.exit_code == 1 and result.reason is None:
+        return "bios"
+    return "unknown"
 
 
 def pacemaker_status(timeout_seconds: int) -> RemoteCommand:
@@ -174,24 +188,46 @@ def make_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
     )
 
 
+# Keep the first local.conf barctl did not write ($2, never overwritten), then write stdin into
+# $1 as 0600: chmod before the write, because `>` keeps the mode of an existing file.
+_WRITE_MANAGED = (
+    'umask 077; if [ -e "$1" ] && [ ! -e "$2" ] && ! head -n 1 -- "$1" | grep -q -x -F -- "$3"; '
+    'then cp -- "$1" "$2" || exit; fi; if [ -e "$1" ]; then chmod 0600 -- "$1" || exit; fi; '
+    'cat > "$1"'
+)
+
+
+def write_local_conf(content: str, timeout_seconds: int) -> RemoteCommand:
+    """Write barctl's `/etc/rear/local.conf` (0600, from stdin); the first time it replaces a file
+    it did not write, the original is kept as `local.conf.before-barctl`."""
+    argv = (
+        "bash",
+        "-c",
+        _WRITE_MANAGED,
+        "barctl-write-local-conf",
+        rear_config.LOCAL_CONF,
+        rear_config.LOCAL_CONF_ORIGINAL,
+        rear_config.MANAGED_HEADER,
+    )
+    return RemoteCommand("write_local_conf", argv, timeout_seconds, True, stdin=content)
+
+
 def write_rear_config(content: str, timeout_seconds: int) -> RemoteCommand:
-    """Write the per-run ReaR config that names the ISO and archive after host and run id."""
-    path = f"{REAR_CONFIG_DIRECTORY}/{REAR_RUN_CONFIG_NAME}.conf"
+    """Write the per-run ReaR file (`rear_config.render_run_conf`: the run's identity only)."""
     return RemoteCommand(
         "write_rear_config",
-        ("tee", path),
+        ("tee", rear_config.RUN_CONF),
         timeout_seconds,
         True,
         stdin=content,
-        # Through bash so umask 077 applies: the file may carry the SFTP password.
+        # Through bash so umask 077 applies: nothing barctl writes on a node is world-readable.
         stdout_path="/dev/null",
     )
 
 
 def rear_mkbackup(timeout_seconds: int) -> RemoteCommand:
-    """Create the rescue ISO and the backup archive with the per-run config appended."""
-    argv = ("rear", "-v", "-C", REAR_RUN_CONFIG_NAME, "mkbackup")
-    return RemoteCommand("rear_mkbackup", argv, timeout_seconds, True)
+    """Create the rescue ISO and the backup archive with the per-run file read after local.conf."""
+    return RemoteCommand("rear_mkbackup", rear_config.rear_argv(), timeout_seconds, True)
 
 
 def database_dump(
@@ -336,25 +372,3 @@ def unpause_containers(names: tuple[str, ...], timeout_seconds: int) -> RemoteCo
 def _mysql_in(container: str, *argv: str) -> tuple[str, ...]:
     # -i keeps podman's stdin open so the option file reaches the client inside the container.
     return ("podman", "exec", "-i", container, *argv)
-
-
-def artifact_prefix(host: str, run_id: str) -> str:
-    """ISO and archive share one prefix so each pair matches (wallaby overwrote backup.tar.gz)."""
-    return f"{host}-{run_id}"
-
-
-def rear_run_config(prefix: str, variables: tuple[tuple[str, str], ...]) -> str:
-    """Per-run ReaR settings, appended after local.conf by `rear -C`; every value is quoted.
-
-    ReaR `source`s this file as root, so an unquoted value is code: a host named
-    ``ctl-0$(id>x)`` ran `id` on the node when LOGFILE was the one unquoted line. `$LOG_DIR` is
-    left to ReaR's shell and the rest of the name is a single-quoted word concatenated to it.
-    """
-    lines = [
-        "# Written by barctl for one run; read by `rear -C barctl-run` after local.conf.",
-        f"ISO_PREFIX={shlex.quote(prefix)}",
-        f"BACKUP_PROG_ARCHIVE={shlex.quote(prefix)}",
-        f'LOGFILE="$LOG_DIR/"{shlex.quote(f"rear-{prefix}.log")}',
-    ]
-    lines += [f"{name}={shlex.quote(value)}" for name, value in variables]
-    return "\n".join(lines) + "\n"

@@ -196,8 +196,9 @@ def probe_node(runner: Runner, node: Node, *, pacemaker: bool, timeout: int) -> 
     try:
         prober.checked(commands.node_name(timeout), "shell failed")
         prober.checked(commands.rear_version(timeout), "rear not installed")
+        firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
-        probe = replace(probe, facts=NodeFacts(tuple(names)))
+        probe = replace(probe, facts=NodeFacts(tuple(names), firmware=firmware))
         if pacemaker:
             facts, status = _pacemaker_facts(prober, probe.facts)
             probe = replace(probe, facts=facts, pacemaker=status)

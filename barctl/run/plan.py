@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from barctl.model import Node, NodeFacts
-from barctl.run import commands
+from barctl.model import Firmware, Node, NodeFacts
+from barctl.run import commands, rear_config
 from barctl.run.commands import RemoteCommand
+from barctl.run.rear_config import NodeFile, RearSettings, RearTarget
 
 UNDERCLOUD_DATABASE_CONTAINER = "mysql"
 
@@ -47,24 +48,27 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class BackupTarget:
-    """Where ReaR writes, and how barctl checks it is there and verifies what landed."""
+    """Where ReaR writes, how barctl checks it is there, and each node's ReaR settings."""
 
     node: Node
     directory: str
-    rear_variables: tuple[tuple[str, str], ...]
-    # SFTP: BACKUP_URL=iso:// puts the archive inside the ISO, and lftp uploads the ISO straight
-    # into the URL's path, with no per-host directory (docs/reference/tripleo.md).
-    iso_only: bool = False
+    rear: RearTarget
+    # The policy's `rear` section per node name (group overrides resolved); others get defaults.
+    settings: tuple[tuple[str, RearSettings], ...] = ()
+
+    def settings_for(self, host: str) -> RearSettings:
+        """The ReaR settings of node `host`."""
+        return dict(self.settings).get(host, RearSettings())
+
+    def node_files(
+        self, host: str, run_id: str, firmware: Firmware = "unknown"
+    ) -> tuple[NodeFile, ...]:
+        """local.conf and the per-run file of node `host` for run `run_id` (rear_config)."""
+        return rear_config.node_files(self.rear, self.settings_for(host), host, run_id, firmware)
 
     def artifact_paths(self, host: str, run_id: str) -> tuple[str, ...]:
         """The files a node's ReaR run must leave on the target: ISO and archive, or the ISO."""
-        prefix = commands.artifact_prefix(host, run_id)
-        if self.iso_only:
-            return (f"{self.directory}/{prefix}.iso",)
-        return (
-            f"{self.directory}/{host}/{prefix}.iso",
-            f"{self.directory}/{host}/{prefix}.tar.gz",
-        )
+        return rear_config.artifact_paths(self.rear, self.settings_for(host), host, run_id)
 
 
 @dataclass(frozen=True)
@@ -140,18 +144,16 @@ def _undo(node: str, key: str) -> Step:
     return Step(node, StepKind.UNDO, undo_key=key)
 
 
-def rear_steps(node: str, context: Context) -> tuple[Step, ...]:
-    """Write the per-run ReaR config naming ISO and archive, then run `rear mkbackup`."""
-    prefix = commands.artifact_prefix(node, context.run_id)
-    variables = (
-        ("NETFS_PREFIX", node),
-        ("OUTPUT_PREFIX", node),
-        *context.target.rear_variables,
-    )
-    content = commands.rear_run_config(prefix, variables)
+def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
+    """Write barctl's local.conf and the run's identity, then `rear -C barctl-run mkbackup`.
+
+    local.conf is rewritten every run: the rescue system reads it without `-C`, so it must be
+    the policy's, not a vendor or hand-edited one (rear_config)."""
+    local_conf, run_conf = context.target.node_files(node, context.run_id, facts.firmware)
     timeouts = context.timeouts
     return (
-        _command(node, commands.write_rear_config(content, timeouts.command)),
+        _command(node, commands.write_local_conf(local_conf.content, timeouts.command)),
+        _command(node, commands.write_rear_config(run_conf.content, timeouts.command)),
         _command(node, commands.rear_mkbackup(timeouts.rear)),
     )
 
@@ -242,7 +244,7 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
                 ),
             )
         )
-    steps += (*rear_steps(node.name, context), verify_step(node.name))
+    steps += (*rear_steps(node.name, facts, context), verify_step(node.name))
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(
         context.plan, context.run_id, "live", (node,), context.target, phases, context.timeouts
@@ -273,7 +275,7 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         stop = commands.pcs_cluster_stop(timeouts.command)
         start = commands.pcs_cluster_start(timeouts.command)
         steps.append(_guarded(name, stop, start, "pacemaker"))
-    steps += rear_steps(name, context)
+    steps += rear_steps(name, facts, context)
     # Everything this node changed comes back before the rejoin wait: a peer lost during the
     # wait fails the run at once, and ceph must not stay down with it (issue 8 finding 7).
     if facts.pacemaker_member:
@@ -305,6 +307,10 @@ def build_rolling_plan(
         tuple(phases),
         context.timeouts,
     )
+
+
+def _rear_and_verify(node: str, found: NodeFacts, context: Context) -> tuple[Step, ...]:
+    return (*rear_steps(node, found, context), verify_step(node))
 
 
 def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:
@@ -386,9 +392,7 @@ def build_offline_plan(
         *configuration,
         _each("stop ceph", nodes, lambda node: _stop_ceph(node.name, facts[node.name], timeout)),
         *stop_cluster,
-        _each(
-            "rear", nodes, lambda node: (*rear_steps(node.name, context), verify_step(node.name))
-        ),
+        _each("rear", nodes, lambda node: _rear_and_verify(node.name, facts[node.name], context)),
         *start_cluster,
         _each("resume", nodes, lambda node: _resume(node.name, facts[node.name])),
     )

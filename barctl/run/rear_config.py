@@ -1,7 +1,7 @@
 """Each node's ReaR configuration, rendered purely from the policy and the node's facts.
 
-Pure: frozen inputs in, file contents out. `barctl setup` places `local.conf`; every run writes the
-per-run file and runs `rear -C barctl-run mkbackup` (plan.rear_steps).
+Pure: frozen inputs in, file contents out. Every run writes `local.conf` and the per-run file and
+runs `rear -C barctl-run mkbackup` (plan.rear_steps); `barctl setup --render` shows the same files.
 
 Why two files, and what goes where (read in ReaR 2.4, 2.6, 2.7 and 2.8, `/usr/share/rear`):
 
@@ -45,8 +45,14 @@ import shlex
 from dataclasses import dataclass
 from typing import Literal
 
+from barctl.model import Firmware
+
 REAR_CONFIG_DIRECTORY = "/etc/rear"
 LOCAL_CONF = f"{REAR_CONFIG_DIRECTORY}/local.conf"
+# Where the first local.conf barctl replaces is kept (a vendor or hand-written one), never
+# overwritten afterwards: the operator's original stays recoverable.
+LOCAL_CONF_ORIGINAL = f"{LOCAL_CONF}.before-barctl"
+MANAGED_HEADER = "# Managed by barctl: rewritten before every run from the barctl policy."
 RUN_CONFIG_NAME = "barctl-run"
 RUN_CONF = f"{REAR_CONFIG_DIRECTORY}/{RUN_CONFIG_NAME}.conf"
 # ReaR's own default, written out so that a site.conf or an old vendor value cannot change it.
@@ -61,7 +67,6 @@ COMPRESSION: dict[str, tuple[tuple[str, ...], str]] = {
     "none": ((), ""),
 }
 LFTP_OPTIONS = 'set sftp:connect-program "ssh -a -x -o BatchMode=yes"'
-Firmware = Literal["uefi", "bios", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -170,8 +175,8 @@ def render_local_conf(
     """`/etc/rear/local.conf` for one node: a function of the policy and the node's firmware
     ("unknown" leaves USING_UEFI_BOOTLOADER to ReaR's own detection)."""
     lines = [
-        "# Managed by barctl: rewritten by `barctl setup`, checked before every run.",
-        "# Local edits are reported as drift; change the barctl policy instead.",
+        MANAGED_HEADER,
+        "# Local edits are replaced: change the barctl policy instead.",
         'OUTPUT="ISO"',
         'BACKUP="NETFS"',
         *_target_lines(target),

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from barctl import redaction
 from barctl.config.inventory import Host, Inventory, resolve_user
 from barctl.config.policy import Policy
 from barctl.config.policy_rear import RearSection
-from barctl.config.policy_sections import NfsTarget, SftpTarget, TimeoutsSection
+from barctl.config.policy_sections import TimeoutsSection
 from barctl.config.policy_site import UnusableCredential, read_credential_file
 from barctl.config.site import Site
 from barctl.errors import BarctlError
@@ -58,51 +57,25 @@ def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
     return Node(host.name, address, user, policy.ssh.port, host.groups)
 
 
-RearVariables = tuple[tuple[str, str], ...]
-
-
-def _nfs_variables(nfs: NfsTarget) -> tuple[str, str, RearVariables]:
-    """Address, directory and ReaR variables of an NFS target: ISO and archive on the export."""
-    url = f"nfs://{nfs.server}{nfs.export}"
-    return nfs.server, nfs.export, (("BACKUP", "NETFS"), ("OUTPUT_URL", url), ("BACKUP_URL", url))
-
-
-def _sftp_variables(sftp: SftpTarget, site: Site) -> tuple[str, str, RearVariables]:
-    """Address, directory and ReaR variables of an SFTP target: the archive inside the ISO."""
-    password_file = site.sftp_password_file
-    password = (
-        read_credential(password_file, "SFTP password file", one_line=True) if password_file else ""
-    )
-    redaction.register_secret(password)
-    variables = (
-        ("OUTPUT_URL", f"sftp://{sftp.host}{sftp.path}"),
-        ("BACKUP_URL", "iso:///backup"),
-        ("OUTPUT_LFTP_USERNAME", sftp.user),
-        ("OUTPUT_LFTP_PASSWORD", password),
-    )
-    return sftp.host, sftp.path, variables
-
-
-def _target(policy: Policy, inventory: Inventory, site: Site) -> planning.BackupTarget:
+def _target(policy: Policy, inventory: Inventory, nodes: tuple[Node, ...]) -> planning.BackupTarget:
+    """The node barctl checks the target on, the target as ReaR names it, and each plan node's
+    ReaR settings. No credential: SFTP uploads with root's SSH key on each node (rear_config)."""
     section = policy.backup_target
     name = section.node
     if name is None and "BackupNode" in inventory.groups:
         backup_hosts = inventory.hosts_in(["BackupNode"])
         name = backup_hosts[0].name if len(backup_hosts) == 1 else None
-    if section.nfs is not None:
-        address, directory, variables = _nfs_variables(section.nfs)
-    else:
-        assert section.sftp is not None
-        address, directory, variables = _sftp_variables(section.sftp, site)
+    rear = rear_target(policy)
     if name is not None and name in inventory.hosts:
         node = _node(policy, inventory, inventory.hosts[name])
     else:
         user = policy.ssh.user or policy.ssh.default_user
-        node = Node(name or address, name or address, user, policy.ssh.port)
-    return planning.BackupTarget(node, directory, variables, iso_only=section.sftp is not None)
+        node = Node(name or rear.host, name or rear.host, user, policy.ssh.port)
+    settings = tuple((each.name, rear_settings(policy.rear, each.groups)) for each in nodes)
+    return planning.BackupTarget(node, rear.path, rear, settings)
 
 
-def resolve(policy: Policy, inventory: Inventory, name: str, site: Site) -> Resolved:
+def resolve(policy: Policy, inventory: Inventory, name: str) -> Resolved:
     """Nodes of plan `name` (inventory groups, file order) and the backup target."""
     plans = dict(policy.plans.items())
     if name not in plans:
@@ -111,7 +84,7 @@ def resolve(policy: Policy, inventory: Inventory, name: str, site: Site) -> Reso
     hosts = inventory.hosts_in(list(section.groups))
     nodes = tuple(_node(policy, inventory, host) for host in hosts)
     mode = getattr(section, "mode", "live")
-    target = _target(policy, inventory, site)
+    target = _target(policy, inventory, nodes)
     return Resolved(name, mode, nodes, target, plan_timeouts(section.timeouts))
 
 

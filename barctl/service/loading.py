@@ -49,7 +49,7 @@ def load(config: str | None, environ: Mapping[str, str]) -> Loaded:
         raise InputError(problems + error.problems) from None
     problems += check_policy_against_inventory(policy, document, inventory.group_names())
     if not problems:
-        problems += _resolution_problems(policy, document, inventory, site)
+        problems += _resolution_problems(policy, document, inventory)
     if problems:
         raise InputError(problems)
     return Loaded(policy, inventory, path, site)
@@ -71,15 +71,15 @@ def _unknown_stack_problems(
 
 
 def _resolution_problems(
-    policy: Policy, document: YamlDocument, inventory: Inventory, site: Site
+    policy: Policy, document: YamlDocument, inventory: Inventory
 ) -> list[SourceProblem]:
-    """What `run` would resolve without connecting (addresses, target, password), per plan."""
+    """What `run` would resolve without connecting (addresses, target), per plan."""
     from barctl.run.resolution import resolve  # noqa: PLC0415 - it imports the SSH layer
 
     problems = []
     for name, plan in policy.plans.items():
         try:
-            resolved = resolve(policy, inventory, name, site)
+            resolved = resolve(policy, inventory, name)
         except BarctlError as error:
             message = str(error)
             key: tuple[str, ...] = ("plans", name)

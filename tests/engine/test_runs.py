@@ -72,9 +72,9 @@ def test_undercloud_backup_dumps_then_runs_rear(lab: Lab, policy: Path) -> None:
     assert changes(lab, "undercloud") == ["mysqldump", "rear mkbackup"]
     run = history(policy)[0]
     assert run["outcome"] == "success"
-    files = sorted(path.name for path in (lab.export_directory / "undercloud").iterdir())
     run_id = run["run_id"]
-    assert f"undercloud-{run_id}.iso" in files and f"undercloud-{run_id}.tar.gz" in files
+    files = sorted(path.name for path in (lab.export_directory / "undercloud" / run_id).iterdir())
+    assert f"undercloud-{run_id}.iso" in files and "backup.tar.gz" in files
 
 
 def test_rolling_backup_takes_controllers_out_one_at_a_time(lab: Lab, policy: Path) -> None:

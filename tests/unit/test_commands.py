@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from barctl.run import commands
+from barctl.run import commands, rear_config
+from tests.fakes import failed, lost, ok
 
 
 def test_render_wraps_in_server_side_timeout_for_root() -> None:
@@ -80,15 +81,6 @@ def test_client_timeout_exceeds_server_side_limit() -> None:
     assert commands.client_timeout_seconds(command) > 100 + commands.KILL_AFTER_SECONDS
 
 
-def test_rear_run_config_names_iso_and_archive_alike() -> None:
-    """ISO and archive share one prefix carrying host and run id, so each pair matches."""
-    prefix = commands.artifact_prefix("ctl-0", "20261125T010203Z-controlplane-ab12")
-    text = commands.rear_run_config(prefix, (("BACKUP_URL", "nfs://10.0.0.1/ctl_plane_backups"),))
-    assert "ISO_PREFIX=ctl-0-20261125T010203Z-controlplane-ab12" in text
-    assert "BACKUP_PROG_ARCHIVE=ctl-0-20261125T010203Z-controlplane-ab12" in text
-    assert "BACKUP_URL=nfs://10.0.0.1/ctl_plane_backups" in text
-
-
 def test_state_changing_commands_are_marked() -> None:
     """Probes are read-only; stops, pauses, desync and rear change state."""
     assert not commands.pcs_status(5).changes_state
@@ -98,30 +90,45 @@ def test_state_changing_commands_are_marked() -> None:
     assert commands.rear_mkbackup(5).changes_state
 
 
-def test_rear_run_config_runs_no_code_when_sourced(tmp_path: Path) -> None:
-    """Sourced by a real shell as ReaR does, hostile names stay literal values and run nothing."""
-    hostile = "ctl-0$(touch sub1)`touch sub2`;touch sub3'\"$HOME"
-    prefix = commands.artifact_prefix(hostile, "20261125T010203Z-controlplane-ab12")
-    text = commands.rear_run_config(prefix, (("NETFS_PREFIX", hostile), ("OUTPUT_URL", hostile)))
-    config = tmp_path / "barctl-run.conf"
-    config.write_text(text)
-    script = (
-        'LOG_DIR=/var/log/rear; source "$1"; '
-        'printf "%s\\n" "$LOGFILE" "$ISO_PREFIX" "$BACKUP_PROG_ARCHIVE" '
-        '"$NETFS_PREFIX" "$OUTPUT_URL"'
-    )
-    completed = subprocess.run(
-        ["bash", "-c", script, "bash", str(config)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert completed.stdout.splitlines() == [
-        f"/var/log/rear/rear-{prefix}.log",
-        prefix,
-        prefix,
-        hostile,
-        hostile,
-    ]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["barctl-run.conf"]
+def _write_local_conf(root: Path, content: str) -> None:
+    """Run write_local_conf's own argv with its paths moved under `root`."""
+    command = commands.write_local_conf(content, 10)
+    local, original = root / "local.conf", root / "local.conf.before-barctl"
+    argv = (*command.argv[:-3], str(local), str(original), command.argv[-1])
+    subprocess.run(argv, input=command.stdin, text=True, check=True)
+
+
+def test_write_local_conf_keeps_the_first_foreign_file_once(tmp_path: Path) -> None:
+    """A local.conf barctl did not write is kept as local.conf.before-barctl, never overwritten
+    later; barctl's own file is not copied; what is written is 0600."""
+    local = tmp_path / "local.conf"
+    local.write_text("BACKUP_URL=nfs://vendor/old\n")
+    local.chmod(0o644)
+    ours = rear_config.MANAGED_HEADER + "\nOUTPUT=ISO\n"
+    _write_local_conf(tmp_path, ours)
+    original = tmp_path / "local.conf.before-barctl"
+    assert original.read_text() == "BACKUP_URL=nfs://vendor/old\n"
+    assert local.read_text() == ours
+    assert local.stat().st_mode & 0o777 == 0o600
+    assert original.stat().st_mode & 0o077 == 0
+    local.write_text("# edited by hand\n")
+    _write_local_conf(tmp_path, ours)
+    assert original.read_text() == "BACKUP_URL=nfs://vendor/old\n"
+    _write_local_conf(tmp_path, ours + "ISO_DEFAULT=manual\n")
+    assert original.read_text() == "BACKUP_URL=nfs://vendor/old\n"
+
+
+def test_write_local_conf_without_an_existing_file_copies_nothing(tmp_path: Path) -> None:
+    """On a node with no local.conf there is no original to keep."""
+    _write_local_conf(tmp_path, rear_config.MANAGED_HEADER + "\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["local.conf"]
+
+
+def test_firmware_answer_is_read_from_test_exit_status() -> None:
+    """`test -d /sys/firmware/efi`: 0 is UEFI, 1 BIOS, anything else (127, lost) unknown."""
+    assert commands.firmware(5).argv == ("test", "-d", "/sys/firmware/efi")
+    assert not commands.firmware(5).changes_state
+    assert commands.firmware_of(ok()) == "uefi"
+    assert commands.firmware_of(failed(1)) == "bios"
+    assert commands.firmware_of(failed(127)) == "unknown"
+    assert commands.firmware_of(lost()) == "unknown"

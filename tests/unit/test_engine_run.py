@@ -16,13 +16,16 @@ from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
 from barctl.run import plan
 from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution, RunReport
+from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 from tests.fakes import Answer, FakeRunner, failed, lost, ok, unreachable
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 NODES = (Node("cluster01", "198.18.0.1", "root"), Node("cluster02", "198.18.0.2", "root"))
-TARGET = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/backups", ())
+TARGET = plan.BackupTarget(
+    Node("backup-0", "198.18.0.9", "root"), "/backups", RearTarget("nfs", "198.18.0.9", "/backups")
+)
 CHANGES = ("ceph_stop", "pcs_cluster_stop", "rear_mkbackup", "pcs_cluster_start", "ceph_start")
 
 

@@ -12,12 +12,17 @@ from barctl.errors import BarctlError
 from barctl.model import Node
 from barctl.run import backup
 from barctl.run.plan import BackupTarget
+from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 
 
 def resolved(name: str, nodes: tuple[str, ...]) -> backup.Resolved:
     """A resolved plan over the named nodes."""
-    target = BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/ctl_plane_backups", ())
+    target = BackupTarget(
+        Node("backup-0", "198.18.0.9", "root"),
+        "/ctl_plane_backups",
+        RearTarget("nfs", "198.18.0.9", "/ctl_plane_backups"),
+    )
     members = tuple(Node(node, "198.18.0.1", "root") for node in nodes)
     return backup.Resolved(name, "rolling", members, target, plan_timeouts(TimeoutsSection()))
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import plan
+from barctl.run import plan, rear_config
 from barctl.run.plan import StepKind
+from barctl.run.rear_config import RearSettings, RearTarget
 from barctl.run.resolution import plan_timeouts
 
-TARGET = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/ctl_plane_backups", ())
+TARGET = plan.BackupTarget(
+    Node("backup-0", "198.18.0.9", "root"),
+    "/ctl_plane_backups",
+    RearTarget("nfs", "198.18.0.9", "/ctl_plane_backups"),
+)
 CONTEXT = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET, "pw")
 NODES = tuple(Node(f"ctl-{index}", f"198.18.0.{index + 1}", "root") for index in range(3))
 
@@ -54,6 +61,7 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
         "pacemaker_cib",
         "ceph_stop",
         "pcs_cluster_stop",
+        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "undo:pacemaker",
@@ -90,6 +98,7 @@ def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
     built = plan.build_rolling_plan((messaging,), {"msg-0": NodeFacts(("rabbitmq",))}, CONTEXT)
     assert names(built.phases[1].steps[0][1]) == [
         "check_peers",
+        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
@@ -126,6 +135,7 @@ def test_undercloud_plan_dumps_then_runs_rear() -> None:
     assert names(steps) == [
         "make_run_directory",
         "database_dump",
+        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
@@ -135,12 +145,36 @@ def test_undercloud_plan_dumps_then_runs_rear() -> None:
     assert dump.stdout_path == "/var/lib/barctl/RUN/openstack-backup-mysql.sql"
 
 
-def test_artifact_paths_pair_iso_and_archive() -> None:
-    """Verification looks for the ISO and archive named after host and run id."""
+def test_artifact_paths_are_the_run_directory_under_the_export() -> None:
+    """Verification looks for the ISO and the archive in `<export>/<node>/<run>/`: the names
+    the per-run file gives (NETFS_PREFIX/OUTPUT_PREFIX, ISO_PREFIX), not the old flat ones."""
     assert TARGET.artifact_paths("ctl-1", "RUN") == (
-        "/ctl_plane_backups/ctl-1/ctl-1-RUN.iso",
-        "/ctl_plane_backups/ctl-1/ctl-1-RUN.tar.gz",
+        "/ctl_plane_backups/ctl-1/RUN/ctl-1-RUN.iso",
+        "/ctl_plane_backups/ctl-1/RUN/backup.tar.gz",
     )
+
+
+def test_rear_steps_write_the_rendered_local_conf_and_the_run_identity() -> None:
+    """The run writes local.conf rendered for the node's firmware and settings, then the per-run
+    file naming only the run, then `rear -v -C barctl-run mkbackup`."""
+    settings = RearSettings(networking_preparation_commands=("ip link set br-ex up",))
+    target = replace(TARGET, settings=(("ctl-1", settings),))
+    context = replace(CONTEXT, target=target)
+    facts = replace(controller_facts("ctl-1"), firmware="uefi")
+    local, run, rear = plan.rear_steps("ctl-1", facts, context)
+    rear_target = TARGET.rear
+    assert local.command is not None and run.command is not None and rear.command is not None
+    assert local.command.stdin == rear_config.render_local_conf(rear_target, settings, "uefi")
+    assert "USING_UEFI_BOOTLOADER=1" in local.command.stdin
+    assert "NETWORKING_PREPARATION_COMMANDS=( 'ip link set br-ex up' )" in local.command.stdin
+    assert local.command.argv[-3:] == (
+        "/etc/rear/local.conf",
+        "/etc/rear/local.conf.before-barctl",
+        rear_config.MANAGED_HEADER,
+    )
+    assert run.command.stdin == rear_config.render_run_conf("ctl-1", "RUN")
+    assert run.command.argv == ("tee", "/etc/rear/barctl-run.conf")
+    assert rear.command.argv == ("rear", "-v", "-C", "barctl-run", "mkbackup")
 
 
 def test_check_steps_never_change_state() -> None:
@@ -153,5 +187,9 @@ def test_check_steps_never_change_state() -> None:
 
 def test_sftp_target_expects_one_iso_in_the_url_path() -> None:
     """With SFTP the archive is inside the ISO, uploaded without a per-host directory."""
-    sftp = plan.BackupTarget(Node("backup-0", "198.18.0.9", "root"), "/srv/backups", (), True)
+    sftp = plan.BackupTarget(
+        Node("backup-0", "198.18.0.9", "root"),
+        "/srv/backups",
+        RearTarget("sftp", "198.18.0.9", "/srv/backups", "barctl"),
+    )
     assert sftp.artifact_paths("ctl-1", "RUN") == ("/srv/backups/ctl-1-RUN.iso",)

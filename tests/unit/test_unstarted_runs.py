@@ -82,13 +82,13 @@ def runs(policy_path: Path) -> list[RunRecord]:
         return store.history(limit=100)
 
 
-def test_a_deleted_sftp_password_file_records_a_failed_run_naming_it(site: Path) -> None:
-    """The password file removed after load: outcome failed, reason names the file and cause."""
+def test_a_deleted_private_key_records_a_failed_run_naming_it(site: Path) -> None:
+    """The SSH key removed after load: outcome failed, reason names the file and cause."""
     prepared = request(site)
-    (site.parent / "sftp_password").unlink()
+    (site.parent / "id_ed25519").unlink()
     result = backup.perform(prepared)
     assert result.outcome is RunOutcome.FAILED
-    assert "cannot read the SFTP password file" in result.summary
+    assert "cannot read the SSH private key" in result.summary
     assert "No such file or directory" in result.summary
     (run,) = runs(site)
     assert (run.run_id, run.outcome, run.summary) == (
@@ -103,7 +103,6 @@ def test_a_deleted_sftp_password_file_records_a_failed_run_naming_it(site: Path)
 @pytest.mark.parametrize(
     ("broken", "expected"),
     [
-        ("sftp_password", "the SFTP password file {path} is empty"),
         ("id_ed25519", "the SSH private key {path} is empty"),
         ("known_hosts", "the SSH known_hosts file {path} is empty"),
     ],
@@ -120,20 +119,18 @@ def test_an_emptied_credential_file_records_a_failed_run(
     assert [run.summary for run in runs(site)] == [f"could not start: {expected.format(path=path)}"]
 
 
-def test_a_password_file_that_is_not_utf8_or_a_directory_records_a_failed_run(site: Path) -> None:
+def test_a_key_file_that_is_not_utf8_or_a_directory_records_a_failed_run(site: Path) -> None:
     """Non-UTF-8 bytes, then a directory in its place: two failed rows, each with its cause."""
     prepared = request(site)
-    password_file = site.parent / "sftp_password"
-    password_file.write_bytes(b"\xff\xfe")
+    key_file = site.parent / "id_ed25519"
+    key_file.write_bytes(b"\xff\xfe")
     backup.perform(prepared)
-    password_file.unlink()
-    password_file.mkdir()
+    key_file.unlink()
+    key_file.mkdir()
     backup.perform(prepared)
     summaries = [run.summary for run in runs(site)]
-    assert summaries[1].endswith(f"the SFTP password file {password_file} is not UTF-8 text")
-    assert summaries[0].endswith(
-        f"cannot read the SFTP password file {password_file}: Is a directory"
-    )
+    assert summaries[1].endswith(f"the SSH private key {key_file} is not UTF-8 text")
+    assert summaries[0].endswith(f"cannot read the SSH private key {key_file}: Is a directory")
 
 
 def test_an_unresolvable_plan_records_a_failed_run(site: Path) -> None:
@@ -169,7 +166,7 @@ def test_an_unexpected_error_is_recorded_with_its_type_and_redacted(site: Path) 
 def test_a_dry_run_that_cannot_start_records_nothing(site: Path) -> None:
     """Dry runs are recorded nowhere, also when they fail."""
     prepared = request(site, dry_run=True)
-    (site.parent / "sftp_password").unlink()
+    (site.parent / "id_ed25519").unlink()
     assert backup.perform(prepared).outcome is RunOutcome.FAILED
     assert runs(site) == []
 
@@ -177,9 +174,9 @@ def test_a_dry_run_that_cannot_start_records_nothing(site: Path) -> None:
 def test_history_that_cannot_record_is_a_clean_error(site: Path) -> None:
     """The state directory unusable as well: RunNotRecordedError giving both reasons."""
     prepared = request(site)
-    (site.parent / "sftp_password").unlink()
+    (site.parent / "id_ed25519").unlink()
     (site.parent / "state").write_text("not a directory")
-    with pytest.raises(BarctlError, match=r"cannot read the SFTP password file.*not recorded"):
+    with pytest.raises(BarctlError, match=r"cannot read the SSH private key.*not recorded"):
         backup.perform(prepared)
 
 
