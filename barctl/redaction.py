@@ -1,7 +1,7 @@
 """Secrets never written anywhere: the process's registry of values to redact, and the one
 redaction function used by the history (at its write methods), the log pipeline and the CLI.
 
-A secret (the MySQL password read from hiera, the SFTP password read from its file) is
+A secret (the MySQL password read from hiera) is
 registered the moment barctl learns it; every string written afterwards passes through
 `SECRETS.redact` (issue 8 finding 4: a remote error quoting the password reached the history).
 """

@@ -257,12 +257,3 @@ def effective_private_key(policy: Policy, environ: Mapping[str, str]) -> Path:
     """$CREDENTIALS_DIRECTORY/ssh_key when CREDENTIALS_DIRECTORY is set, else ssh.private_key."""
     credentials = _environment_path(environ, "CREDENTIALS_DIRECTORY")
     return credentials / "ssh_key" if credentials else policy.ssh.private_key
-
-
-def effective_sftp_password_file(policy: Policy, environ: Mapping[str, str]) -> Path | None:
-    """$CREDENTIALS_DIRECTORY/sftp_password when set, else sftp.password_file; None for nfs."""
-    sftp = policy.backup_target.sftp
-    if sftp is None:
-        return None
-    credentials = _environment_path(environ, "CREDENTIALS_DIRECTORY")
-    return credentials / "sftp_password" if credentials else sftp.password_file

@@ -48,7 +48,7 @@ HEADER = """\
 # Durations are integer seconds; their keys end in _seconds; each has a range, given below.
 # Users are login names (lowercase letters, digits, _ . -; at most 32); addresses are IP literals
 # or RFC 1123 host names; remote paths are absolute, normalized, letters digits and . _ - + @ , =
-# / only. `barctl validate` also checks the SSH key, known_hosts and SFTP password files, and
+# / only. `barctl validate` also checks the SSH key and known_hosts files, and
 # resolves every plan's nodes: after it says valid, no command fails on configuration.
 # Keys marked [required] must be present; every other key shows its default (or an example,
 # where the comment says so).

@@ -46,11 +46,15 @@ _LIMITS = {
     "less_than_equal": "must be at most {le}",
     "less_than": "must be less than {lt}",
 }
+_SFTP_KEY_ONLY = (
+    "no longer used: ReaR uploads with root's SSH key on each node; a password would sit in"
+    " lftp's argv (2.8) or in the ISO; remove the key"
+)
 _UNKNOWN_KEY_MESSAGES: dict[tuple[str, ...], str] = {
-    ("backup_target", "sftp", "password"): (
-        "inline passwords are not accepted: put the password in a file named by password_file"
-        " (mode 0600), or in a systemd credential named sftp_password"
-    ),
+    # ReaR 2.4-2.7 have no OUTPUT_LFTP_PASSWORD; 2.8 puts it in lftp's argv, and any config
+    # file is copied into the ISO (build/GNU/Linux/100_copy_as_is.sh): keys only (issue 10).
+    ("backup_target", "sftp", "password"): _SFTP_KEY_ONLY,
+    ("backup_target", "sftp", "password_file"): _SFTP_KEY_ONLY,
     ("plans", "undercloud", "mode"): (
         "mode (rolling | offline) applies only to the controlplane plan"
     ),

@@ -187,19 +187,13 @@ class NfsTarget(_Model):
 
 
 class SftpTarget(_Model):
-    """An SFTP location; the password is read from a file (or a systemd credential)."""
+    """An SFTP location; ReaR's lftp logs in with root's SSH key on each node (no password)."""
 
     host: Host = Field(description="SFTP server address.", examples=["192.168.24.250"])
     user: User = Field(description="SFTP login name.", examples=["backup"])
     path: RemotePath = Field(
         description="Directory on the server, absolute and normalized (as nfs.export).",
         examples=["/srv/backups"],
-    )
-    password_file: LocalPath = Field(
-        description="File holding the password on one line, absolute; the password is never"
-        " written inline in the policy. $CREDENTIALS_DIRECTORY/sftp_password wins when systemd"
-        " passes credentials.",
-        examples=[Path("/etc/barctl/credentials/sftp_password")],
     )
 
 

@@ -1,8 +1,8 @@
-"""Credential files (SSH key, known_hosts, SFTP password): the one reader, and the checks at load.
+"""Credential files (SSH key, known_hosts): the one reader, and the checks at load.
 
 `load_policy` stays pure (it reads only the policy file); `check_site` looks at the machine: the
-SSH private key, the known_hosts file and the SFTP password file (or the systemd credentials that
-replace them). Before it existed, a missing password file passed `validate`, crashed `plan` and
+SSH private key and the known_hosts file (or the systemd credential that replaces the key).
+Before it existed, a missing credential file passed `validate`, crashed `plan` and
 `run` with a traceback, and made every scheduled run of the daemon vanish (issue 8 finding 5).
 Each problem is located at the policy key that names the file, with the operating system's reason.
 
@@ -38,17 +38,14 @@ def check_site(site: Site, locator: ProblemLocator) -> list[SourceProblem]:
     # accept-new exists to start from an empty known_hosts (new keys go to barctl's own file);
     # in strict mode an empty one would refuse every node.
     empty_known_hosts = site.accept_new_hosts_file is not None
-    checks: list[tuple[tuple[str, ...], Path, str, bool, bool]] = [
-        (("ssh", "private_key"), site.private_key, "ssh_key", False, False),
-        (("ssh", "known_hosts"), site.known_hosts, "", False, empty_known_hosts),
+    checks: list[tuple[tuple[str, ...], Path, str, bool]] = [
+        (("ssh", "private_key"), site.private_key, "ssh_key", False),
+        (("ssh", "known_hosts"), site.known_hosts, "", empty_known_hosts),
     ]
-    if site.sftp_password_file is not None:
-        key = ("backup_target", "sftp", "password_file")
-        checks.append((key, site.sftp_password_file, "sftp_password", True, False))
     problems = []
-    for key_path, path, credential, one_line, may_be_empty in checks:
+    for key_path, path, credential, may_be_empty in checks:
         try:
-            read_credential_file(path, one_line=one_line, may_be_empty=may_be_empty)
+            read_credential_file(path, may_be_empty=may_be_empty)
         except UnusableCredential as reason:
             systemd = credential and site.systemd_credentials
             origin = f"systemd credential {credential} " if systemd else ""
@@ -56,7 +53,7 @@ def check_site(site: Site, locator: ProblemLocator) -> list[SourceProblem]:
     return problems
 
 
-def read_credential_file(path: Path, *, one_line: bool = False, may_be_empty: bool = False) -> str:
+def read_credential_file(path: Path, *, may_be_empty: bool = False) -> str:
     """The stripped UTF-8 text of a credential file; UnusableCredential saying why not."""
     try:
         text = _read(path).decode("utf-8").strip()
@@ -64,8 +61,6 @@ def read_credential_file(path: Path, *, one_line: bool = False, may_be_empty: bo
         raise UnusableCredential("is not UTF-8 text") from None
     if not text and not may_be_empty:
         raise UnusableCredential("is empty")
-    if one_line and ("\n" in text or "\r" in text):
-        raise UnusableCredential("has more than one line: the password is the whole first line")
     return text
 
 

@@ -16,7 +16,6 @@ from barctl.config.policy import (
     Policy,
     effective_private_key,
     effective_runtime_directory,
-    effective_sftp_password_file,
     effective_state_directory,
 )
 
@@ -34,7 +33,6 @@ class Site:
     known_hosts: Path
     # accept-new records new host keys here; None in strict mode (never written).
     accept_new_hosts_file: Path | None
-    sftp_password_file: Path | None
     # Whether the credential files come from systemd's LoadCredential= (named in messages).
     systemd_credentials: bool
     log_format: str
@@ -51,7 +49,6 @@ class Site:
             private_key=effective_private_key(policy, environ),
             known_hosts=policy.ssh.known_hosts,
             accept_new_hosts_file=state / ACCEPTED_HOSTS_FILE_NAME if accept_new else None,
-            sftp_password_file=effective_sftp_password_file(policy, environ),
             systemd_credentials=bool(environ.get("CREDENTIALS_DIRECTORY", "").split(":")[0]),
             log_format=environ.get("BARCTL_LOG_FORMAT") or policy.log.format,
             environ=dict(environ),

@@ -36,8 +36,8 @@ class StoreConnection:
     """One connection to `history.db`, safe to share between threads (`with Store.open(path)`).
 
     Every free-text value written (run summaries, node reasons, step commands and stderr, undo
-    payloads) passes through `_redacted` first: a remote error message may quote the MySQL or
-    SFTP password, and the history is read by `barctl history`, metrics and anyone with the
+    payloads) passes through `_redacted` first: a remote error message may quote the MySQL
+    password, and the history is read by `barctl history`, metrics and anyone with the
     file (issue 8 finding 4). Identifiers (run id, plan, node, step names) are not redacted.
     """
 

@@ -159,7 +159,7 @@ def plan_nodes(policy: Policy, inventory: Inventory, plan: PlanSection) -> tuple
 
     The target name follows barctl.run.backup: backup_target.node, else the single BackupNode host,
     else the NFS server / SFTP host address. Nothing is resolved to an address here, so a scrape
-    never fails on a missing undercloud address or reads the SFTP password.
+    never fails on a missing undercloud address.
     """
     nodes = [host.name for host in inventory.hosts_in(list(plan.groups))]
     section = policy.backup_target

@@ -28,7 +28,7 @@ class ResolveError(BarctlError):
 
 
 class CredentialError(BarctlError):
-    """A credential file (SSH key, known_hosts, SFTP password) cannot be used right now."""
+    """A credential file (SSH key, known_hosts) cannot be used right now."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,11 @@ def build_plan(
     return planning.build_rolling_plan(resolved.nodes, facts, context)
 
 
-def read_credential(
-    path: Path, what: str, *, one_line: bool = False, may_be_empty: bool = False
-) -> str:
+def read_credential(path: Path, what: str, *, may_be_empty: bool = False) -> str:
     """The stripped text of credential file `path` (policy_site's one reader); CredentialError
     naming the file and why otherwise."""
     try:
-        return read_credential_file(path, one_line=one_line, may_be_empty=may_be_empty)
+        return read_credential_file(path, may_be_empty=may_be_empty)
     except UnusableCredential as problem:
         if problem.strerror:
             raise CredentialError(f"cannot read the {what} {path}: {problem.strerror}") from None

@@ -32,7 +32,6 @@ BASE = (
     "    host: 192.0.2.250",
     "    user: backup",
     "    path: /srv/backups",
-    "    password_file: /etc/barctl/sftp_password",
     "  node: backup-0",
     "plans:",
     "  controlplane:",
@@ -54,17 +53,16 @@ FIELDS = {
     "backup_target.sftp.host": (14, "    host: "),
     "backup_target.sftp.user": (15, "    user: "),
     "backup_target.sftp.path": (16, "    path: "),
-    "backup_target.node": (18, "  node: "),
-    "plans.controlplane.groups.0": (23, "    groups: ["),
+    "backup_target.node": (17, "  node: "),
+    "plans.controlplane.groups.0": (22, "    groups: ["),
 }
 # Local file names may hold any character but a control character: they are never a shell word.
 LOCAL_PATHS = {
     "inventory.path": (2, "  path: "),
     "ssh.private_key": (10, "  private_key: "),
     "ssh.known_hosts": (11, "  known_hosts: "),
-    "backup_target.sftp.password_file": (17, "    password_file: "),
-    "state_directory": (24, "state_directory: "),
-    "runtime_directory": (25, "runtime_directory: "),
+    "state_directory": (23, "state_directory: "),
+    "runtime_directory": (24, "runtime_directory: "),
 }
 METACHARACTERS = {
     "command-substitution": "x$(id>x)",
@@ -104,12 +102,12 @@ def cases() -> list[object]:
                 pytest.param(text, line, len(before) + 1, key_path, id=f"{key_path}-{name}")
             )
     for key_path, line, before, value in (
-        ("plans.controlplane.schedule", 21, "    schedule: ", "30 2 * * $(id)"),
-        ("plans.controlplane.schedule", 21, "    schedule: ", "30 2 * * sun\nreboot"),
-        ("plans.controlplane.timezone", 22, "    timezone: ", "../../etc/passwd"),
-        ("plans.controlplane.timezone", 22, "    timezone: ", "UTC;id"),
-        ("metrics.listen", 27, "  listen: ", "$(id):17643"),
-        ("metrics.listen", 27, "  listen: ", "127.0.0.1:17643\n"),
+        ("plans.controlplane.schedule", 20, "    schedule: ", "30 2 * * $(id)"),
+        ("plans.controlplane.schedule", 20, "    schedule: ", "30 2 * * sun\nreboot"),
+        ("plans.controlplane.timezone", 21, "    timezone: ", "../../etc/passwd"),
+        ("plans.controlplane.timezone", 21, "    timezone: ", "UTC;id"),
+        ("metrics.listen", 26, "  listen: ", "$(id):17643"),
+        ("metrics.listen", 26, "  listen: ", "127.0.0.1:17643\n"),
         ("undercloud.address", 5, "  address: ", "fe80::1%$(id)"),
         ("undercloud.address", 5, "  address: ", "1.2.3"),
         ("backup_target.sftp.path", 16, "    path: ", "/srv/../etc"),
@@ -157,7 +155,7 @@ ssh:
   private_key: DIRECTORY/id_ed25519
   known_hosts: DIRECTORY/known_hosts
 backup_target:
-  sftp: {host: 192.0.2.250, user: backup, path: /srv/backups, password_file: DIRECTORY/password}
+  sftp: {host: 192.0.2.250, user: backup, path: /srv/backups}
 plans:
   undercloud: {schedule: "30 1 * * *"}
   controlplane: {schedule: "30 2 * * sun", groups: [Controller, Database]}
@@ -167,11 +165,10 @@ state_directory: DIRECTORY/state
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A directory with the train inventory, an SSH key, known_hosts and an SFTP password."""
+    """A directory with the train inventory, an SSH key and known_hosts."""
     (tmp_path / "inventory.yaml").write_text((DATA / "inventory" / "train_single.yaml").read_text())
     (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     (tmp_path / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
-    (tmp_path / "password").write_text("s3cret\n")
     return tmp_path
 
 
@@ -192,56 +189,50 @@ def test_valid_site_validates(site: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "valid; plans: undercloud, controlplane" in capsys.readouterr().out
 
 
+KEY_AT = "S/policy.yaml:6:16: ssh.private_key: S/id_ed25519:"
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
         pytest.param(
-            ("s3cret\n", None),
-            "S/policy.yaml:9:78: backup_target.sftp.password_file: S/password: cannot be read:"
-            " No such file or directory",
-            id="password-missing",
+            (None, None), f"{KEY_AT} cannot be read: No such file or directory", id="missing"
         ),
-        pytest.param(
-            ("", "dir"),
-            "S/policy.yaml:9:78: backup_target.sftp.password_file: S/password: is not a regular"
-            " file (a directory)",
-            id="password-directory",
-        ),
-        pytest.param(
-            (b"caf\xe9\n", "bytes"),
-            "S/policy.yaml:9:78: backup_target.sftp.password_file: S/password: is not UTF-8 text",
-            id="password-not-utf8",
-        ),
-        pytest.param(
-            ("\n", "text"),
-            "S/policy.yaml:9:78: backup_target.sftp.password_file: S/password: is empty",
-            id="password-empty",
-        ),
-        pytest.param(
-            ("one\ntwo\n", "text"),
-            "S/policy.yaml:9:78: backup_target.sftp.password_file: S/password: has more than one"
-            " line: the password is the whole first line",
-            id="password-two-lines",
-        ),
+        pytest.param(("", "dir"), f"{KEY_AT} is not a regular file (a directory)", id="directory"),
+        pytest.param((b"caf\xe9\n", "bytes"), f"{KEY_AT} is not UTF-8 text", id="not-utf8"),
+        pytest.param(("\n", "text"), f"{KEY_AT} is empty", id="empty"),
     ],
 )
-def test_unusable_password_file_is_located(
+def test_unusable_private_key_is_located(
     site: Path,
     capsys: pytest.CaptureFixture[str],
-    change: tuple[str | bytes, str | None],
+    change: tuple[str | bytes | None, str | None],
     expected: str,
 ) -> None:
-    """A missing, directory, non-UTF-8, empty or multi-line password file fails validate."""
+    """A missing, directory, non-UTF-8 or empty SSH key fails validate at its key."""
     content, kind = change
-    password = site / "password"
-    password.unlink()
+    key = site / "id_ed25519"
+    key.unlink()
     if kind == "dir":
-        password.mkdir()
+        key.mkdir()
     elif isinstance(content, bytes):
-        password.write_bytes(content)
-    elif kind == "text":
-        password.write_text(content)
+        key.write_bytes(content)
+    elif kind == "text" and content is not None:
+        key.write_text(content)
     assert validate(site, VALID, capsys) == [expected]
+
+
+@pytest.mark.parametrize("key", ["password_file: DIRECTORY/password", "password: s3cret"])
+def test_an_sftp_password_key_is_refused_as_no_longer_used(
+    site: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """SFTP logs in with root's key on each node: a password key is an error at that key."""
+    body = VALID.replace("path: /srv/backups}", f"path: /srv/backups, {key}}}")
+    name = key.split(":", maxsplit=1)[0]
+    (line,) = validate(site, body, capsys)
+    assert line.startswith("S/policy.yaml:9:")
+    assert f": backup_target.sftp.{name}: no longer used: ReaR uploads with root's SSH key" in line
+    assert line.endswith("a password would sit in lftp's argv (2.8) or in the ISO; remove the key")
 
 
 def test_credential_from_systemd_is_named(
@@ -251,7 +242,6 @@ def test_credential_from_systemd_is_named(
     credentials = site / "credentials"
     credentials.mkdir()
     (credentials / "ssh_key").write_text("")
-    (credentials / "sftp_password").write_text("pw\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     assert validate(site, VALID, capsys) == [
         "S/policy.yaml:6:16: ssh.private_key: systemd credential ssh_key S/credentials/ssh_key:"

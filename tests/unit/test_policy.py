@@ -12,7 +12,6 @@ from barctl.config.policy import (
     check_policy_against_inventory,
     effective_private_key,
     effective_runtime_directory,
-    effective_sftp_password_file,
     effective_state_directory,
     load_policy,
     load_policy_document,
@@ -44,7 +43,6 @@ SFTP = (
     "    host: 192.168.24.251",
     "    user: backup",
     "    path: /srv/backups",
-    "    password_file: /etc/barctl/credentials/sftp_password",
 )
 
 
@@ -327,8 +325,8 @@ MALFORMED = [
     ),
     pytest.param(
         variant({4: SFTP, 5: ("    password: hunter2",), 6: ()}),
-        ["9:5: backup_target.sftp.password"],
-        "or in a systemd credential named sftp_password",
+        ["8:5: backup_target.sftp.password"],
+        "no longer used: ReaR uploads with root's SSH key on each node",
         id="inline-sftp-password",
     ),
     pytest.param(
@@ -338,10 +336,10 @@ MALFORMED = [
         id="relative-export",
     ),
     pytest.param(
-        variant({4: (*SFTP[:4], "    password_file: sftp_password"), 5: (), 6: ()}),
-        ["8:20: backup_target.sftp.password_file"],
-        "must be an absolute path",
-        id="relative-password-file",
+        variant({4: (*SFTP, "    password_file: /etc/barctl/sftp_password"), 5: (), 6: ()}),
+        ["8:5: backup_target.sftp.password_file"],
+        "a password would sit in lftp's argv (2.8) or in the ISO; remove the key",
+        id="sftp-password-file-no-longer-used",
     ),
     pytest.param(
         variant({5: ("    server: nfs_server!",)}),
@@ -619,13 +617,13 @@ def test_relative_inventory_path_without_a_file_is_rejected() -> None:
 
 
 def test_sftp_target_and_ipv6_listen_are_accepted(tmp_path: Path) -> None:
-    """An sftp target with a password file and a bracketed IPv6 listen address load fine."""
+    """An sftp target (no password: root's key) and a bracketed IPv6 listen address load fine."""
     path = tmp_path / "policy.yaml"
     text = variant({4: SFTP, 5: (), 6: ()}, ("metrics:", '  listen: "[::1]:9100"'))
     path.write_text(text, encoding="utf-8")
     policy = load_policy(path)
     assert policy.backup_target.sftp is not None
-    assert policy.backup_target.sftp.password_file == Path("/etc/barctl/credentials/sftp_password")
+    assert policy.backup_target.sftp.user == "backup"
     assert split_listen(policy.metrics.listen) == ("::1", 9100)
 
 
@@ -699,7 +697,6 @@ def test_effective_paths_default_to_the_policy() -> None:
     assert effective_state_directory(policy, {}) == Path("/var/lib/barctl")
     assert effective_runtime_directory(policy, {}) == Path("/run/barctl")
     assert effective_private_key(policy, {}) == Path("/etc/barctl/credentials/id_ed25519")
-    assert effective_sftp_password_file(policy, {}) is None
 
 
 def test_effective_paths_prefer_systemd_variables(tmp_path: Path) -> None:
@@ -716,5 +713,3 @@ def test_effective_paths_prefer_systemd_variables(tmp_path: Path) -> None:
     assert effective_runtime_directory(policy, environ) == Path("/run/barctl-a")
     credentials = Path("/run/credentials/barctl.service")
     assert effective_private_key(policy, environ) == credentials / "ssh_key"
-    assert effective_sftp_password_file(policy, environ) == credentials / "sftp_password"
-    assert effective_sftp_password_file(policy, {}) == Path("/etc/barctl/credentials/sftp_password")

@@ -24,7 +24,7 @@ from barctl.outcome import RunOutcome, Trigger
 from barctl.run import backup
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SFTP_PASSWORD = "sftp-Secret-42"
+SECRET = "db-Secret-42"
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +37,9 @@ def no_registered_secrets() -> Iterator[None]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """A policy with an SFTP target and its credential files, all valid at load time."""
+    """A policy with an SFTP target and the SSH credential files, all valid at load time."""
     for name, text in (("id_ed25519", "key\n"), ("known_hosts", "h k\n")):
         (tmp_path / name).write_text(text)
-    (tmp_path / "sftp_password").write_text(SFTP_PASSWORD + "\n")
     policy: dict[str, Any] = {
         "inventory": {"path": str(DATA / "inventory" / "wallaby_single.yaml")},
         "undercloud": {"address": "192.0.2.1"},
@@ -54,7 +53,6 @@ def site(tmp_path: Path) -> Path:
                 "host": "192.0.2.250",
                 "user": "backup",
                 "path": "/ctl_plane_backups",
-                "password_file": str(tmp_path / "sftp_password"),
             }
         },
         "plans": {"undercloud": {"interval_seconds": 3600}},
@@ -154,13 +152,13 @@ def test_an_unknown_plan_raises_and_records_nothing(site: Path) -> None:
 
 def test_an_unexpected_error_is_recorded_with_its_type_and_redacted(site: Path) -> None:
     """Anything unforeseen before the start is a failed row; registered secrets are masked."""
-    redaction.register_secret(SFTP_PASSWORD)
-    result = backup.record_unstarted(request(site), RuntimeError(f"lftp: {SFTP_PASSWORD}"))
+    redaction.register_secret(SECRET)
+    result = backup.record_unstarted(request(site), RuntimeError(f"lftp: {SECRET}"))
     assert result.summary == "could not start: RuntimeError: lftp: ***"
     assert [run.summary for run in runs(site)] == [result.summary]
     state = site.parent / "state"
     on_disk = b"".join(path.read_bytes() for path in state.glob("history.db*"))
-    assert SFTP_PASSWORD.encode() not in on_disk
+    assert SECRET.encode() not in on_disk
 
 
 def test_a_dry_run_that_cannot_start_records_nothing(site: Path) -> None:
