@@ -39,8 +39,9 @@ MOUNT_POINTS = (
     Path("/ctl_plane_backups"),
     Path("/var/lib/rear"),
 )
-# The lab's ReaR when no test chooses one: 2.8 reads OUTPUT_LFTP_USERNAME/PASSWORD (498915c9).
-DEFAULT_REAR_VERSION = "2.8"
+# The lab's ReaR when no test chooses one: 2.6, what RHEL 8 ships (the OSP 16 base). Tests that
+# depend on a version set it (`lab.set_rear`): SFTP runs on 2.4 and 2.8 (OUTPUT_LFTP_*, 498915c9).
+DEFAULT_REAR_VERSION = "2.6"
 REGISTRY = Path("/run/barctl-lab")
 EXPORT_PATH = "/ctl_plane_backups"
 UNUSED_MAC = "02:00:5e:00:53:01"

@@ -95,7 +95,7 @@ def add_run(
     store.start_run(run_id, plan, Trigger.SCHEDULED, at(start), pid=os.getpid())
     end = at(start + minutes)
     for node, (node_outcome, size, reason) in (nodes or {}).items():
-        artifacts = [Artifact(f"/ctl_plane_backups/{node}/{node}.tar.gz", size)] if size else []
+        artifacts = [Artifact(f"/ctl_plane_backups/{node}/R/backup.tar.gz", size)] if size else []
         store.record_node(run_id, node, node_outcome, artifacts, reason, now=end)
     if outcome is not None:
         store.finish_run(run_id, outcome, end, summary=str(outcome))
