@@ -38,10 +38,16 @@ MOUNT_POINTS = (
     Path("/var/lib/barctl"),
     Path("/ctl_plane_backups"),
     Path("/var/lib/rear"),
+    # Bind-mounted per host (hosts/<h>/etc-cron.d): a test can give one node the rear package's
+    # /etc/cron.d/rear without touching the machine's own cron directory.
+    Path("/etc/cron.d"),
 )
 # The lab's ReaR when no test chooses one: 2.6, what RHEL 8 ships (the OSP 16 base). Tests that
 # depend on a version set it (`lab.set_rear`): SFTP runs on 2.4 and 2.8 (OUTPUT_LFTP_*, 498915c9).
 DEFAULT_REAR_VERSION = "2.6"
+# The lab policy's backup_target.min_free_bytes: the backup node's df is the machine's own
+# filesystem unless a test sets a value (set_free_space), so the floor is low enough to pass.
+LAB_MIN_FREE_BYTES = 1 << 20
 REGISTRY = Path("/run/barctl-lab")
 EXPORT_PATH = "/ctl_plane_backups"
 UNUSED_MAC = "02:00:5e:00:53:01"
@@ -357,8 +363,9 @@ class Lab:
         return self._hosts[host].namespace
 
     def host_directory(self, host: str, which: str = "") -> Path:
-        """Per-host lab directory; ``which``: ``etc-rear``, ``var-lib-barctl``, ``var-lib-rear``
-        or ``home`` (bind sources of /etc/rear, /var/lib/barctl, /var/lib/rear, root's home)."""
+        """Per-host lab directory; ``which``: ``etc-rear``, ``etc-cron.d``, ``var-lib-barctl``,
+        ``var-lib-rear`` or ``home`` (bind sources of /etc/rear, /etc/cron.d, /var/lib/barctl,
+        /var/lib/rear, root's home)."""
         base = self.directory / "hosts" / host
         return base / which if which else base
 
@@ -491,7 +498,7 @@ class Lab:
         )
         self._hosts[spec.name] = host
         host.directory.mkdir(parents=True, exist_ok=True)
-        for sub in ("etc-rear", "var-lib-barctl", "var-lib-rear", "home"):
+        for sub in ("etc-rear", "etc-cron.d", "var-lib-barctl", "var-lib-rear", "home"):
             (host.directory / sub).mkdir(exist_ok=True)
         # root's home is per host (an empty dir, no dotfiles: the PATH from SetEnv is kept)
         passwd = []
@@ -552,6 +559,7 @@ class Lab:
             f"mount --bind {host.directory / 'etc-rear'} /etc/rear && "
             f"mount --bind {host.directory / 'var-lib-barctl'} /var/lib/barctl && "
             f"mount --bind {host.directory / 'var-lib-rear'} /var/lib/rear && "
+            f"mount --bind {host.directory / 'etc-cron.d'} /etc/cron.d && "
             # The backup node serves its export at the path the NFS URL names, as a real one does.
             f"mount --bind {host.directory / 'export'} {EXPORT_PATH} && "
             f"mount --bind {host.directory / 'passwd'} /etc/passwd && "
@@ -732,6 +740,7 @@ class Lab:
                 "sftp_accounts": None,
                 "sftp_check_host_key": False,
             },
+            "free_bytes": {},
         }
 
     @contextlib.contextmanager
@@ -833,6 +842,11 @@ class Lab:
             if archive_size is not None:
                 for name in [host] if host else self.host_names:
                     rear["archive_sizes"][name] = archive_size
+
+    def set_free_space(self, host: str, free_bytes: int) -> None:
+        """`df -B1 --output=avail DIR` on `host` answers `free_bytes` (else the real df)."""
+        with self._state() as state:
+            state.setdefault("free_bytes", {})[host] = free_bytes
 
     def rear_version(self, host: str) -> str:
         """The ReaR version the host runs."""
@@ -1023,7 +1037,14 @@ class Lab:
             state.update(self._initial_state())
         self.clear_invocations()
         for h in self._hosts.values():
-            for sub in ("etc-rear", "var-lib-barctl", "var-lib-rear", "export", "home"):
+            for sub in (
+                "etc-rear",
+                "etc-cron.d",
+                "var-lib-barctl",
+                "var-lib-rear",
+                "export",
+                "home",
+            ):
                 base = h.directory / sub
                 if base.is_dir():
                     for child in base.iterdir():  # keep the dir itself: it is bind-mounted
@@ -1175,6 +1196,7 @@ class Lab:
                     "server": self.address(self.backup_host) if self.backup_host else "",
                     "export": EXPORT_PATH,
                 },
+                "min_free_bytes": LAB_MIN_FREE_BYTES,
             },
             "plans": {
                 "undercloud": {"schedule": "30 1 * * *"},

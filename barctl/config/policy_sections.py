@@ -215,6 +215,13 @@ class BackupTargetSection(_Model):
         " single host of inventory group BackupNode, else the nfs server / sftp host.",
         examples=["backup-node-0"],
     )
+    min_free_bytes: Annotated[int, Field(ge=0)] = Field(
+        default=10 << 30,
+        description="The gate refuses a run when the target's directory has fewer bytes free"
+        " (`df` on the target node; default 10 GiB): ReaR would fail after a full tar, with the"
+        " node already out of the cluster. 0 skips the measurement.",
+        examples=[10 << 30],
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

@@ -119,6 +119,8 @@ def precheck(
             pacemaker=resolved.name == "controlplane",
             timeout=resolved.timeouts.command,
             max_parallel=max_parallel,
+            settings=resolved.target.settings_for,
+            min_free_bytes=resolved.target.min_free_bytes,
         )
 
 

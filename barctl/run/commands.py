@@ -17,7 +17,7 @@ import shlex
 from dataclasses import dataclass
 
 from barctl.model import CommandResult, Firmware
-from barctl.run import rear_config
+from barctl.run import rear_capability, rear_config
 
 KILL_AFTER_SECONDS = 30
 HIERA_CONFIG = "/etc/puppet/hiera.yaml"
@@ -90,6 +90,19 @@ def node_name(timeout_seconds: int) -> RemoteCommand:
 def rear_version(timeout_seconds: int) -> RemoteCommand:
     """Proves ReaR is installed on the node."""
     return RemoteCommand("rear_version", ("rear", "-V"), timeout_seconds)
+
+
+def cron_file_absent(timeout_seconds: int) -> RemoteCommand:
+    """Exit 0 when the rear package's `/etc/cron.d/rear` is absent, 1 when it exists
+    (rear_capability: its nightly mkrescue collides with barctl's runs, issue 10)."""
+    argv = ("test", "!", "-e", rear_capability.CRON_FILE)
+    return RemoteCommand("cron_file_absent", argv, timeout_seconds)
+
+
+def free_space(directory: str, timeout_seconds: int) -> RemoteCommand:
+    """Bytes available under `directory` on the target: a header line, then the number."""
+    argv = ("df", "-B1", "--output=avail", directory)
+    return RemoteCommand("free_space", argv, timeout_seconds)
 
 
 def firmware(timeout_seconds: int) -> RemoteCommand:

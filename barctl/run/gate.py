@@ -9,14 +9,15 @@ whole run if anything fails. Only read-only commands run here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason, root_cause
-from barctl.run import cluster, commands
+from barctl.run import cluster, commands, rear_capability
 from barctl.run.plan import UNDERCLOUD_DATABASE_CONTAINER
+from barctl.run.rear_config import RearSettings
 from barctl.run.remote import LOST_PREFIX
 from barctl.run.runner import Runner
 
@@ -42,6 +43,8 @@ class Probe:
     pacemaker_group: bool = False
     # What `problem` means (barctl.reasons), stored with the node's refusal for metrics.
     reason_class: Reason | None = None
+    # Why the node's ReaR set-up cannot run barctl's (rear_capability); the probe goes on.
+    setup_problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,15 @@ class GateResult:
 
     def reason_classes(self) -> dict[str, Reason]:
         """Each refusing node's root cause: its probe's own reason, else an unhealthy cluster."""
-        own = {p.node: p for p in (*self.probes, self.target) if p.problem}
+        own = {p.node: p for p in (*self.probes, self.target) if p.problem or p.setup_problems}
         found: dict[str, list[Reason]] = {}
         for node, text in self.problems:
             probe = own.get(node)
             reason = Reason.UNHEALTHY
             if probe is not None and probe.problem == text and probe.reason_class is not None:
                 reason = probe.reason_class
+            if probe is not None and text in probe.setup_problems:
+                reason = Reason.CONFIGURATION
             found.setdefault(node, []).append(reason)
         return {node: root_cause(reasons) or Reason.UNHEALTHY for node, reasons in found.items()}
 
@@ -189,13 +194,30 @@ def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool
     return replace(probe, facts=facts, galera=galera, password=password)
 
 
-def probe_node(runner: Runner, node: Node, *, pacemaker: bool, timeout: int) -> Probe:
+def _setup_problems(prober: _Prober, settings: RearSettings) -> tuple[str, ...]:
+    """The node's ReaR version and the rear package's cron file, judged (rear_capability)."""
+    version = prober.checked(commands.rear_version(prober.timeout), "rear not installed")
+    cron = prober.run(commands.cron_file_absent(prober.timeout))
+    problems = rear_capability.version_problems(version, settings)
+    cron_problem = rear_capability.cron_problem(cron.exit_code if cron.reason is None else None)
+    return (*problems, cron_problem) if cron_problem else problems
+
+
+def probe_node(
+    runner: Runner,
+    node: Node,
+    *,
+    pacemaker: bool,
+    timeout: int,
+    settings: RearSettings | None = None,
+) -> Probe:
     """Run the read-only probes of one plan node and collect its facts."""
     prober = _Prober(runner, node, timeout)
     probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
         prober.checked(commands.node_name(timeout), "shell failed")
-        prober.checked(commands.rear_version(timeout), "rear not installed")
+        setup = _setup_problems(prober, settings or RearSettings())
+        probe = replace(probe, setup_problems=setup)
         firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
         probe = replace(probe, facts=NodeFacts(tuple(names), firmware=firmware))
@@ -212,13 +234,21 @@ def probe_node(runner: Runner, node: Node, *, pacemaker: bool, timeout: int) -> 
         return replace(probe, problem=str(failure), reason_class=failure.reason)
 
 
-def probe_target(runner: Runner, node: Node, directory: str, timeout: int) -> Probe:
-    """The backup target answers SSH and has the directory ReaR writes into."""
+def probe_target(
+    runner: Runner, node: Node, directory: str, timeout: int, min_free_bytes: int = 0
+) -> Probe:
+    """The backup target answers SSH, has the directory ReaR writes into, and at least
+    `min_free_bytes` free under it (0: not measured)."""
     prober = _Prober(runner, node, timeout)
     try:
         prober.checked(commands.node_name(timeout), "shell failed")
         exists = commands.directory_exists(directory, timeout)
         prober.checked(exists, f"no directory {directory}")
+        if min_free_bytes > 0:
+            answer = prober.checked(commands.free_space(directory, timeout), "df failed")
+            problem = rear_capability.space_problem(answer, directory, min_free_bytes)
+            if problem:
+                raise _ProbeFailed(problem, Reason.UNHEALTHY)
     except _ProbeFailed as failure:
         return Probe(node.name, str(failure), reason_class=failure.reason)
     return Probe(node.name)
@@ -283,6 +313,7 @@ def evaluate(
     # Membership first: a standby node's stopped galera is a consequence, standby the cause.
     problems = _pacemaker_verdict(probes) if pacemaker else []
     problems += [(probe.node, probe.problem) for probe in (*probes, target) if probe.problem]
+    problems += [(probe.node, text) for probe in probes for text in probe.setup_problems]
     if pacemaker:
         problems += _galera_verdict(probes)
     return tuple(dict.fromkeys(problems))
@@ -297,15 +328,24 @@ def check(
     pacemaker: bool,
     timeout: int,
     max_parallel: int,
+    settings: Callable[[str], RearSettings] | None = None,
+    min_free_bytes: int = 0,
 ) -> GateResult:
-    """Probe every node and the target in parallel (bounded); nothing here changes state."""
+    """Probe every node and the target in parallel (bounded); nothing here changes state.
+
+    `settings` gives each node's ReaR settings (what its version must support);
+    `min_free_bytes` is the target's floor (0: not measured).
+    """
 
     def node_work(node: Node) -> Probe:
-        return probe_node(runner, node, pacemaker=pacemaker, timeout=timeout)
+        own = settings(node.name) if settings is not None else None
+        return probe_node(runner, node, pacemaker=pacemaker, timeout=timeout, settings=own)
 
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
         futures = [pool.submit(node_work, node) for node in nodes]
-        target_future = pool.submit(probe_target, runner, target_node, target_directory, timeout)
+        target_future = pool.submit(
+            probe_target, runner, target_node, target_directory, timeout, min_free_bytes
+        )
         probes = tuple(future.result() for future in futures)
         target = target_future.result()
     return GateResult(probes, target, evaluate(probes, target, pacemaker))

@@ -55,6 +55,8 @@ class BackupTarget:
     rear: RearTarget
     # The policy's `rear` section per node name (group overrides resolved); others get defaults.
     settings: tuple[tuple[str, RearSettings], ...] = ()
+    # The policy's backup_target.min_free_bytes: the gate refuses a target with less free.
+    min_free_bytes: int = 0
 
     def settings_for(self, host: str) -> RearSettings:
         """The ReaR settings of node `host`."""

@@ -23,6 +23,7 @@ READ_ONLY_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("rear", "-V"),
     ("clustercheck",),
     ("systemctl", "is-active"),
+    ("df",),
 )
 
 
