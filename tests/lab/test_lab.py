@@ -13,6 +13,7 @@ import yaml
 
 from barctl.run import cluster
 from lab import Lab, standard_hosts
+from lab.lab import LAB_MIN_FREE_BYTES
 
 pytestmark = pytest.mark.lab
 
@@ -80,6 +81,23 @@ def test_etc_rear_is_private_to_each_host(lab: Lab) -> None:
     assert ok(lab, "ctl-1", "ls -A /etc/rear /var/lib/barctl") == "/etc/rear:\n\n/var/lib/barctl:\n"
     assert not Path("/etc/rear/barctl-run.conf").exists()
     assert not Path("/var/lib/barctl/r1").exists()
+
+
+def test_etc_cron_d_is_private_to_each_host(lab: Lab) -> None:
+    """A cron file on one host is invisible on others and never reaches the machine's own."""
+    (lab.host_directory("ctl-0", "etc-cron.d") / "rear").write_text("30 1 * * * root rear\n")
+    assert ok(lab, "ctl-0", "cat /etc/cron.d/rear") == "30 1 * * * root rear\n"
+    assert ok(lab, "ctl-1", "ls -A /etc/cron.d") == ""
+    assert not Path("/etc/cron.d/rear").exists()
+
+
+def test_df_answers_the_set_free_space_as_coreutils_does(lab: Lab) -> None:
+    """set_free_space: `Avail` right-aligned over the number; other hosts get the real df."""
+    lab.set_free_space("backup-0", 1288490188)
+    answer = ok(lab, "backup-0", "df -B1 --output=avail /ctl_plane_backups")
+    assert answer == "     Avail\n1288490188\n"
+    real = ok(lab, "ctl-0", "df -B1 --output=avail /ctl_plane_backups").splitlines()
+    assert real[0].strip() == "Avail" and real[1].strip().isdigit()
 
 
 def test_sftp_subsystem_works(lab: Lab) -> None:
@@ -467,6 +485,7 @@ def test_write_policy_deep_merges_overrides(lab: Lab, tmp_path: Path) -> None:
     }
     assert policy["backup_target"] == {
         "nfs": {"server": lab.address("backup-0"), "export": "/ctl_plane_backups"},
+        "min_free_bytes": LAB_MIN_FREE_BYTES,
         "node": "backup-0",
     }
     assert policy["undercloud"]["address"] == lab.address("undercloud")
