@@ -61,7 +61,8 @@ def cron_problem(exit_code: int | None) -> str:
             f"{CRON_FILE} exists (the rear package's nightly mkrescue collides with barctl's "
             "runs): remove it"
         )
-    return f"cannot tell whether {CRON_FILE} exists: exit {exit_code}"
+    status = "no exit status" if exit_code is None else f"exit {exit_code}"
+    return f"cannot tell whether {CRON_FILE} exists: {status}"
 
 
 def parse_free_bytes(text: str) -> int | None:

@@ -63,7 +63,8 @@ def test_cron_problem_names_the_file_only_when_it_exists() -> None:
     """`test ! -e` exit 0: absent, fine; 1: present, refused; else cannot tell."""
     assert cron_problem(0) == ""
     assert cron_problem(1).startswith("/etc/cron.d/rear exists (the rear package's nightly")
-    assert cron_problem(None).startswith("cannot tell whether /etc/cron.d/rear exists")
+    assert cron_problem(None) == "cannot tell whether /etc/cron.d/rear exists: no exit status"
+    assert cron_problem(2) == "cannot tell whether /etc/cron.d/rear exists: exit 2"
 
 
 def test_free_space_is_read_from_coreutils_df() -> None:
