@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -151,3 +152,17 @@ def history(policy: Path) -> list[dict[str, object]]:
 def called(lab: Lab, host: str, fragment: str) -> bool:
     """True once `host` recorded a call whose argv contains `fragment`."""
     return any(fragment in " ".join(call.argv) for call in lab.invocations(host))
+
+
+def terminate_during_rear(lab: Lab, policy: Path, host: str, *, sleep: float = 3) -> int:
+    """Run the control plane, SIGTERM barctl while ReaR runs on `host`; barctl's exit code."""
+    lab.inject(host, ["rear", "-v"], sleep=sleep)
+    process = start_barctl(policy, "run", "controlplane")
+    try:
+        wait_for(lambda: called(lab, host, "mkbackup"))
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    return process.returncode

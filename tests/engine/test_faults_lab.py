@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, called, changes, history, start_barctl, wait_for
+from tests.engine.helpers import (
+    barctl,
+    called,
+    changes,
+    history,
+    start_barctl,
+    terminate_during_rear,
+    wait_for,
+)
 from tests.engine.test_runs import ROLLING_NODE, policy_for
 
 pytestmark = pytest.mark.lab
@@ -115,16 +123,7 @@ def test_sigterm_on_a_dead_connection_ends_within_seconds(lab: Lab, policy: Path
 
 def test_sigterm_during_second_rear_keeps_the_first_node_backed_up(lab: Lab, policy: Path) -> None:
     """SIGTERM during ctl-1's ReaR: interrupted, ctl-0 success with its artifacts, no lie."""
-    lab.inject("ctl-1", ["rear", "-v"], sleep=3)
-    process = start_barctl(policy, "run", "controlplane")
-    try:
-        wait_for(lambda: called(lab, "ctl-1", "mkbackup"))
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
-    assert process.returncode == 1
+    assert terminate_during_rear(lab, policy, "ctl-1") == 1
     run = history(policy)[0]
     assert run["outcome"] == "interrupted"
     assert "all nodes backed up" not in str(run["summary"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import tarfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.engine.helpers import (
     changes,
     history,
     start_barctl,
+    terminate_during_rear,
     wait_for,
 )
 
@@ -237,16 +237,7 @@ def test_failed_cluster_start_is_degraded_and_names_the_node(lab: Lab, policy: P
 
 def test_sigterm_mid_run_runs_undos_and_is_interrupted(lab: Lab, policy: Path) -> None:
     """SIGTERM while rear runs on ctl-1: the run stops there, undos run, outcome interrupted."""
-    lab.inject("ctl-1", ["rear", "-v"], sleep=3)
-    process = start_barctl(policy, "run", "controlplane")
-    try:
-        wait_for(lambda: called(lab, "ctl-1", "mkbackup"))
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
-    assert process.returncode == 1
+    assert terminate_during_rear(lab, policy, "ctl-1") == 1
     assert changes(lab, "ctl-1")[-3:] == ["rear mkbackup", "pcs cluster start", "ceph start"]
     assert changes(lab, "ctl-2") == ["ceph auth export"]
     assert history(policy)[0]["outcome"] == "interrupted"

@@ -472,19 +472,10 @@ def test_excluded_hosts_are_never_returned_for_backup(stacks: tuple[str, ...]) -
 
 
 def hosts_text(count: int) -> str:
-    """A merged-stack inventory of `count` controllers, as tripleo writes it."""
-    lines = [
-        "Controller:\n  children: {overcloud_Controller: {}}\n",
-        "pacemaker:\n  children: {overcloud_pacemaker: {}}\n",
-        "overcloud_pacemaker:\n  children: {overcloud_Controller: {}}\n",
-        "  vars: {ansible_ssh_user: tripleo-admin}\n",
-        "overcloud_Controller:\n  hosts:\n",
-    ]
-    lines += (
-        f"    ctl-{index}: {{ansible_host: 10.{index >> 16}.{index >> 8 & 255}.{index & 255}}}\n"
-        for index in range(count)
-    )
-    return "".join(lines)
+    """A merged-stack inventory of `count` controllers, as tripleo writes it (the benchmark's)."""
+    from bench.inventory_bench import inventory_text
+
+    return inventory_text(count)
 
 
 @pytest.mark.timeout(120)
