@@ -23,6 +23,7 @@ KILL_AFTER_SECONDS = 30
 HIERA_CONFIG = "/etc/puppet/hiera.yaml"
 MYSQL_PASSWORD_KEY = "mysql::server::root_password"  # noqa: S105 (a hiera key name)
 NODE_RUN_DIRECTORY = "/var/lib/barctl"
+REAR_OUTPUT_DIRECTORY = "/var/lib/rear/output"
 OPTION_FILE = "--defaults-extra-file=/dev/stdin"
 # The vendor role stops pacemaker with a one-hour request timeout (tripleo.md §2b).
 PCS_REQUEST_TIMEOUT_SECONDS = 3600
@@ -192,6 +193,13 @@ def file_sizes(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
 
 
 # --- state-changing commands ----------------------------------------------------------------
+
+
+def remove_local_iso(iso_prefix: str, timeout_seconds: int) -> RemoteCommand:
+    """Delete the run's ISO from ReaR's output directory once the target's copy is verified:
+    ReaR keeps every ISO in $VAR_DIR/output (default.conf ISO_DIR), so a node's disk fills."""
+    path = f"{REAR_OUTPUT_DIRECTORY}/{iso_prefix}.iso"
+    return RemoteCommand("remove_local_iso", ("rm", "-f", "--", path), timeout_seconds, True)
 
 
 def make_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:

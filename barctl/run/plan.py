@@ -160,11 +160,15 @@ def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...
     )
 
 
-def verify_step(node: str) -> Step:
-    """Check this node's ISO and archive on the target as soon as its ReaR is done, so that a
-    node backed up before a later failure or an interrupt is recorded with its artifacts
-    (issue 8 finding 10)."""
-    return Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target")
+def verify_steps(node: str, context: Context) -> tuple[Step, ...]:
+    """Check this node's ISO and archive on the target as soon as its ReaR is done (a node backed
+    up before a later failure is recorded with its artifacts, issue 8 finding 10); then drop
+    the node's local copy of the ISO, which a failed check leaves for the operator."""
+    iso_prefix = rear_config.iso_name(node, context.run_id)
+    return (
+        Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target"),
+        _command(node, commands.remove_local_iso(iso_prefix, context.timeouts.command)),
+    )
 
 
 def database_steps(
@@ -246,7 +250,7 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
                 ),
             )
         )
-    steps += (*rear_steps(node.name, facts, context), verify_step(node.name))
+    steps += (*rear_steps(node.name, facts, context), *verify_steps(node.name, context))
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(
         context.plan, context.run_id, "live", (node,), context.target, phases, context.timeouts
@@ -286,7 +290,7 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         steps.append(_undo(name, "ceph"))
     # Verified once the node is back in the cluster: checking the target never lengthens the
     # node's out-of-cluster window.
-    steps.append(verify_step(name))
+    steps += verify_steps(name, context)
     if facts.pacemaker_member:
         steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     return tuple(steps)
@@ -312,7 +316,7 @@ def build_rolling_plan(
 
 
 def _rear_and_verify(node: str, found: NodeFacts, context: Context) -> tuple[Step, ...]:
-    return (*rear_steps(node, found, context), verify_step(node))
+    return (*rear_steps(node, found, context), *verify_steps(node, context))
 
 
 def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:

@@ -59,6 +59,7 @@ _ACTION_FRAGMENTS = (
     ("pcs cluster cib", "pcs cluster cib"),
     ("pcs config backup", "pcs config backup"),
     ("mysqldump", "mysqldump"),
+    ("/var/lib/rear/output/", "remove local iso"),
 )
 
 

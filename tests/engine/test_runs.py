@@ -406,3 +406,13 @@ def test_failed_replay_after_a_crash_marks_the_run_and_node_degraded(
     assert "ctl-0: undo pcs_cluster_start failed" in str(crashed["summary"])
     nodes = {node["node"]: node["outcome"] for node in crashed["nodes"]}  # type: ignore[attr-defined]
     assert nodes["ctl-0"] == "degraded"
+
+
+def test_verified_run_leaves_no_iso_in_rears_output_directory(lab: Lab, policy: Path) -> None:
+    """Once the target's copy is verified, the node's own ISO in /var/lib/rear/output is gone."""
+    output = lab.host_directory("undercloud", "var-lib-rear") / "output"
+    assert barctl(policy, "run", "undercloud").exit_code == 0
+    run_id = history(policy)[0]["run_id"]
+    assert (lab.export_directory / "undercloud" / str(run_id)).is_dir()
+    assert output.is_dir()
+    assert list(output.glob("*.iso")) == []

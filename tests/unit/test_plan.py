@@ -67,6 +67,7 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
         "undo:pacemaker",
         "undo:ceph",
         "verify_artifacts",
+        "remove_local_iso",
         "wait_rejoin",
     ]
 
@@ -102,6 +103,7 @@ def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
+        "remove_local_iso",
     ]
 
 
@@ -139,6 +141,7 @@ def test_undercloud_plan_dumps_then_runs_rear() -> None:
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
+        "remove_local_iso",
     ]
     dump = steps[1].command
     assert dump is not None and "--all-databases" in dump.argv
