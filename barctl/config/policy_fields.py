@@ -28,6 +28,17 @@ from barctl.config import names
 _REMOTE_PATH = re.compile(r"/[A-Za-z0-9._/+@,=-]*")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The largest byte count a policy may give: ReaR compares sizes in bash's 64-bit arithmetic,
+# and no target or ISO is a pebibyte.
+MAXIMUM_BYTES = 1 << 50
+
+
+def check_no_control(value: str) -> str:
+    """Refuse NUL, newline, DEL and the other C0/C1 control characters in a text value."""
+    if _CONTROL.search(value):
+        raise ValueError(f"must not contain control characters (NUL, newline...), got {value!r}")
+    return value
+
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -87,9 +98,7 @@ def check_remote_path(value: str) -> str:
 
 def check_local_text(value: object) -> object:
     """Refuse NUL, newline and other control characters in a path before it becomes a Path."""
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise ValueError(f"must not contain control characters (NUL, newline...), got {value!r}")
-    return Path(value) if isinstance(value, str) else value
+    return Path(check_no_control(value)) if isinstance(value, str) else value
 
 
 def check_absolute(value: Path) -> Path:

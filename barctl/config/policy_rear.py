@@ -9,19 +9,18 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from barctl.config.policy_fields import Name, Names, _list_to_tuple
+from barctl.config.policy_fields import (
+    MAXIMUM_BYTES,
+    Name,
+    Names,
+    _list_to_tuple,
+    check_no_control,
+)
 from barctl.config.policy_sections import _Model
 
-
-def _check_rear_word(value: str) -> str:
-    # Values become single-quoted words in ReaR's local.conf; a newline would still be quoted,
-    # but an operator never means one, and it would make the rendered file hard to read.
-    if any(ord(character) < 32 for character in value):
-        raise ValueError(f"must not contain control characters (newline, tab...), got {value!r}")
-    return value
-
-
-RearWord = Annotated[str, AfterValidator(_check_rear_word), Field(min_length=1)]
+# Values become single-quoted words in ReaR's local.conf; a newline would still be quoted, but
+# an operator never means one, and it would make the rendered file hard to read.
+RearWord = Annotated[str, AfterValidator(check_no_control), Field(min_length=1)]
 RearWords = Annotated[tuple[RearWord, ...], BeforeValidator(_list_to_tuple)]
 
 
@@ -73,7 +72,7 @@ class RearSection(_Model):
         " cinder-volumes): EXCLUDE_RECREATE.",
         examples=[("cinder-volumes",)],
     )
-    iso_file_size_limit_bytes: Annotated[int, Field(ge=0)] | None = Field(
+    iso_file_size_limit_bytes: Annotated[int, Field(ge=0, le=MAXIMUM_BYTES)] | None = Field(
         default=None,
         description="ISO_FILE_SIZE_LIMIT (ReaR 2.7+: a file of this size or more refuses the"
         " ISO, 2 GiB by default; with sftp the archive is inside the ISO). null keeps ReaR's;"

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from barctl.config.policy_fields import (
+    MAXIMUM_BYTES,
     AnyLocalPath,
     CommandSeconds,
     ConnectTimeout,
@@ -215,7 +216,7 @@ class BackupTargetSection(_Model):
         " single host of inventory group BackupNode, else the nfs server / sftp host.",
         examples=["backup-node-0"],
     )
-    min_free_bytes: Annotated[int, Field(ge=0)] = Field(
+    min_free_bytes: Annotated[int, Field(ge=0, le=MAXIMUM_BYTES)] = Field(
         default=10 << 30,
         description="The gate refuses a run when the target's directory has fewer bytes free"
         " (`df` on the target node; default 10 GiB): ReaR would fail after a full tar, with the"

@@ -324,6 +324,24 @@ def test_unknown_stack_is_located(site: Path, capsys: pytest.CaptureFixture[str]
             id="huge-connect-timeout",
         ),
         pytest.param(
+            ("backup_target:\n", "backup_target:\n  min_free_bytes: 100000000000000000000\n"),
+            "S/policy.yaml:9:19: backup_target.min_free_bytes: must be at most 1125899906842624,"
+            " got 100000000000000000000",
+            id="huge-free-space-floor",
+        ),
+        pytest.param(
+            ("plans:\n", "rear: {iso_file_size_limit_bytes: 100000000000000000000}\nplans:\n"),
+            "S/policy.yaml:10:35: rear.iso_file_size_limit_bytes: must be at most"
+            " 1125899906842624, got 100000000000000000000",
+            id="huge-iso-size-limit",
+        ),
+        pytest.param(
+            ("plans:\n", 'rear: {exclude: ["/data/\\x7f*"]}\nplans:\n'),
+            "S/policy.yaml:10:18: rear.exclude.0: must not contain control characters (NUL,"
+            " newline...), got '/data/\\x7f*'",
+            id="delete-character-in-exclude",
+        ),
+        pytest.param(
             ('"30 1 * * *"', '"30 1 31 2 *"'),
             "S/policy.yaml:11:26: plans.undercloud.schedule: cron expression '30 1 31 2 *' never"
             " fires (no such day in those months); to stop a plan, set enabled: false",
@@ -340,7 +358,8 @@ def test_unknown_stack_is_located(site: Path, capsys: pytest.CaptureFixture[str]
 def test_policy_values_refused_at_load(
     site: Path, capsys: pytest.CaptureFixture[str], replace: tuple[str, str], expected: str
 ) -> None:
-    """Huge durations, a never-firing cron and a null plan are each one located line, exit 2."""
+    """Huge durations and byte counts, control characters, a never-firing cron and a null plan:
+    each one located line, exit 2."""
     assert validate(site, VALID.replace(*replace), capsys) == [expected]
 
 
