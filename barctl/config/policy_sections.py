@@ -223,6 +223,13 @@ class BackupTargetSection(_Model):
         " node already out of the cluster. 0 skips the measurement.",
         examples=[10 << 30],
     )
+    space_margin_percent: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=20,
+        description="The gate also refuses a run when the target has less free than the sizes of"
+        " the plan's nodes' last verified backups (from the history) plus this margin: the next"
+        " run would not fit. 0 compares with the sizes alone.",
+        examples=[20],
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -253,6 +260,26 @@ class TimeoutsSection(_Model):
         default=43200,
         description="Whole run; beyond it the hung-run alert fires.",
         examples=[43200],
+    )
+
+
+class RetentionSection(_Model):
+    """Which verified runs stay on the target (barctl.run.retention spells out the rule)."""
+
+    keep_last: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=7,
+        description="Each node keeps at least its newest N verified runs (never fewer than"
+        " one: the newest verified run is never deleted). Older verified runs, failed runs"
+        " older than the newest verified one, and run directories without a manifest older than"
+        " it and than timeouts.run_seconds are deleted, whole, after the node's next verified"
+        " run (`barctl prune PLAN` by hand, the daemon after each run).",
+        examples=[7],
+    )
+    keep_days: Annotated[int, Field(ge=0, le=3660)] = Field(
+        default=14,
+        description="A verified run younger than this many days is kept even beyond"
+        " keep_last; 0: keep_last alone decides.",
+        examples=[14],
     )
 
 
@@ -296,6 +323,11 @@ class PlanSection(_Model):
     )
     timeouts: TimeoutsSection = Field(
         default=TimeoutsSection(), description="Time limits of one run.", examples=[{}]
+    )
+    retention: RetentionSection = Field(
+        default=RetentionSection(),
+        description="How many verified runs of each node stay on the target.",
+        examples=[{}],
     )
 
     @field_validator("schedule")

@@ -108,6 +108,24 @@ def new_run_id(plan: str, now: datetime, random_suffix: str) -> str:
     return f"{utc(now):%Y%m%dT%H%M%SZ}-{plan}-{random_suffix}"
 
 
+# What `new_run_id` makes, and nothing else: a run id read back from a target's directory names
+# becomes part of a path (`<dir>/<node>/<run id>`), so no `/`, `..` or leading `-` can pass.
+RUN_ID = re.compile(r"(\d{8}T\d{6}Z)-([a-z][a-z0-9]*)-([a-z0-9]+)")
+
+
+def run_id_parts(text: str) -> tuple[datetime, str] | None:
+    """(start time in UTC, plan) of a run id `new_run_id` could have made; None otherwise."""
+    found = RUN_ID.fullmatch(text)
+    if found is None:
+        return None
+    try:
+        # %z reads the trailing "Z" as UTC (Python 3.7+), so the time is aware.
+        started = datetime.strptime(found[1], "%Y%m%dT%H%M%S%z")
+    except ValueError:
+        return None
+    return started, found[2]
+
+
 def stderr_tail(text: str, secrets: Collection[str] = ()) -> str:
     """The redacted last `STDERR_TAIL_LINES` lines of `text`, at most `STDERR_TAIL_CHARACTERS`."""
     return str(last_lines(redact(text, secrets)))[-STDERR_TAIL_CHARACTERS:]

@@ -87,10 +87,16 @@ MALFORMED = [
         id="unknown-nfs-key",
     ),
     pytest.param(
-        variant(after(9, "    retention: 3")),
-        ["10:5: plans.undercloud.retention"],
-        "unknown key 'retention'",
+        variant(after(9, "    keep: 3")),
+        ["10:5: plans.undercloud.keep"],
+        "unknown key 'keep'",
         id="unknown-plan-key",
+    ),
+    pytest.param(
+        variant(after(9, "    retention: {keep_last: 0}")),
+        ["10:28: plans.undercloud.retention.keep_last"],
+        "must be at least 1, got 0",
+        id="retention-keeps-nothing",
     ),
     pytest.param(
         variant(after(11, "    timeouts:", "      rear_minutes: 30")),
