@@ -41,7 +41,24 @@ MOUNT_POINTS = (
     # Bind-mounted per host (hosts/<h>/etc-cron.d): a test can give one node the rear package's
     # /etc/cron.d/rear without touching the machine's own cron directory.
     Path("/etc/cron.d"),
+    # barctl setup writes the backup node's NFS export here and the guide 4.1 ceph hooks into
+    # ReaR's tree (hosts/<h>/etc-exports.d, hosts/<h>/usr-share-rear): never the machine's.
+    Path("/etc/exports.d"),
+    Path("/usr/share/rear"),
 )
+# Per-host directories bind-mounted over the MOUNT_POINTS above (and /ctl_plane_backups).
+HOST_DIRECTORIES = (
+    "etc-rear",
+    "etc-cron.d",
+    "var-lib-barctl",
+    "var-lib-rear",
+    "etc-exports.d",
+    "usr-share-rear",
+    "home",
+)
+# ReaR's hook directories, as the rear package creates them (setup_standins' dnf installs
+# nothing on disk).
+REAR_HOOK_DIRECTORIES = ("setup/default", "wrapup/default")
 # The lab's ReaR when no test chooses one: 2.6, what RHEL 8 ships (the OSP 16 base). Tests that
 # depend on a version set it (`lab.set_rear`): SFTP runs on 2.4 and 2.8 (OUTPUT_LFTP_*, 498915c9).
 DEFAULT_REAR_VERSION = "2.6"
@@ -498,8 +515,9 @@ class Lab:
         )
         self._hosts[spec.name] = host
         host.directory.mkdir(parents=True, exist_ok=True)
-        for sub in ("etc-rear", "etc-cron.d", "var-lib-barctl", "var-lib-rear", "home"):
+        for sub in HOST_DIRECTORIES:
             (host.directory / sub).mkdir(exist_ok=True)
+        self._make_hook_directories(host.directory)
         # root's home is per host (an empty dir, no dotfiles: the PATH from SetEnv is kept)
         passwd = []
         for line in Path("/etc/passwd").read_text().splitlines():
@@ -560,6 +578,8 @@ class Lab:
             f"mount --bind {host.directory / 'var-lib-barctl'} /var/lib/barctl && "
             f"mount --bind {host.directory / 'var-lib-rear'} /var/lib/rear && "
             f"mount --bind {host.directory / 'etc-cron.d'} /etc/cron.d && "
+            f"mount --bind {host.directory / 'etc-exports.d'} /etc/exports.d && "
+            f"mount --bind {host.directory / 'usr-share-rear'} /usr/share/rear && "
             # The backup node serves its export at the path the NFS URL names, as a real one does.
             f"mount --bind {host.directory / 'export'} {EXPORT_PATH} && "
             f"mount --bind {host.directory / 'passwd'} /etc/passwd && "
@@ -741,6 +761,16 @@ class Lab:
                 "sftp_check_host_key": False,
             },
             "free_bytes": {},
+            # barctl setup's world (lab/setup_standins.py): what rpm -q finds (ReaR itself on
+            # every node that runs it, nothing on the backup node), the backup node's active
+            # export table (exportfs -ra), and where /var/lib/ceph lives on monitor nodes.
+            "packages": {
+                spec.name: [] if spec.role == "backup" else ["rear"] for spec in self.specs
+            },
+            "exports": {},
+            "ceph_mounts": {
+                spec.name: ["/dev/vda2", "xfs", "/"] for spec in self.specs if spec.ceph_mon
+            },
         }
 
     @contextlib.contextmanager
@@ -842,6 +872,17 @@ class Lab:
             if archive_size is not None:
                 for name in [host] if host else self.host_names:
                     rear["archive_sizes"][name] = archive_size
+
+    def set_ceph_mount(self, host: str, device: str, fstype: str, target: str) -> None:
+        """Where /var/lib/ceph lives on ``host`` (findmnt), e.g. ``target="/var"`` when /var
+        is its own mount; monitor nodes start with /dev/vda2, xfs, / (the guide's normal)."""
+        with self._state() as state:
+            state["ceph_mounts"][host] = [device, fstype, target]
+
+    def installed_packages(self, host: str) -> list[str]:
+        """What `rpm -q` finds installed on ``host``."""
+        with self._state() as state:
+            return list(state["packages"].get(host, []))
 
     def set_free_space(self, host: str, free_bytes: int) -> None:
         """`df -B1 --output=avail DIR` on `host` answers `free_bytes` (else the real df)."""
@@ -1037,14 +1078,7 @@ class Lab:
             state.update(self._initial_state())
         self.clear_invocations()
         for h in self._hosts.values():
-            for sub in (
-                "etc-rear",
-                "etc-cron.d",
-                "var-lib-barctl",
-                "var-lib-rear",
-                "export",
-                "home",
-            ):
+            for sub in (*HOST_DIRECTORIES, "export"):
                 base = h.directory / sub
                 if base.is_dir():
                     for child in base.iterdir():  # keep the dir itself: it is bind-mounted
@@ -1052,6 +1086,12 @@ class Lab:
                             shutil.rmtree(child)
                         else:
                             child.unlink()
+            self._make_hook_directories(h.directory)
+
+    @staticmethod
+    def _make_hook_directories(directory: Path) -> None:
+        for sub in REAR_HOOK_DIRECTORIES:
+            (directory / "usr-share-rear" / sub).mkdir(parents=True, exist_ok=True)
 
     # ---------------------------------------------------------------- ssh / files
 

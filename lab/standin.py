@@ -16,6 +16,7 @@ import configparser
 import contextlib
 import fcntl
 import fnmatch
+import functools
 import hashlib
 import io
 import json
@@ -24,7 +25,7 @@ import re
 import sys
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ if __name__ == "__main__" and "lab" not in sys.modules:
     _package.__path__ = [str(Path(__file__).resolve().parent)]
     sys.modules["lab"] = _package
 
-from lab import rear_iso, rear_standin
+from lab import rear_iso, rear_standin, setup_standins
 
 STANDIN_NAMES = (
     "rear",
@@ -52,6 +53,13 @@ STANDIN_NAMES = (
     "crm_mon",
     "crm_node",
     "df",
+    # barctl setup and the gate's reachability probes (lab/setup_standins.py)
+    "rpm",
+    "dnf",
+    "exportfs",
+    "showmount",
+    "findmnt",
+    "ssh",
 )
 
 State = dict[str, Any]
@@ -997,7 +1005,7 @@ def cmd_sudo(ctx: Ctx, args: list[str]) -> int:
     return 127  # pragma: no cover
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "rear": cmd_rear,
     "pcs": cmd_pcs,
     "podman": cmd_podman,
@@ -1012,6 +1020,10 @@ HANDLERS = {
     "crm_mon": cmd_crm_mon,
     "crm_node": cmd_crm_node,
     "df": cmd_df,
+    **{
+        name: functools.partial(getattr(setup_standins, f"cmd_{name}"), locked=locked_state)
+        for name in ("rpm", "dnf", "exportfs", "showmount", "findmnt", "ssh")
+    },
 }
 
 

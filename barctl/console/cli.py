@@ -77,8 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("precheck", "run the gate alone: reachability and health, nothing changed"),
     ):
         commands.add_parser(name, help=text).add_argument("plan")
-    setup = commands.add_parser("setup", help="each node's ReaR configuration")
+    setup = commands.add_parser(
+        "setup", help="bring each node's ReaR set-up to the policy (idempotent)"
+    )
     setup.add_argument("plan")
+    setup.add_argument(
+        "--check", action="store_true", help="change nothing; list every difference (exit 1)"
+    )
+    setup.add_argument(
+        "--no-packages", action="store_true", help="leave packages to the site (no rpm, no dnf)"
+    )
     setup.add_argument(
         "--render", metavar="DIR", help="write DIR/<node>/etc/rear/... and connect nowhere"
     )
@@ -162,13 +170,20 @@ def _rear_text(resolved: Resolved, node: Node, files: tuple[NodeFile, ...], run_
 
 
 def command_setup(arguments: argparse.Namespace) -> int:
-    """`--render DIR`: write every ReaR file barctl would place on each node, connect nowhere."""
+    """Probe every node's ReaR set-up and apply the differences (`--check`: list them only);
+    `--render DIR`: write every ReaR file barctl would place on each node, connect nowhere."""
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
+    loaded = _load(arguments)
+    resolved = backup.resolve(loaded.policy, loaded.inventory, arguments.plan)
     if not arguments.render:
-        raise BarctlError("setup over SSH is not built yet: use --render DIR")
-    policy, inventory, _ = _unpack(_load(arguments))
-    resolved = backup.resolve(policy, inventory, arguments.plan)
+        from barctl.console import setup_command  # noqa: PLC0415 - see the imports
+
+        text, code = setup_command.run(
+            loaded, resolved, check=arguments.check, packages=not arguments.no_packages
+        )
+        print(text)
+        return code
     root = Path(arguments.render)
     for node in resolved.nodes:
         files = _rear_files(resolved, node, arguments.run_id)
