@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("plan", nargs="?")
     history.add_argument("--json", action="store_true")
     history.add_argument("--limit", type=int, default=20)
+    service = commands.add_parser("install-service", help="put unit, sysusers, tmpfiles in place")
+    service.add_argument("--prefix", default="/", metavar="DIR", help="write under DIR (staging)")
+    service.add_argument("--dry-run", action="store_true", help="say what would change")
     daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
     daemon.set_defaults(daemon=True)
     return parser
@@ -269,6 +272,14 @@ def command_history(arguments: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def command_install_service(arguments: argparse.Namespace) -> int:
+    """Place the service files for the environment barctl runs from (barctl/service/install.py)."""
+    from barctl.service import install  # noqa: PLC0415 - see the imports
+
+    print("\n".join(install.install(Path(arguments.prefix), arguments.dry_run)))
+    return EXIT_SUCCESS
+
+
 def command_daemon(arguments: argparse.Namespace) -> int:
     """Run the scheduler until stopped (see barctl/service/daemon.py)."""
     from barctl.service import daemon  # noqa: PLC0415 - only the daemon needs APScheduler and systemd
@@ -285,6 +296,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": command_run,
     "status": command_status,
     "history": command_history,
+    "install-service": command_install_service,
     "daemon": command_daemon,
 }
 

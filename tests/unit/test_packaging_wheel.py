@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "*_cache", "__pycache__", ".lab")
+from tests.packaging import REPOSITORY, build_wheel
 
 # What an installed wheel puts under its environment's prefix (docs/install.md, "What the wheel
 # installs"): everything an operator needs beside the code, in the layout install-service reads.
@@ -33,19 +28,7 @@ SHIPPED = {
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     """The wheel `pip wheel --no-deps` builds from this checkout (as docs/install.md does)."""
-    # Built from a copy: setuptools leaves build/ in the tree it builds, and a stale build/lib
-    # would put modules deleted since into the next wheel.
-    source = tmp_path_factory.mktemp("source") / "barctl"
-    shutil.copytree(REPOSITORY, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
-    output = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(output), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (built,) = output.glob("barctl-*-py3-none-any.whl")
-    return zipfile.ZipFile(built)
+    return zipfile.ZipFile(build_wheel(tmp_path_factory.mktemp("build")))
 
 
 def data_files(wheel: zipfile.ZipFile) -> dict[str, str]:
