@@ -96,11 +96,9 @@ def action(placement: Placement, existing: str | None) -> str:
 def shipped_directory_candidates() -> list[tuple[Path, int]]:
     """Where the shipped files may be: (base, index into SHIPPED's pairs), installed ones first."""
     candidates: list[tuple[Path, int]] = []
-    try:
-        distribution = importlib.metadata.distribution("barctl")
-    except importlib.metadata.PackageNotFoundError:
-        distribution = None
-    if distribution is not None:
+    # Every barctl on sys.path, not only the first: an editable install's metadata lists no data
+    # files, and PYTHONPATH may put another environment's metadata first.
+    for distribution in importlib.metadata.distributions(name="barctl"):
         for record in distribution.files or ():
             if record.as_posix().endswith(SHIPPED["unit"][0]):
                 located = Path(str(distribution.locate_file(record))).resolve()

@@ -147,26 +147,27 @@ def test_placed_sysusers_file_creates_the_barctl_user(tmp_path: Path) -> None:
 
 
 def test_installed_wheel_files_are_found_through_its_record(tmp_path: Path) -> None:
-    """Installed from the wheel (not editable), the files come from <prefix>/share/barctl."""
-    wheel = build_wheel(tmp_path)
-    prefix = tmp_path / "prefix"
-    pip = [sys.executable, "-m", "pip"]
+    """Installed from the wheel (not editable), the files come from <venv>/share/barctl."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # pip --python installs into the new venv only; the test's own environment is untouched.
+    pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin/python")]
     subprocess.run(
-        [*pip, "install", "--no-deps", "-q", "--prefix", str(prefix), str(wheel)],
+        [*pip, "install", "--no-deps", "-q", str(build_wheel(tmp_path))],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    (site,) = prefix.glob("lib/python*/site-packages")
+    # The dependencies come from the test's environment; barctl itself from the new venv.
+    (dependencies,) = [path for path in sys.path if path.endswith("site-packages")]
     result = subprocess.run(
-        [sys.executable, "-m", "barctl", "install-service", "--prefix", str(tmp_path / "root")],
+        [str(venv / "bin/python"), "-m", "barctl", "install-service", "--prefix", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
-        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": dependencies, "PATH": "/usr/bin:/bin"},
+        cwd="/",
     )
-    assert result.stdout.splitlines()[0] == f"files from {prefix / 'share/barctl'}"
-    assert (tmp_path / "root" / TMPFILES).read_bytes() == (
-        prefix / "share/barctl/systemd/barctl.tmpfiles.conf"
-    ).read_bytes()
+    assert result.stdout.splitlines()[0] == f"files from {venv / 'share/barctl'}"
+    assert exec_start((tmp_path / UNIT).read_text()).startswith(f"{venv}/bin/python ")
