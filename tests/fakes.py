@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,3 +83,31 @@ class FakeRunner:
     def ran_on(self) -> list[tuple[str, str]]:
         """(node, command name) of every call, in order."""
         return [(call.node, call.name) for call in self.calls]
+
+
+@dataclass
+class LocalRunner:
+    """Runs each command's argv on this machine (the real find, head, rm; no SSH, no sudo, no
+    timeout wrapper), as if every node were this one; records calls like FakeRunner. For pure
+    logic over what real tools print, e.g. a target directory under tmp_path."""
+
+    calls: list[Call] = field(default_factory=list)
+
+    def run(
+        self,
+        node: Node,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """The command's real exit code, stdout and stderr."""
+        self.calls.append(Call(node.name, command.name, command.argv, command.stdin))
+        done = subprocess.run(
+            command.argv,
+            input=command.stdin,
+            capture_output=True,
+            text=True,
+            timeout=command.timeout_seconds,
+            check=False,
+        )
+        return CommandResult(done.returncode, done.stdout, done.stderr, 0.01)

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from barctl.history.records import (
+    PruneRecord,
     RunDetail,
     RunRecord,
     moment,
     node_record,
+    prune_record,
     run_record,
     step_record,
     undo_record,
@@ -147,3 +149,19 @@ class HistoryQueries(StoreConnection):
             (plan,),
         )
         return [(node, reason, _reason(found)) for node, reason, found in rows]
+
+    def prunes(self, plan: str | None = None, limit: int = 100) -> list[PruneRecord]:
+        """The latest deletions by retention (of `plan`, or of every plan), newest first."""
+        where, parameters = ("WHERE plan = ?", (plan,)) if plan is not None else ("", ())
+        rows = self._query(
+            f"SELECT * FROM prunes {where} ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (*parameters, limit),
+        )
+        return [prune_record(row) for row in rows]
+
+    def pruned_total(self, plan: str) -> int:
+        """How many run directories retention deleted for `plan`, ever."""
+        row = self._query(
+            "SELECT count(*) FROM prunes WHERE plan = ? AND state = 'deleted'", (plan,)
+        )
+        return int(row[0][0])

@@ -87,6 +87,23 @@ class UndoRecord:
     finished_at: datetime | None
 
 
+@dataclass(frozen=True)
+class PruneRecord:
+    """One run directory retention deleted (or tried to): `state` deleting, deleted or failed."""
+
+    prune_id: int
+    plan: str
+    node: str
+    run_id: str
+    path: str
+    reason: str
+    size_bytes: int
+    state: str
+    detail: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
 PendingUndo = UndoRecord
 """An undo still in state `pending`, as returned by `Store.pending_undos()`."""
 
@@ -199,3 +216,8 @@ def undo_record(row: sqlite3.Row) -> UndoRecord:
     payload = MappingProxyType(json.loads(row["payload"]))
     values = _values(row, "undo_id") | {"payload": payload, "state": UndoState(row["state"])}
     return UndoRecord(**values)
+
+
+def prune_record(row: sqlite3.Row) -> PruneRecord:
+    """A `prunes` row as a record."""
+    return PruneRecord(**_values(row, "prune_id"))

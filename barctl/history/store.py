@@ -242,3 +242,34 @@ class Store(HistoryQueries):
                 "INSERT OR IGNORE INTO misses (plan, scheduled_for, recorded_at) VALUES (?, ?, ?)",
                 (plan, epoch(scheduled_for), epoch(now)),
             )
+
+    # ---- retention ------------------------------------------------------------------------------
+
+    def start_prune(
+        self,
+        plan: str,
+        node: str,
+        run_id: str,
+        path: str,
+        *,
+        reason: str,
+        size_bytes: int,
+        now: datetime,
+    ) -> int:
+        """Record, before it is made, the deletion of a run directory on the target."""
+        return self._insert(
+            "INSERT INTO prunes (plan, node, run_id, path, reason, size_bytes, state, started_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'deleting', ?)",
+            (plan, node, run_id, path, self._redacted(reason), size_bytes, epoch(now)),
+        )
+
+    def finish_prune(self, prune_id: int, ok: bool, detail: str, now: datetime) -> None:
+        """Settle a deletion: `deleted`, or `failed` with what the target said."""
+        state = "deleted" if ok else "failed"
+        with self._write() as connection:
+            cursor = connection.execute(
+                "UPDATE prunes SET state = ?, detail = ?, finished_at = ?"
+                " WHERE id = ? AND state = 'deleting'",
+                (state, self._redacted(detail), epoch(now), prune_id),
+            )
+            self._changed(cursor, f"prune {prune_id} is unknown or already settled")

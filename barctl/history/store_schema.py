@@ -53,5 +53,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ELSE 'command_failed' END
             WHERE outcome = 'refused'""",
     ),
+    (
+        # Retention (barctl.run.prune): one row per run directory deleted on the target,
+        # written `deleting` before the `rm` and settled after, so a crash between the two
+        # shows as a deletion that may or may not have happened.
+        """CREATE TABLE prunes (id INTEGER PRIMARY KEY AUTOINCREMENT, plan TEXT NOT NULL,
+            node TEXT NOT NULL, run_id TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
+            started_at REAL NOT NULL, finished_at REAL)""",
+        "CREATE INDEX prunes_by_plan ON prunes (plan, started_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -46,6 +46,9 @@ RUN_FINISHED = {
 }
 NODE_REFUSED = "c3a4f299b9f44f2ea460fe1523856711"
 UNDO_FAILED = "74f5448090364958804314f0d8c0f97f"
+# Retention deleted a run's directory on the target, or could not (barctl.run.prune).
+RUN_PRUNED = "eb51e98450584ff8a4e6c7617d3a8039"
+PRUNE_FAILED = "46ae46da7a364c1e82ef007e5c5c6850"
 
 # Level of the canonical lines by outcome (run and node outcomes share the names).
 LEVEL_BY_OUTCOME = {

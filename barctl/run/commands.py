@@ -393,3 +393,28 @@ def unpause_containers(names: tuple[str, ...], timeout_seconds: int) -> RemoteCo
 def _mysql_in(container: str, *argv: str) -> tuple[str, ...]:
     # -i keeps podman's stdin open so the option file reaches the client inside the container.
     return ("podman", "exec", "-i", container, *argv)
+
+
+# --- the backup target's runs (retention, `barctl backups`) ----------------------------------
+
+MANIFEST_READ_LIMIT_BYTES = 1 << 20  # a manifest is a few KiB: bounds what a damaged one costs
+
+
+def target_entries(directory: str, timeout_seconds: int) -> RemoteCommand:
+    """`TYPE SIZE PATH` of every entry two and three levels down (`<node>/<run id>[/file]`),
+    NUL-ended (GNU find -printf %y %s %P): no file name can forge a record."""
+    argv = ("find", directory, "-mindepth", "2", "-maxdepth", "3", "-printf", "%y %s %P\\0")
+    return RemoteCommand("target_entries", argv, timeout_seconds)
+
+
+def read_manifest(path: str, timeout_seconds: int) -> RemoteCommand:
+    """A run's manifest on the target, at most MANIFEST_READ_LIMIT_BYTES."""
+    argv = ("head", "-c", str(MANIFEST_READ_LIMIT_BYTES), "--", path)
+    return RemoteCommand("read_manifest", argv, timeout_seconds)
+
+
+def remove_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
+    """Delete one run's directory (retention; `path` from a checked node and run id only).
+    --one-file-system: a mount under it is refused, not emptied."""
+    argv = ("rm", "-rf", "--one-file-system", "--", path)
+    return RemoteCommand("remove_run_directory", argv, timeout_seconds, True)

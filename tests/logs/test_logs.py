@@ -298,10 +298,11 @@ def test_field_names_are_upper_cased_and_invalid_ones_dropped() -> None:
 
 
 def test_message_ids_are_distinct_128_bit_ids_documented_in_docs() -> None:
-    """Eight MESSAGE_IDs, 32 lowercase hex each, all different, each in docs/logging.md."""
+    """Ten MESSAGE_IDs, 32 lowercase hex each, all different, each in docs/logging.md."""
     ids = [logs.RUN_STARTED, *logs.RUN_FINISHED.values(), logs.NODE_REFUSED, logs.UNDO_FAILED]
+    ids += [logs.RUN_PRUNED, logs.PRUNE_FAILED]
     assert set(logs.RUN_FINISHED) == {"success", "failed", "refused", "interrupted", "degraded"}
-    assert len(set(ids)) == 8
+    assert len(set(ids)) == 10
     assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids)
     documentation = (REPO / "docs" / "logging.md").read_text(encoding="utf-8")
     for value in ids:
