@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a backup now")
     run.add_argument("plan")
     run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
+    prune = commands.add_parser("prune", help="delete old runs on the target (plan retention)")
+    prune.add_argument("plan")
+    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    prune.add_argument("--json", action="store_true")
+    backups = commands.add_parser("backups", help="every run on the target, from its manifests")
+    backups.add_argument("node", nargs="?")
+    backups.add_argument("--plan", help="only the nodes of this plan")
+    backups.add_argument("--json", action="store_true")
     status = commands.add_parser("status", help="last and next run of each plan")
     status.add_argument("--json", action="store_true")
     history = commands.add_parser("history", help="recent runs, newest first")
@@ -234,6 +242,44 @@ def command_run(arguments: argparse.Namespace) -> int:
     return EXIT_BY_OUTCOME[result.outcome]
 
 
+def command_prune(arguments: argparse.Namespace) -> int:
+    """Apply the plan's retention on the target; exit 1 when a deletion failed, 3 when the
+    target cannot be listed (nothing deleted)."""
+    from barctl.console import target_report  # noqa: PLC0415 - see the imports
+    from barctl.run import prune, target_listing  # noqa: PLC0415
+
+    policy, inventory, site = _unpack(_load(arguments))
+    try:
+        result = prune.perform(policy, inventory, site, arguments.plan, dry_run=arguments.dry_run)
+    except target_listing.TargetUnreadable as error:
+        print(f"barctl: {error}; nothing deleted", file=sys.stderr)
+        return EXIT_REFUSED
+    rows = target_report.prune_rows(result)
+    print(json.dumps(rows, indent=2) if arguments.json else target_report.prune_text(result))
+    return EXIT_SUCCESS if result.ok else EXIT_FAILED
+
+
+def command_backups(arguments: argparse.Namespace) -> int:
+    """Every run on the target per node, newest first, read from the manifests only (works
+    without the history database); exit 3 when the target cannot be listed."""
+    from barctl.console import target_report  # noqa: PLC0415 - see the imports
+    from barctl.run import prune, target_listing  # noqa: PLC0415
+
+    policy, inventory, site = _unpack(_load(arguments))
+    plans = [name for name, _ in policy.plans.items()]
+    if arguments.plan is not None and arguments.plan not in plans:
+        raise BarctlError(f"no plan {arguments.plan!r} in the policy; plans: {', '.join(plans)}")
+    chosen = [arguments.plan] if arguments.plan else plans
+    try:
+        listing = prune.list_runs(policy, inventory, site, chosen, arguments.node)
+    except target_listing.TargetUnreadable as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    rows = target_report.backup_rows(listing, arguments.node)
+    print(json.dumps(rows, indent=2) if arguments.json else target_report.backups_text(rows))
+    return EXIT_SUCCESS
+
+
 class abort_on_signals:
     """Turn SIGTERM and SIGINT into `abort.set()` for the duration of a run."""
 
@@ -294,6 +340,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "precheck": command_precheck,
     "setup": command_setup,
     "run": command_run,
+    "prune": command_prune,
+    "backups": command_backups,
     "status": command_status,
     "history": command_history,
     "install-service": command_install_service,

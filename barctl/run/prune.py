@@ -10,7 +10,7 @@ A real prune holds the plan's and its nodes' run locks, so it never overlaps a r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ import structlog
 from barctl.config.inventory import Inventory
 from barctl.config.policy import Policy
 from barctl.config.site import Site
+from barctl.errors import BarctlError
 from barctl.history.store import Store, open_history
 from barctl.observe import logs
 from barctl.run import backup, commands, remote
@@ -159,3 +160,23 @@ def _locked_store(site: Site, resolved: Resolved, dry_run: bool) -> Iterator[Sto
     site.state_directory.mkdir(parents=True, exist_ok=True)
     with backup.run_locks(site.runtime_directory, resolved), open_history(site) as store:
         yield store
+
+
+def list_runs(
+    policy: Policy, inventory: Inventory, site: Site, plans: Sequence[str], node: str | None = None
+) -> Listing:
+    """Every run on the target of `node`, or of the nodes of `plans` (all plans share the one
+    target), from the manifests alone: `barctl backups`, read-only and lock-free."""
+    resolved = [resolve(policy, inventory, plan) for plan in plans]
+    names = list(dict.fromkeys(member.name for each in resolved for member in each.nodes))
+    if node is not None and node not in names:
+        raise BarctlError(
+            f"no node {node!r} in plans {', '.join(plans)}; nodes: {', '.join(names)}"
+        )
+    settings = backup.ssh_settings(policy, site)
+    check_credentials(site)
+    target = resolved[0].target
+    with remote.SessionPool(remote.session_opener(settings)) as runner:
+        timeout = resolved[0].timeouts.command
+        chosen = [node] if node is not None else names
+        return read_target(runner, target.node, target.directory, chosen, timeout)

@@ -20,8 +20,8 @@ from barctl.config.inventory import Inventory
 from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.history.store import open_history
-from barctl.outcome import Trigger
-from barctl.run import backup
+from barctl.outcome import RunOutcome, Trigger
+from barctl.run import backup, prune
 from barctl.service.catchup import plan_of
 
 log = structlog.get_logger("barctl.daemon")
@@ -137,6 +137,8 @@ class Runtime:
             run_id=result.run_id,
             outcome=result.outcome.value,
         )
+        if result.outcome is not RunOutcome.REFUSED and not self.abort.is_set():
+            prune_after_run(policy, inventory, site, plan)
 
     def record_miss(self, plan: str, slot: datetime, reason: str) -> None:
         """Record a missed slot of `plan` in history (idempotent per slot) and log it."""
@@ -157,6 +159,22 @@ class Runtime:
         elif event.code == EVENT_JOB_MAX_INSTANCES:
             for slot in event.scheduled_run_times:
                 self.record_miss(plan, slot, "the previous run is still going")
+
+
+def prune_after_run(policy: Policy, inventory: Inventory, site: Site, plan: str) -> None:
+    """Retention after a run that reached its nodes (issue 11): the rule itself waits for each
+    node's next verified run, so a failed node loses nothing. Never raises into the scheduler;
+    a refused run is not followed by a prune (the target may be what the gate refused)."""
+    try:
+        result = prune.perform(policy, inventory, site, plan)
+    except backup.LockBusyError as error:
+        log.warning("Prune skipped: the plan is busy", plan=plan, error=str(error))
+        return
+    except Exception:
+        log.exception("Prune crashed", plan=plan)
+        return
+    deleted = sum(1 for verdict in result.verdicts if verdict.delete) - len(result.failures)
+    log.info("Prune ended", plan=plan, deleted=deleted, failed=len(result.failures))
 
 
 def _record_crash(request: backup.Request, error: Exception) -> backup.Result | None:
