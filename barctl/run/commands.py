@@ -401,9 +401,9 @@ MANIFEST_READ_LIMIT_BYTES = 1 << 20  # a manifest is a few KiB: bounds what a da
 
 
 def target_entries(directory: str, timeout_seconds: int) -> RemoteCommand:
-    """`TYPE SIZE PATH` of every entry two and three levels down (`<node>/<run id>[/file]`),
-    NUL-ended (GNU find -printf %y %s %P): no file name can forge a record."""
-    argv = ("find", directory, "-mindepth", "2", "-maxdepth", "3", "-printf", "%y %s %P\\0")
+    """`TYPE SIZE PATH` of every entry two to four levels down (`<node>/<run id>[/file]`,
+    `.../restore/file`), NUL-ended (GNU find -printf %y %s %P): no name can forge a record."""
+    argv = ("find", directory, "-mindepth", "2", "-maxdepth", "4", "-printf", "%y %s %P\\0")
     return RemoteCommand("target_entries", argv, timeout_seconds)
 
 

@@ -3,10 +3,10 @@
 The manifests are the record of the target (issue 11): `barctl backups` and retention read them
 over SSH on the target node, never the history database, so a new undercloud or a lost
 `history.db` still knows every run. Two kinds of command run there, both read-only and bounded
-(barctl.run.commands): one `find` listing `<dir>/<node>/<run id>[/file]`, then one bounded
-`head` per manifest. Only directories whose node is one asked for and whose name is a run id
-(`records.run_id_parts`) are ever listed, so every path built from a listing is
-`<dir>/<checked node>/<checked run id>`.
+(barctl.run.commands): one `find` listing `<dir>/<node>/<run id>[/file]` and `restore/` files,
+then one bounded `head` per manifest. Only directories whose node is one asked for and whose
+name is a run id (`records.run_id_parts`) are ever listed, so every path built from a listing
+is `<dir>/<checked node>/<checked run id>`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class TargetUnreadable(BarctlError):
 
 @dataclass(frozen=True)
 class RunDirectory:
-    """`<dir>/<node>/<run_id>` as `find` saw it: its regular files (name, bytes)."""
+    """`<dir>/<node>/<run_id>` as `find` saw it: its regular files and those of its `restore/`
+    (path relative to the run directory, bytes)."""
 
     node: str
     run_id: str
@@ -86,15 +87,15 @@ def parse_entries(
         kind, _, rest = record.partition(" ")
         size, _, path = rest.partition(" ")
         parts = path.split("/")
-        if len(parts) not in (2, 3) or parts[0] not in nodes or not size.isdigit():
+        if len(parts) < 2 or parts[0] not in nodes or not size.isdigit():
             continue
-        key = (parts[0], parts[1])
         if run_id_parts(parts[1]) is None or (len(parts) == 2 and kind != "d"):
             ignored += [path] if len(parts) == 2 else []
             continue
-        files = found.setdefault(key, [])
-        if len(parts) == 3 and kind == "f":
-            files.append((parts[2], int(size)))
+        files = found.setdefault((parts[0], parts[1]), [])
+        name = "/".join(parts[2:])
+        if kind == "f" and (len(parts) == 3 or parts[2] == manifest.RESTORE_DIRECTORY):
+            files.append((name, int(size)))
     return _directories(found, nodes), tuple(ignored)
 
 

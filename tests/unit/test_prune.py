@@ -63,13 +63,16 @@ def remaining(directory: Path, node: str) -> list[str]:
 
 def test_parse_entries_keeps_only_run_directories_of_the_asked_nodes() -> None:
     """Records of other nodes, non-run-id names, files where a run directory should be and
-    names with spaces or newlines never become runs; run files are listed with their sizes."""
+    names with spaces or newlines never become runs; run files and restore material are listed
+    with their sizes."""
     good = day(1)
     records = [
         f"d 4096 ctl-0/{good}",
         f"f 10 ctl-0/{good}/backup.tar.gz",
         f"f 5 ctl-0/{good}/{MANIFEST_NAME}",
         f"d 4096 ctl-0/{good}/restore",
+        f"f 3 ctl-0/{good}/restore/cib.xml",
+        f"f 3 ctl-0/{good}/other/cib.xml",
         "d 4096 ctl-0/lost+found",
         f"f 7 ctl-0/{day(2)}",
         f"d 4096 ctl-0/{day(3)}\nd 4096 ctl-0/{day(4)}",
@@ -78,7 +81,7 @@ def test_parse_entries_keeps_only_run_directories_of_the_asked_nodes() -> None:
     ]
     runs, ignored = target_listing.parse_entries("\0".join(records) + "\0", NODES)
     assert [(run.node, run.run_id, run.files) for run in runs] == [
-        ("ctl-0", good, (("backup.tar.gz", 10), (MANIFEST_NAME, 5)))
+        ("ctl-0", good, (("backup.tar.gz", 10), (MANIFEST_NAME, 5), ("restore/cib.xml", 3)))
     ]
     assert runs[0].has_manifest
     assert "ctl-0/lost+found" in ignored

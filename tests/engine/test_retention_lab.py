@@ -1,0 +1,157 @@
+"""Retention and `barctl backups` against the lab's backup node over SSH (issue 11 items 4, 6).
+
+Runs are laid out on the backup node's export as the manifest contract says
+(tests.target_runs.write_run: ISO, archive, restore material, manifest written last), so
+listing, judging and deleting go through the real find, head and rm on backup-0 over SSH.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import Lab
+from tests.engine.helpers import barctl, changes
+from tests.target_runs import run_id, write_run
+
+pytestmark = pytest.mark.lab
+
+CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
+
+
+def policy(lab: Lab, tmp_path: Path, keep_last: int = 2) -> Path:
+    """The lab's policy with this test's own state and runtime directories and retention."""
+    retention = {"keep_last": keep_last, "keep_days": 0}
+    return lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+        plans={"controlplane": {"retention": retention}},
+    )
+
+
+def runs_ago(count: int) -> list[str]:
+    """Ids of `count` controlplane runs, one a day, newest first."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: UP017 - Python 3.9
+    return [run_id(now - timedelta(days=day + 1)) for day in range(count)]
+
+
+def on_target(lab: Lab, node: str) -> list[str]:
+    """The run directories of `node` on the export, newest first."""
+    where = lab.export_directory / node
+    return sorted((path.name for path in where.iterdir()), reverse=True) if where.exists() else []
+
+
+def tree(lab: Lab) -> list[str]:
+    """Every path under the export, relative, sorted: what a read-only command must not change."""
+    return sorted(
+        str(path.relative_to(lab.export_directory)) for path in lab.export_directory.rglob("*")
+    )
+
+
+def prunes(tmp_path: Path) -> list[dict[str, Any]]:
+    """The history's prune rows."""
+    with sqlite3.connect(tmp_path / "state" / "history.db") as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute("SELECT * FROM prunes ORDER BY id")]
+
+
+def test_keep_last_two_leaves_the_newest_two_runs_per_node(lab: Lab, tmp_path: Path) -> None:
+    """Four verified runs per controller, keep_last 2: prune leaves exactly the newest two of
+    each, every deletion recorded; no cluster command ran."""
+    ids = runs_ago(4)
+    for node in CONTROLLERS:
+        for run in ids:
+            write_run(lab.export_directory, node, run)
+    path = policy(lab, tmp_path)
+    result = barctl(path, "prune", "controlplane")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "deleted 6 of 12 runs" in result.stdout
+    for node in CONTROLLERS:
+        assert on_target(lab, node) == ids[:2]
+    rows = prunes(tmp_path)
+    assert sorted((row["node"], row["run_id"], row["state"]) for row in rows) == sorted(
+        (node, run, "deleted") for node in CONTROLLERS for run in ids[2:]
+    )
+    assert {row["path"] for row in rows} == {
+        f"/ctl_plane_backups/{node}/{run}" for node in CONTROLLERS for run in ids[2:]
+    }
+    assert changes(lab) == []
+
+
+def test_failed_verification_never_causes_a_prune(lab: Lab, tmp_path: Path) -> None:
+    """ctl-1's newest run failed verification: its four older verified runs all stay, while
+    the other controllers are pruned to two."""
+    newest, *older = runs_ago(5)
+    for node in CONTROLLERS:
+        for run in older:
+            write_run(lab.export_directory, node, run)
+        write_run(
+            lab.export_directory, node, newest, state="failed" if node == "ctl-1" else "verified"
+        )
+    result = barctl(policy(lab, tmp_path), "prune", "controlplane")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert on_target(lab, "ctl-1") == [newest, *older]
+    assert on_target(lab, "ctl-0") == [newest, older[0]]
+    assert all(row["node"] != "ctl-1" for row in prunes(tmp_path))
+
+
+def test_dry_run_deletes_nothing_and_says_what_would_go(lab: Lab, tmp_path: Path) -> None:
+    """`prune --dry-run` names the runs it would delete and changes nothing on any host."""
+    ids = runs_ago(3)
+    for run in ids:
+        write_run(lab.export_directory, "ctl-0", run)
+    before = tree(lab)
+    result = barctl(policy(lab, tmp_path, keep_last=1), "prune", "controlplane", "--dry-run")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "would delete 2 of 3 runs" in result.stdout
+    assert f"ctl-0 {ids[2]} verified   DELETE" in result.stdout
+    assert tree(lab) == before
+    assert changes(lab) == []
+
+
+def test_backups_lists_exactly_what_is_there_also_without_history(lab: Lab, tmp_path: Path) -> None:
+    """`barctl backups --json` lists every run on the target, newest first per node, with its
+    paths, and lists the same after the history database is deleted."""
+    ids = runs_ago(3)
+    write_run(lab.export_directory, "ctl-0", ids[0], state="failed")
+    write_run(lab.export_directory, "ctl-0", ids[1])
+    write_run(lab.export_directory, "ctl-0", ids[2], state="incomplete")
+    write_run(lab.export_directory, "ctl-2", ids[1])
+    path = policy(lab, tmp_path)
+    pruned = barctl(path, "prune", "controlplane")  # holds ctl-0, keeps ctl-2: a history, no change
+    assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
+    assert "deleted 0 of 4 runs" in pruned.stdout
+    before = tree(lab)
+    first = barctl(path, "backups", "--json")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    rows = json.loads(first.stdout)
+    assert [(row["node"], row["run_id"], row["state"]) for row in rows] == [
+        ("ctl-0", ids[0], "failed"),
+        ("ctl-0", ids[1], "verified"),
+        ("ctl-0", ids[2], "incomplete"),
+        ("ctl-2", ids[1], "verified"),
+    ]
+    assert rows[0]["verification"]["reason"].startswith("archive: gzip -t failed")
+    base = f"/ctl_plane_backups/ctl-0/{ids[1]}"
+    assert rows[1]["iso"] == f"{base}/ctl-0-{ids[1]}.iso"
+    assert rows[1]["archive"] == f"{base}/backup.tar.gz"
+    assert rows[1]["restore"] == [f"{base}/restore/openstack-backup-mysql.sql"]
+    assert rows[2]["iso"] is None and len(rows[2]["files"]) == 3
+    for row in rows:
+        for listed in (row["iso"], row["archive"], *row["restore"], *row["files"]):
+            if listed:
+                assert (lab.export_directory / listed.removeprefix("/ctl_plane_backups/")).is_file()
+    (tmp_path / "state" / "history.db").unlink()
+    again = barctl(path, "backups", "--json")
+    assert again.exit_code == 0, again.stdout + again.stderr
+    assert json.loads(again.stdout) == rows
+    only = json.loads(barctl(path, "backups", "ctl-2", "--json").stdout)
+    assert [row["run_id"] for row in only] == [ids[1]]
+    assert tree(lab) == before
+    assert changes(lab) == []
