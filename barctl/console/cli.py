@@ -210,12 +210,15 @@ def command_setup(arguments: argparse.Namespace) -> int:
 def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
     from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.history.store import existing_history  # noqa: PLC0415 - see the imports
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     resolved = backup.resolve(policy, inventory, arguments.plan)
     settings = backup.ssh_settings(policy, site)
-    verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel)
+    with existing_history(site) as store:
+        need = backup.space_need(store, resolved)
+    verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel, need)
     print(report.gate_text(verdict))
     return EXIT_SUCCESS if verdict.passed else EXIT_REFUSED
 

@@ -22,15 +22,17 @@ from barctl.config.inventory import Inventory
 from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.errors import BarctlError
+from barctl.history.history_queries import HistoryQueries
 from barctl.history.records import new_run_id
 from barctl.history.store import Store, StoreError, open_history
 from barctl.model import Progress, UndoFailure
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate, locks, remote
+from barctl.run import gate, locks, rear_capability, remote
 from barctl.run import plan as planning
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.locks import LockBusyError, LockError
+from barctl.run.rear_capability import SpaceNeed
 from barctl.run.resolution import (
     CredentialError,
     Resolved,
@@ -60,6 +62,7 @@ __all__ = [
     "recover",
     "resolve",
     "run_locks",
+    "space_need",
     "ssh_settings",
     "utc_now",
 ]
@@ -106,10 +109,22 @@ def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[Un
     return failures
 
 
+def space_need(store: HistoryQueries | None, resolved: Resolved) -> SpaceNeed | None:
+    """What the next run of `resolved` writes on the target, from the history (None: unknown)."""
+    last = store.node_last_success(resolved.name) if store is not None else {}
+    sizes = {node: size for node, (_, size) in last.items()}
+    names = [node.name for node in resolved.nodes]
+    return rear_capability.space_need(sizes, names, resolved.target.space_margin_percent)
+
+
 def precheck(
-    resolved: Resolved, settings: remote.SshSettings, max_parallel: int
+    resolved: Resolved,
+    settings: remote.SshSettings,
+    max_parallel: int,
+    need: SpaceNeed | None = None,
 ) -> gate.GateResult:
-    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run."""
+    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run;
+    `need` is what the run will write on the target (`space_need`)."""
     with remote.SessionPool(remote.session_opener(settings)) as runner:
         return gate.check(
             resolved.nodes,
@@ -121,6 +136,7 @@ def precheck(
             max_parallel=max_parallel,
             settings=resolved.target.settings_for,
             min_free_bytes=resolved.target.min_free_bytes,
+            need=need,
         )
 
 
@@ -312,7 +328,8 @@ def _gated_run(
     store: Store,
     run_id: str,
 ) -> Result:
-    verdict = precheck(resolved, settings, request.policy.ssh.max_parallel)
+    need = space_need(store, resolved)
+    verdict = precheck(resolved, settings, request.policy.ssh.max_parallel, need)
     redaction.register_secret(verdict.password())  # before any refusal reason is logged
     if not verdict.passed:
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))

@@ -234,19 +234,24 @@ def probe_node(
         return replace(probe, problem=str(failure), reason_class=failure.reason)
 
 
-def probe_target(
-    runner: Runner, node: Node, directory: str, timeout: int, min_free_bytes: int = 0
+def probe_target(  # noqa: PLR0917 - the target and its two space rules
+    runner: Runner,
+    node: Node,
+    directory: str,
+    timeout: int,
+    min_free_bytes: int = 0,
+    need: rear_capability.SpaceNeed | None = None,
 ) -> Probe:
-    """The backup target answers SSH, has the directory ReaR writes into, and at least
-    `min_free_bytes` free under it (0: not measured)."""
+    """The backup target answers SSH, has the directory ReaR writes into, at least
+    `min_free_bytes` free under it (0: not measured) and room for `need` (None: not judged)."""
     prober = _Prober(runner, node, timeout)
     try:
         prober.checked(commands.node_name(timeout), "shell failed")
         exists = commands.directory_exists(directory, timeout)
         prober.checked(exists, f"no directory {directory}")
-        if min_free_bytes > 0:
+        if min_free_bytes > 0 or need is not None:
             answer = prober.checked(commands.free_space(directory, timeout), "df failed")
-            problem = rear_capability.space_problem(answer, directory, min_free_bytes)
+            problem = rear_capability.space_problem(answer, directory, min_free_bytes, need)
             if problem:
                 raise _ProbeFailed(problem, Reason.UNHEALTHY)
     except _ProbeFailed as failure:
@@ -330,11 +335,12 @@ def check(
     max_parallel: int,
     settings: Callable[[str], RearSettings] | None = None,
     min_free_bytes: int = 0,
+    need: rear_capability.SpaceNeed | None = None,
 ) -> GateResult:
     """Probe every node and the target in parallel (bounded); nothing here changes state.
 
     `settings` gives each node's ReaR settings (what its version must support);
-    `min_free_bytes` is the target's floor (0: not measured).
+    `min_free_bytes` is the target's floor (0: not measured), `need` what the next run writes.
     """
 
     def node_work(node: Node) -> Probe:
@@ -344,7 +350,7 @@ def check(
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
         futures = [pool.submit(node_work, node) for node in nodes]
         target_future = pool.submit(
-            probe_target, runner, target_node, target_directory, timeout, min_free_bytes
+            probe_target, runner, target_node, target_directory, timeout, min_free_bytes, need
         )
         probes = tuple(future.result() for future in futures)
         target = target_future.result()

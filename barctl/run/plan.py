@@ -57,6 +57,8 @@ class BackupTarget:
     settings: tuple[tuple[str, RearSettings], ...] = ()
     # The policy's backup_target.min_free_bytes: the gate refuses a target with less free.
     min_free_bytes: int = 0
+    # backup_target.space_margin_percent: the next run needs the last verified sizes plus this.
+    space_margin_percent: int = 20
 
     def settings_for(self, host: str) -> RearSettings:
         """The ReaR settings of node `host`."""

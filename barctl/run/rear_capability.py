@@ -6,13 +6,16 @@
 - The version: `rear_config` is checked against ReaR 2.4, 2.6, 2.7 and 2.8, so anything older
   cannot be trusted to read it the same way; `ISO_FILE_SIZE_LIMIT` exists only from 2.7
   (`assert_ISO_FILE_SIZE_LIMIT` in lib/output-functions.sh), so a policy setting it needs 2.7.
-- Free space on the target: below the policy's floor, ReaR fails after a full tar, with the
-  node already out of the cluster.
+- Free space on the target: below the policy's floor, or below the plan's nodes' last verified
+  sizes plus a margin (the next run would not fit), ReaR fails after a full tar, with the node
+  already out of the cluster.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from barctl.run.rear_config import RearSettings
 
@@ -83,8 +86,42 @@ def human_bytes(count: int) -> str:
     return f"{count} bytes"
 
 
-def space_problem(text: str, directory: str, floor: int) -> str:
-    """Why the target's free space under `directory` (df's answer `text`) is too little."""
+@dataclass(frozen=True)
+class SpaceNeed:
+    """What the next run will write: each node's last verified backup size, plus a margin."""
+
+    sizes: tuple[tuple[str, int], ...]
+    margin_percent: int
+
+    @property
+    def total(self) -> int:
+        """The sizes together, before the margin."""
+        return sum(size for _, size in self.sizes)
+
+    @property
+    def bytes(self) -> int:
+        """The sizes plus the margin, rounded up."""
+        return -(-self.total * (100 + self.margin_percent) // 100)
+
+    def describe(self) -> str:
+        """`ctl-0 1 GiB + ctl-1 1 GiB = 2 GiB, plus 20%`."""
+        parts = " + ".join(f"{node} {human_bytes(size)}" for node, size in self.sizes)
+        total = f" = {human_bytes(self.total)}" if len(self.sizes) > 1 else ""
+        return f"{parts}{total}, plus {self.margin_percent}%"
+
+
+def space_need(
+    last_sizes: Mapping[str, int], nodes: Sequence[str], margin_percent: int
+) -> SpaceNeed | None:
+    """The next run's need from each node's last verified size; None when none has one yet."""
+    sizes = tuple((node, last_sizes[node]) for node in nodes if last_sizes.get(node))
+    return SpaceNeed(sizes, margin_percent) if sizes else None
+
+
+def space_problem(text: str, directory: str, floor: int, need: SpaceNeed | None = None) -> str:
+    """Why the target's free space under `directory` (df's answer `text`) is too little: below
+    the policy's floor, or below what the next run needs (the plan's nodes' last verified
+    sizes plus the margin: ReaR would fail after a full tar, with the node out of the cluster)."""
     available = parse_free_bytes(text)
     if available is None:
         return f"cannot tell the free space under {directory} from df: {text.strip()[:80]!r}"
@@ -92,5 +129,11 @@ def space_problem(text: str, directory: str, floor: int) -> str:
         return (
             f"{human_bytes(available)} free under {directory}, below the floor of "
             f"{human_bytes(floor)} (backup_target.min_free_bytes)"
+        )
+    if need is not None and available < need.bytes:
+        return (
+            f"{human_bytes(available)} free under {directory}: the next run would not fit, it"
+            f" needs about {human_bytes(need.bytes)} (last verified sizes {need.describe()},"
+            " backup_target.space_margin_percent)"
         )
     return ""

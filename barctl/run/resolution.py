@@ -72,7 +72,9 @@ def _target(policy: Policy, inventory: Inventory, nodes: tuple[Node, ...]) -> pl
         user = policy.ssh.user or policy.ssh.default_user
         node = Node(name or rear.host, name or rear.host, user, policy.ssh.port)
     settings = tuple((each.name, rear_settings(policy.rear, each.groups)) for each in nodes)
-    return planning.BackupTarget(node, rear.path, rear, settings, section.min_free_bytes)
+    return planning.BackupTarget(
+        node, rear.path, rear, settings, section.min_free_bytes, section.space_margin_percent
+    )
 
 
 def resolve(policy: Policy, inventory: Inventory, name: str) -> Resolved:

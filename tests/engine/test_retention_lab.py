@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from barctl.history.records import Artifact
+from barctl.history.store import Store
+from barctl.outcome import NodeOutcome, RunOutcome, Trigger
 from lab import Lab
 from tests.engine.helpers import barctl, changes
 from tests.target_runs import run_id, write_run
@@ -22,6 +25,7 @@ from tests.target_runs import run_id, write_run
 pytestmark = pytest.mark.lab
 
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
+GIB = 1 << 30
 
 
 def policy(lab: Lab, tmp_path: Path, keep_last: int = 2) -> Path:
@@ -155,3 +159,28 @@ def test_backups_lists_exactly_what_is_there_also_without_history(lab: Lab, tmp_
     assert [row["run_id"] for row in only] == [ids[1]]
     assert tree(lab) == before
     assert changes(lab) == []
+
+
+def test_target_nearly_full_is_refused_with_the_numbers(lab: Lab, tmp_path: Path) -> None:
+    """Last verified sizes 3 GiB per controller, 20% margin, 5 GiB free (floor 1 MiB): the next
+    run would not fit; refused naming free, need and sizes, nothing changed anywhere."""
+    path = policy(lab, tmp_path)
+    (tmp_path / "state").mkdir()
+    started = datetime.now(timezone.utc) - timedelta(days=1)  # noqa: UP017 - Python 3.9
+    with Store.open(tmp_path / "state" / "history.db") as store:
+        store.start_run("earlier", "controlplane", Trigger.SCHEDULED, started, 1)
+        for node in CONTROLLERS:
+            artifact = Artifact(f"/ctl_plane_backups/{node}/earlier/backup.tar.gz", 3 * GIB)
+            store.record_node("earlier", node, NodeOutcome.SUCCESS, [artifact], "", now=started)
+        store.finish_run("earlier", RunOutcome.SUCCESS, started, "")
+    lab.set_free_space("backup-0", 5 * GIB)
+    result = barctl(path, "run", "controlplane")
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert (
+        "REFUSED  backup-0: 5 GiB free under /ctl_plane_backups: the next run would not fit, it"
+        " needs about 10.8 GiB (last verified sizes ctl-0 3 GiB + ctl-1 3 GiB + ctl-2 3 GiB ="
+        " 9 GiB, plus 20%, backup_target.space_margin_percent)"
+    ) in result.stdout
+    assert changes(lab) == []
+    precheck = barctl(path, "precheck", "controlplane")
+    assert precheck.exit_code == 3 and "the next run would not fit" in precheck.stdout
