@@ -184,3 +184,18 @@ def test_target_nearly_full_is_refused_with_the_numbers(lab: Lab, tmp_path: Path
     assert changes(lab) == []
     precheck = barctl(path, "precheck", "controlplane")
     assert precheck.exit_code == 3 and "the next run would not fit" in precheck.stdout
+
+
+def test_unreachable_target_deletes_nothing_and_exits_3(lab: Lab, tmp_path: Path) -> None:
+    """backup-0's sshd stopped: prune and backups say they cannot list it, exit 3, and every
+    run stays."""
+    ids = runs_ago(3)
+    for run in ids:
+        write_run(lab.export_directory, "ctl-0", run)
+    lab.stop_sshd("backup-0")
+    path = policy(lab, tmp_path, keep_last=1)
+    for arguments in (("prune", "controlplane"), ("backups",)):
+        result = barctl(path, *arguments)
+        assert result.exit_code == 3, result.stdout + result.stderr
+        assert "cannot list /ctl_plane_backups on backup-0: connection refused" in result.stderr
+    assert on_target(lab, "ctl-0") == ids
