@@ -21,7 +21,7 @@ from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.history.store import open_history
 from barctl.outcome import RunOutcome, Trigger
-from barctl.run import backup, prune
+from barctl.run import backup, prune, target_listing
 from barctl.service.catchup import plan_of
 
 log = structlog.get_logger("barctl.daemon")
@@ -169,6 +169,9 @@ def prune_after_run(policy: Policy, inventory: Inventory, site: Site, plan: str)
         result = prune.perform(policy, inventory, site, plan)
     except backup.LockBusyError as error:
         log.warning("Prune skipped: the plan is busy", plan=plan, error=str(error))
+        return
+    except target_listing.TargetUnreadable as error:
+        log.warning("Prune skipped: the target cannot be listed", plan=plan, error=str(error))
         return
     except Exception:
         log.exception("Prune crashed", plan=plan)
