@@ -52,6 +52,9 @@ class NodeFacts:
     pacemaker_name: str = ""
     # Rendered into local.conf as USING_UEFI_BOOTLOADER (rear_config); "unknown" leaves it out.
     firmware: Firmware = "unknown"
+    # Run directories under /var/lib/barctl when the gate looked, oldest first (run-id-shaped
+    # names only): the run excludes them from its archive and prunes the oldest (plan).
+    run_directories: tuple[str, ...] = ()
 
     def cluster_name(self, node: str) -> str:
         """The name pacemaker knows this node by: the probed one, else the inventory's."""

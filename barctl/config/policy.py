@@ -24,6 +24,7 @@ from barctl.config.policy_sections import (
     InventorySection,
     Mode,
     NfsTarget,
+    NodeHygieneSection,
     PlanSection,
     SftpTarget,
     SshSection,
@@ -158,6 +159,11 @@ class Policy(_Model):
     rear: RearSection = Field(
         default=RearSection(),
         description="Each node's /etc/rear/local.conf, written by barctl.",
+        examples=[{}],
+    )
+    node_hygiene: NodeHygieneSection = Field(
+        default=NodeHygieneSection(),
+        description="What barctl leaves on each node between runs.",
         examples=[{}],
     )
     state_directory: LocalPath = Field(

@@ -369,3 +369,15 @@ class ControlplanePlan(PlanSection):
         " offline: the whole control plane is stopped for the backup. Controlplane only.",
         examples=["offline"],
     )
+
+
+class NodeHygieneSection(_Model):
+    """What barctl leaves on each node between runs."""
+
+    keep_run_directories: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3,
+        description="Dump directories (/var/lib/barctl/<run id>: database dump, grants, CIB,"
+        " ceph auth) kept on each node, this run's included; the oldest are removed once the"
+        " run's artifacts are verified. Each archive holds only its own run's directory.",
+        examples=[3],
+    )

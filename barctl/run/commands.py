@@ -13,6 +13,7 @@ command line, visible in `ps` and in logs (tripleo.md §8).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ class RemoteCommand:
     stdin: str | None = None
     stdout_path: str | None = None
     stdout_filter: tuple[str, ...] = ()
+    # Run under `umask 077` (through bash): for tools that create files with the caller's umask.
+    private: bool = False
 
     def describe(self) -> str:
         """Human-readable form for plans and logs: argv and redirections, never stdin content."""
@@ -59,7 +62,7 @@ def render(command: RemoteCommand, user: str) -> str:
     if user != "root":
         prefix += ["sudo", "-n"]
     prefix += ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", f"{command.timeout_seconds}s"]
-    if command.stdout_path is None and not command.stdout_filter:
+    if command.stdout_path is None and not command.stdout_filter and not command.private:
         return shlex.join([*prefix, *command.argv])
     # Redirection needs a shell on the node; umask 077 because dumps hold every credential.
     pipeline = shlex.join(command.argv)
@@ -333,12 +336,14 @@ def galera_desync(
 def pacemaker_config_backup(prefix: str, timeout_seconds: int) -> RemoteCommand:
     """`pcs config backup`, restorable with `pcs config restore` (writes PREFIX.tar.bz2)."""
     argv = ("pcs", "config", "backup", prefix)
-    return RemoteCommand("pacemaker_config_backup", argv, timeout_seconds, True)
+    # pcs writes its tarball with the caller's umask (root's 022: world-readable otherwise).
+    return RemoteCommand("pacemaker_config_backup", argv, timeout_seconds, True, private=True)
 
 
 def pacemaker_cib(path: str, timeout_seconds: int) -> RemoteCommand:
     """Save the cluster information base to `path`."""
-    return RemoteCommand("pacemaker_cib", ("pcs", "cluster", "cib", path), timeout_seconds, True)
+    argv = ("pcs", "cluster", "cib", path)
+    return RemoteCommand("pacemaker_cib", argv, timeout_seconds, True, private=True)
 
 
 def ceph_auth_export(host: str, path: str, timeout_seconds: int) -> RemoteCommand:
@@ -418,3 +423,41 @@ def remove_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
     --one-file-system: a mount under it is refused, not emptied."""
     argv = ("rm", "-rf", "--one-file-system", "--", path)
     return RemoteCommand("remove_run_directory", argv, timeout_seconds, True)
+
+
+# --- node hygiene: run directories ------------------------------------------------------------
+
+# What history.records.new_run_id makes; a name read back from a node becomes part of a path, so
+# only this shape passes (no `/`, `..`, glob character or leading `-`). barctl's own state (the
+# history database when barctl runs on the undercloud) shares /var/lib/barctl and never matches.
+RUN_DIRECTORY_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z-[a-z][a-z0-9]*-[a-z0-9]+")
+
+
+def list_run_directories(timeout_seconds: int) -> RemoteCommand:
+    """Read-only: the name of each directory directly under /var/lib/barctl, one per line."""
+    argv = ("find", NODE_RUN_DIRECTORY, "-mindepth", "1", "-maxdepth", "1", "-type", "d")
+    return RemoteCommand("list_run_directories", (*argv, "-printf", "%f\\n"), timeout_seconds)
+
+
+def run_directories_of(result: CommandResult) -> tuple[str, ...]:
+    """The run-id-shaped names `list_run_directories` printed, sorted (oldest first); none when
+    it failed (no /var/lib/barctl yet: find exits 1)."""
+    if not result.ok:
+        return ()
+    names = (line.strip() for line in result.stdout.splitlines())
+    return tuple(sorted({name for name in names if RUN_DIRECTORY_NAME.fullmatch(name)}))
+
+
+def run_directory_path(name: str) -> str:
+    """`/var/lib/barctl/<name>` for a run-id-shaped `name`; ValueError for anything else."""
+    if not RUN_DIRECTORY_NAME.fullmatch(name):
+        raise ValueError(f"not a run directory name: {name!r}")
+    return f"{NODE_RUN_DIRECTORY}/{name}"
+
+
+def remove_run_directories(names: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """Delete older runs' dump directories, each path checked to be a run's child of
+    /var/lib/barctl; `--one-file-system` never follows a mount placed inside one."""
+    paths = tuple(run_directory_path(name) for name in names)
+    argv = ("rm", "-rf", "--one-file-system", "--", *paths)
+    return RemoteCommand("remove_run_directories", argv, timeout_seconds, True)

@@ -219,8 +219,11 @@ def probe_node(
         setup = _setup_problems(prober, settings or RearSettings())
         probe = replace(probe, setup_problems=setup)
         firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
+        listing = prober.run(commands.list_run_directories(timeout))
+        runs = commands.run_directories_of(listing)
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
-        probe = replace(probe, facts=NodeFacts(tuple(names), firmware=firmware))
+        facts = NodeFacts(tuple(names), firmware=firmware, run_directories=runs)
+        probe = replace(probe, facts=facts)
         if pacemaker:
             facts, status = _pacemaker_facts(prober, probe.facts)
             probe = replace(probe, facts=facts, pacemaker=status)

@@ -65,10 +65,18 @@ class BackupTarget:
         return dict(self.settings).get(host, RearSettings())
 
     def node_files(
-        self, host: str, run_id: str, firmware: Firmware = "unknown"
+        self,
+        host: str,
+        run_id: str,
+        firmware: Firmware = "unknown",
+        *,
+        other_runs: tuple[str, ...] = (),
     ) -> tuple[NodeFile, ...]:
         """local.conf and the per-run file of node `host` for run `run_id` (rear_config)."""
-        return rear_config.node_files(self.rear, self.settings_for(host), host, run_id, firmware)
+        settings = self.settings_for(host)
+        return rear_config.node_files(
+            self.rear, settings, host, run_id, firmware, other_runs=other_runs
+        )
 
     def artifact_paths(self, host: str, run_id: str) -> tuple[str, ...]:
         """The files a node's ReaR run must leave on the target: ISO and archive, or the ISO."""
@@ -84,6 +92,8 @@ class Context:
     timeouts: Timeouts
     target: BackupTarget
     password: str = field(default="", repr=False)
+    # The policy's node_hygiene.keep_run_directories: dump directories kept on each node.
+    keep_run_directories: int = 3
 
 
 @dataclass(frozen=True)
@@ -153,7 +163,10 @@ def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...
 
     local.conf is rewritten every run: the rescue system reads it without `-C`, so it must be
     the policy's, not a vendor or hand-edited one (rear_config)."""
-    local_conf, run_conf = context.target.node_files(node, context.run_id, facts.firmware)
+    others = other_run_directories(facts, context.run_id)
+    local_conf, run_conf = context.target.node_files(
+        node, context.run_id, facts.firmware, other_runs=others
+    )
     timeouts = context.timeouts
     return (
         _command(node, commands.write_local_conf(local_conf.content, timeouts.command)),
@@ -171,6 +184,32 @@ def verify_steps(node: str, context: Context) -> tuple[Step, ...]:
         Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target"),
         _command(node, commands.remove_local_iso(iso_prefix, context.timeouts.command)),
     )
+
+
+def other_run_directories(facts: NodeFacts, run_id: str) -> tuple[str, ...]:
+    """Paths of the earlier runs' dump directories the gate found on the node: excluded from
+    this run's archive, so each archive holds its own run's dumps only (issue 10 item 7)."""
+    return tuple(
+        commands.run_directory_path(name) for name in facts.run_directories if name != run_id
+    )
+
+
+def expired_run_directories(facts: NodeFacts, run_id: str, keep: int) -> tuple[str, ...]:
+    """Run directory names beyond `keep`: this run always stays and counts as one, then the
+    newest others. Run ids sort by start time (history.records.new_run_id): the oldest go."""
+    others = sorted({name for name in facts.run_directories if name != run_id}, reverse=True)
+    return tuple(sorted(others[max(keep - 1, 0) :]))
+
+
+def prune_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
+    """Once this run's artifacts are verified, remove the oldest dump directories on the node.
+
+    No undo: deleting expired dumps is the intended end state, and their copies are inside the
+    earlier runs' archives on the target. A failed verification stops the node before this."""
+    expired = expired_run_directories(facts, context.run_id, context.keep_run_directories)
+    if not expired:
+        return ()
+    return (_command(node, commands.remove_run_directories(expired, context.timeouts.command)),)
 
 
 def database_steps(
@@ -253,6 +292,7 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
             )
         )
     steps += (*rear_steps(node.name, facts, context), *verify_steps(node.name, context))
+    steps += prune_steps(node.name, facts, context)
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(
         context.plan, context.run_id, "live", (node,), context.target, phases, context.timeouts
@@ -293,6 +333,7 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
     # Verified once the node is back in the cluster: checking the target never lengthens the
     # node's out-of-cluster window.
     steps += verify_steps(name, context)
+    steps += prune_steps(name, facts, context)
     if facts.pacemaker_member:
         steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     return tuple(steps)
@@ -318,7 +359,11 @@ def build_rolling_plan(
 
 
 def _rear_and_verify(node: str, found: NodeFacts, context: Context) -> tuple[Step, ...]:
-    return (*rear_steps(node, found, context), *verify_steps(node, context))
+    return (
+        *rear_steps(node, found, context),
+        *verify_steps(node, context),
+        *prune_steps(node, found, context),
+    )
 
 
 def _single(title: str, node: str, steps: tuple[Step, ...]) -> Phase:

@@ -153,8 +153,8 @@ def _archive_lines(settings: RearSettings) -> list[str]:
     options, suffix = COMPRESSION[settings.compress]
     # `+=`: ReaR's defaults ('/tmp/*' '/dev/shm/*' "$VAR_DIR/output/*") stay; the vendor's `=`
     # dropped the output directory, so every archive held every earlier ISO (tripleo.md §4a).
-    # barctl's run directory is NOT excluded: this run's dumps must be in the archive, and GNU
-    # tar applies --exclude to named members too, so no pattern can keep only this run's.
+    # barctl's run directories are not excluded here: this run's dumps must be in the archive.
+    # The other runs' directories are excluded by name in the per-run file (render_run_conf).
     lines = [
         _assign("BACKUP_PROG_ARCHIVE", BACKUP_ARCHIVE),
         _array("BACKUP_PROG_COMPRESS_OPTIONS", options),
@@ -186,11 +186,16 @@ def render_local_conf(
     return "\n".join(lines) + "\n"
 
 
-def render_run_conf(node: str, run_id: str) -> str:
+def render_run_conf(node: str, run_id: str, other_runs: tuple[str, ...] = ()) -> str:
     """The per-run file read by `rear -C barctl-run mkbackup` only.
 
     `NETFS_PREFIX` is persisted into the ISO's rescue.conf, so the ISO of this run recovers this
     run's archive. `$LOG_DIR` is left to ReaR's shell; the rest of the name is one quoted word.
+    `other_runs` (absolute paths of earlier runs' dump directories still on the node) are
+    appended to BACKUP_PROG_EXCLUDE: each archive holds only this run's dumps. ReaR writes the
+    array one pattern a line into backup-exclude.txt for `tar -X` (backup/NETFS/default/
+    400_create_include_exclude_files.sh, 500_make_backup.sh); here and not in local.conf, whose
+    excludes stay the policy's (the rescue system reads local.conf, and it is the same each run).
     """
     prefix = run_prefix(node, run_id)
     lines = [
@@ -200,6 +205,8 @@ def render_run_conf(node: str, run_id: str) -> str:
         _assign("ISO_PREFIX", iso_name(node, run_id)),
         f'LOGFILE="$LOG_DIR/"{shlex.quote(f"rear-{iso_name(node, run_id)}.log")}',
     ]
+    if other_runs:
+        lines.append(_array("BACKUP_PROG_EXCLUDE", other_runs, append=True))
     return "\n".join(lines) + "\n"
 
 
@@ -234,9 +241,11 @@ def node_files(
     node: str,
     run_id: str,
     firmware: Firmware = "unknown",
+    *,
+    other_runs: tuple[str, ...] = (),
 ) -> tuple[NodeFile, ...]:
     """Every ReaR file barctl writes on `node` for run `run_id` (0600: root reads them)."""
     return (
         NodeFile(LOCAL_CONF, "0600", render_local_conf(target, settings, firmware)),
-        NodeFile(RUN_CONF, "0600", render_run_conf(node, run_id)),
+        NodeFile(RUN_CONF, "0600", render_run_conf(node, run_id, other_runs)),
     )

@@ -40,6 +40,8 @@ class Resolved:
     nodes: tuple[Node, ...]
     target: planning.BackupTarget
     timeouts: planning.Timeouts
+    # The policy's node_hygiene.keep_run_directories.
+    keep_run_directories: int = 3
 
 
 def _node(policy: Policy, inventory: Inventory, host: Host) -> Node:
@@ -87,7 +89,9 @@ def resolve(policy: Policy, inventory: Inventory, name: str) -> Resolved:
     nodes = tuple(_node(policy, inventory, host) for host in hosts)
     mode = getattr(section, "mode", "live")
     target = _target(policy, inventory, nodes)
-    return Resolved(name, mode, nodes, target, plan_timeouts(section.timeouts))
+    timeouts = plan_timeouts(section.timeouts)
+    keep = policy.node_hygiene.keep_run_directories
+    return Resolved(name, mode, nodes, target, timeouts, keep)
 
 
 def plan_timeouts(limits: TimeoutsSection) -> planning.Timeouts:
@@ -124,7 +128,14 @@ def build_plan(
     resolved: Resolved, facts: dict[str, NodeFacts], run_id: str, password: str
 ) -> planning.Plan:
     """The plan for these nodes and facts (pure)."""
-    context = planning.Context(resolved.name, run_id, resolved.timeouts, resolved.target, password)
+    context = planning.Context(
+        resolved.name,
+        run_id,
+        resolved.timeouts,
+        resolved.target,
+        password,
+        resolved.keep_run_directories,
+    )
     if resolved.name == "undercloud":
         node = resolved.nodes[0]
         return planning.build_undercloud_plan(node, facts[node.name], context)
