@@ -13,10 +13,10 @@ command line, visible in `ps` and in logs (tripleo.md §8).
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass
 
+from barctl.history import records
 from barctl.model import CommandResult, Firmware
 from barctl.run import rear_capability, rear_config
 
@@ -427,10 +427,11 @@ def remove_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
 
 # --- node hygiene: run directories ------------------------------------------------------------
 
-# What history.records.new_run_id makes; a name read back from a node becomes part of a path, so
-# only this shape passes (no `/`, `..`, glob character or leading `-`). barctl's own state (the
-# history database when barctl runs on the undercloud) shares /var/lib/barctl and never matches.
-RUN_DIRECTORY_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z-[a-z][a-z0-9]*-[a-z0-9]+")
+# A name read back from a node becomes part of a path, so only the shape history.records.
+# new_run_id makes passes (records.RUN_ID: no `/`, `..`, glob character or leading `-`).
+# barctl's own state (its history database on the undercloud) shares /var/lib/barctl and never
+# matches.
+RUN_DIRECTORY_NAME = records.RUN_ID
 
 
 def list_run_directories(timeout_seconds: int) -> RemoteCommand:
