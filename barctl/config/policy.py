@@ -16,7 +16,12 @@ from typing import Annotated, Any, Literal, Protocol, Self
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from barctl.config.policy_errors import problems_from_validation, suspicious_scalars
-from barctl.config.policy_fields import CatchUpWindowSeconds, LocalPath, MisfireGraceSeconds
+from barctl.config.policy_fields import (
+    CatchUpWindowSeconds,
+    HistoryKeepDays,
+    LocalPath,
+    MisfireGraceSeconds,
+)
 from barctl.config.policy_rear import RearSection
 from barctl.config.policy_sections import (
     BackupTargetSection,
@@ -138,6 +143,20 @@ class DaemonSection(_Model):
     )
 
 
+class HistorySection(_Model):
+    """How long the history database keeps its rows."""
+
+    keep_days: HistoryKeepDays = Field(
+        default=400,
+        description="The daemon deletes the rows of runs that ended more than this many days ago"
+        " (at start and after each run), so history.db and each scrape stay small; each plan's"
+        " latest run and latest success, runs not ended and runs with a pending undo are kept,"
+        " and counters (barctl_plan_runs_total, ...) do not go back. The default keeps a year"
+        " and a month of nightly runs. 0 keeps everything.",
+        examples=[90],
+    )
+
+
 class Policy(_Model):
     """The whole policy file."""
 
@@ -182,6 +201,9 @@ class Policy(_Model):
     log: LogSection = Field(default=LogSection(), description="Log output.", examples=[{}])
     daemon: DaemonSection = Field(
         default=DaemonSection(), description="Scheduler behaviour after downtime.", examples=[{}]
+    )
+    history: HistorySection = Field(
+        default=HistorySection(), description="Retention of the history database.", examples=[{}]
     )
 
 

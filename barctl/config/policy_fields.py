@@ -138,3 +138,6 @@ IntervalSeconds = Annotated[int, Field(ge=1, le=366 * DAY)]
 JitterSeconds = Annotated[int, Field(ge=0, le=DAY)]
 MisfireGraceSeconds = Annotated[int, Field(ge=1, le=7 * DAY)]
 CatchUpWindowSeconds = Annotated[int, Field(ge=0, le=7 * DAY)]
+# Days, not seconds: 100 years is far beyond any history worth keeping, and keeps the cutoff
+# (now - keep_days) a valid datetime.
+HistoryKeepDays = Annotated[int, Field(ge=0, le=36500)]

@@ -7,10 +7,14 @@ returns records (barctl.history.records) or plain values, never rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from sqlite3 import Connection
 
 from barctl.history.records import (
+    NodeLatest,
+    PlanTotals,
     PruneRecord,
     RunDetail,
     RunRecord,
@@ -22,7 +26,8 @@ from barctl.history.records import (
     undo_record,
 )
 from barctl.history.store_connection import StoreConnection
-from barctl.outcome import RunOutcome
+from barctl.history.store_schema import SUMMARY_TABLES
+from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.reasons import Reason
 
 
@@ -32,6 +37,10 @@ def _reason(value: str | None) -> Reason | None:
 
 class HistoryQueries(StoreConnection):
     """What barctl says about the past, read from the history database."""
+
+    def snapshot(self) -> AbstractContextManager[Connection]:
+        """A read transaction: the queries run inside it see one consistent state."""
+        return self._read()
 
     def _runs(self, where: str, parameters: Sequence[object], limit: int | None) -> list[RunRecord]:
         query = f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"  # noqa: S608
@@ -82,25 +91,19 @@ class HistoryQueries(StoreConnection):
         return moment(row[0][0])
 
     def first_attempt_time(self, plan: str) -> datetime | None:
-        """When the earliest recorded run of `plan` started, whatever its outcome."""
-        row = self._query("SELECT min(started_at) FROM runs WHERE plan = ?", (plan,))
-        return moment(row[0][0])
+        """When the earliest run of `plan` started, whatever its outcome (kept when old rows are
+        pruned)."""
+        row = self._query("SELECT first_started_at FROM plan_totals WHERE plan = ?", (plan,))
+        return moment(row[0][0]) if row else None
 
     def running_runs(self) -> list[RunRecord]:
         """Runs not ended yet (of any plan), newest first."""
         return self._runs("WHERE ended_at IS NULL", (), None)
 
     def runs_total(self, plan: str) -> dict[RunOutcome, int]:
-        """How many ended runs of `plan` there are per outcome (every outcome present, maybe 0)."""
-        totals = dict.fromkeys(RunOutcome, 0)
-        rows = self._query(
-            "SELECT outcome, count(*) FROM runs WHERE plan = ? AND outcome IS NOT NULL"
-            " GROUP BY outcome",
-            (plan,),
-        )
-        for outcome, count in rows:
-            totals[RunOutcome(outcome)] = count
-        return totals
+        """How many ended runs of `plan` there are per outcome (every outcome present, maybe 0);
+        counted at write time, so pruning old rows does not lower it."""
+        return dict.fromkeys(RunOutcome, 0) | dict(self.plan_totals(plan).runs)
 
     def run_durations(self, plan: str) -> list[tuple[RunOutcome, float]]:
         """(outcome, seconds from start to end) of every ended run of `plan`, oldest first."""
@@ -112,9 +115,9 @@ class HistoryQueries(StoreConnection):
         return [(RunOutcome(outcome), float(seconds)) for outcome, seconds in rows]
 
     def misses_total(self, plan: str) -> int:
-        """How many distinct schedule slots of `plan` were missed, ever."""
-        row = self._query("SELECT count(*) FROM misses WHERE plan = ?", (plan,))
-        return int(row[0][0])
+        """How many distinct schedule slots of `plan` were missed, ever (kept when pruned)."""
+        row = self._query("SELECT missed_slots FROM plan_totals WHERE plan = ?", (plan,))
+        return int(row[0][0]) if row else 0
 
     def node_last_success(self, plan: str) -> dict[str, tuple[datetime, int]]:
         """For each node of `plan`: when it last succeeded and the size of that backup."""
@@ -165,3 +168,53 @@ class HistoryQueries(StoreConnection):
             "SELECT count(*) FROM prunes WHERE plan = ? AND state = 'deleted'", (plan,)
         )
         return int(row[0][0])
+
+    def plan_totals(self, plan: str) -> PlanTotals:
+        """`plan`'s counters from the summary tables: a few primary-key reads, whatever the
+        history's length (store_schema migration 4)."""
+        with self.snapshot() as connection:
+            plan_row = connection.execute(
+                "SELECT first_started_at, missed_slots FROM plan_totals WHERE plan = ?", (plan,)
+            ).fetchone()
+            outcomes = connection.execute(
+                "SELECT outcome, runs, duration_seconds FROM run_totals WHERE plan = ?", (plan,)
+            ).fetchall()
+            buckets = connection.execute(
+                "SELECT outcome, le, runs FROM run_duration_buckets WHERE plan = ?", (plan,)
+            ).fetchall()
+            refusals = connection.execute(
+                "SELECT node, reason_class, refusals FROM refusal_totals"
+                " WHERE plan = ? AND refusals > 0",
+                (plan,),
+            ).fetchall()
+        histogram: dict[RunOutcome, dict[float, int]] = {}
+        for outcome, bound, count in buckets:
+            histogram.setdefault(RunOutcome(outcome), {})[float(bound)] = int(count)
+        return PlanTotals(
+            first_started_at=None if plan_row is None else moment(plan_row[0]),
+            missed_slots=0 if plan_row is None else int(plan_row[1]),
+            runs={RunOutcome(outcome): int(count) for outcome, count, _ in outcomes},
+            duration_seconds={RunOutcome(outcome): float(total) for outcome, _, total in outcomes},
+            duration_buckets=histogram,
+            # '' is the key of rows recorded without a class.
+            refusals={(node, _reason(kind or None)): int(count) for node, kind, count in refusals},
+        )
+
+    def node_latest(self, plan: str, node: str, outcome: NodeOutcome) -> NodeLatest | None:
+        """`node`'s latest row with `outcome` in a run of `plan`: one walk down the
+        nodes_by_node index from its newest entry (not a scan of the node's history)."""
+        rows = self._query(
+            "SELECT nodes.recorded_at, nodes.size_bytes FROM nodes"
+            " JOIN runs ON runs.id = nodes.run_id"
+            " WHERE nodes.node = ? AND nodes.outcome = ? AND runs.plan = ?"
+            " ORDER BY nodes.recorded_at DESC LIMIT 1",
+            (node, NodeOutcome(outcome).value, plan),
+        )
+        if not rows:
+            return None
+        return NodeLatest(datetime.fromtimestamp(rows[0][0], tz=UTC), int(rows[0][1]))
+
+    def table_rows(self, tables: Iterable[str] = SUMMARY_TABLES) -> dict[str, int]:
+        """How many rows each history table holds, as counted at write time."""
+        rows = {str(name): int(count) for name, count in self._query("SELECT * FROM table_rows")}
+        return {table: int(rows.get(table, 0)) for table in tables}

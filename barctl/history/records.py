@@ -10,7 +10,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -221,3 +221,29 @@ def undo_record(row: sqlite3.Row) -> UndoRecord:
 def prune_record(row: sqlite3.Row) -> PruneRecord:
     """A `prunes` row as a record."""
     return PruneRecord(**_values(row, "prune_id"))
+
+
+@dataclass(frozen=True)
+class PlanTotals:
+    """A plan's counters, kept at write time (they survive `Store.prune_history`).
+
+    `duration_buckets[outcome][bound]` counts the ended runs of that outcome that lasted at most
+    `bound` seconds (cumulative, as a Prometheus histogram; bounds in
+    barctl.history.store_schema.DURATION_BUCKETS). `refusals` counts gate refusals by node and
+    stored reason class (None for a row recorded without one).
+    """
+
+    first_started_at: datetime | None = None
+    missed_slots: int = 0
+    runs: Mapping[RunOutcome, int] = field(default_factory=dict)
+    duration_seconds: Mapping[RunOutcome, float] = field(default_factory=dict)
+    duration_buckets: Mapping[RunOutcome, Mapping[float, int]] = field(default_factory=dict)
+    refusals: Mapping[tuple[str, Reason | None], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeLatest:
+    """When a node's latest row of one outcome was recorded, and that backup's size."""
+
+    recorded_at: datetime
+    size_bytes: int

@@ -143,8 +143,14 @@ class Store(HistoryQueries):
         size = sum(item.size_bytes for item in artifacts)
         with self._write() as connection:
             connection.execute(
-                "INSERT OR REPLACE INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
-                " reason, recorded_at, reason_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                # An upsert, not INSERT OR REPLACE: a replace deletes without firing the delete
+                # triggers that keep table_rows (store_schema migration 4).
+                "INSERT INTO nodes (run_id, node, outcome, artifacts, size_bytes,"
+                " reason, recorded_at, reason_class) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, node) DO UPDATE SET outcome = excluded.outcome,"
+                " artifacts = excluded.artifacts, size_bytes = excluded.size_bytes,"
+                " reason = excluded.reason, recorded_at = excluded.recorded_at,"
+                " reason_class = excluded.reason_class",
                 (
                     run_id,
                     node,
@@ -273,3 +279,50 @@ class Store(HistoryQueries):
                 (state, self._redacted(detail), epoch(now), prune_id),
             )
             self._changed(cursor, f"prune {prune_id} is unknown or already settled")
+
+    # ---- history rows' retention (history.keep_days) ------------------------------------------
+
+    def prune_history(self, before: datetime) -> dict[str, int]:
+        """Delete the rows of runs that ended before `before`, and misses of slots before it.
+
+        Kept whatever their age: runs not ended, runs with a pending undo (crash replay needs
+        them), and each plan's latest run and latest successful run (`barctl status` names
+        them). Counters (runs by outcome, durations, refusals, misses, first run) live in the
+        summary tables and do not go back. Returns the rows deleted per table.
+        """
+        cutoff = epoch(before)
+        with self._write() as connection:
+            connection.execute("CREATE TEMP TABLE IF NOT EXISTS doomed (id TEXT PRIMARY KEY)")
+            connection.execute("DELETE FROM temp.doomed")
+            connection.execute(_DOOMED_RUNS, {"cutoff": cutoff})
+            removed = {
+                table: connection.execute(
+                    f"DELETE FROM {table} WHERE run_id IN (SELECT id FROM temp.doomed)"  # noqa: S608
+                ).rowcount
+                for table in ("steps", "undos", "nodes")
+            }
+            removed["runs"] = connection.execute(
+                "DELETE FROM runs WHERE id IN (SELECT id FROM temp.doomed)"
+            ).rowcount
+            removed["misses"] = connection.execute(
+                "DELETE FROM misses WHERE scheduled_for < ?", (cutoff,)
+            ).rowcount
+            connection.execute("DELETE FROM temp.doomed")
+        return removed
+
+
+_DOOMED_RUNS = """INSERT INTO temp.doomed (id)
+    SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < :cutoff
+    AND id NOT IN (SELECT run_id FROM undos WHERE state = 'pending')
+    AND id NOT IN (SELECT kept FROM (
+        SELECT (SELECT latest.id FROM runs AS latest WHERE latest.plan = plans.plan
+                ORDER BY latest.started_at DESC, latest.rowid DESC LIMIT 1) AS kept
+        FROM (SELECT DISTINCT plan FROM runs) AS plans
+        UNION ALL
+        SELECT (SELECT latest.id FROM runs AS latest
+                WHERE latest.plan = plans.plan AND latest.outcome = 'success'
+                ORDER BY latest.started_at DESC, latest.rowid DESC LIMIT 1) AS kept
+        FROM (SELECT DISTINCT plan FROM runs) AS plans)
+        -- A plan that never succeeded has no latest success: NULL in NOT IN would keep all.
+        WHERE kept IS NOT NULL)"""
+"""The ended runs older than the cutoff that `prune_history` deletes (see its docstring)."""

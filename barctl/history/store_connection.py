@@ -86,9 +86,14 @@ class StoreConnection:
         return self._redactor(value)
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        """One transaction opened with `begin`: committed when the block ends, else rolled back."""
+    def _transaction(self, begin: str, *, nested: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction opened with `begin`: committed when the block ends, else rolled back.
+
+        `nested`: when this thread already holds a transaction, run inside it instead."""
         with self._lock:
+            if nested and self._connection.in_transaction:
+                yield self._connection
+                return
             self._connection.execute(begin)
             try:
                 yield self._connection
@@ -103,8 +108,9 @@ class StoreConnection:
         return self._transaction("BEGIN IMMEDIATE")
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A read transaction, so several queries see one consistent snapshot."""
-        return self._transaction("BEGIN")
+        """A read transaction, so several queries see one consistent snapshot; inside another
+        transaction of this thread, that one (reads nest: metrics reads a plan in one snapshot)."""
+        return self._transaction("BEGIN", nested=True)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
         """Run one read statement under the lock and return every row."""
@@ -124,6 +130,10 @@ class StoreConnection:
 
     def _migrate(self) -> None:
         """Apply the migrations this file lacks; refuse a file written by a newer barctl."""
+        # A current file needs no write lock: every scrape opens the store, and waiting for a
+        # run's write transaction would make the scrape as slow as that write.
+        if self._query("PRAGMA user_version")[0][0] == SCHEMA_VERSION:
+            return
         with self._write() as connection:
             version: int = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

@@ -158,6 +158,13 @@ class Families:
             NODE,
         )
     )
+    history_rows: Gauge = field(
+        default_factory=_gauge(
+            "barctl_history_rows",
+            "Rows in the history database's table (history.keep_days prunes old runs).",
+            ("table",),
+        )
+    )
     history_readable: Gauge = field(
         default_factory=_gauge(
             "barctl_history_read_success", "0 when the history database exists but cannot be read."

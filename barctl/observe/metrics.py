@@ -34,7 +34,9 @@ from barctl.config import schedule
 from barctl.config.inventory import Inventory
 from barctl.config.policy import PlanSection, Policy, split_listen
 from barctl.errors import BarctlError
+from barctl.history.records import PlanTotals
 from barctl.history.store import Store, StoreError, history_path
+from barctl.history.store_schema import DURATION_BUCKETS, SUMMARY_TABLES
 from barctl.observe.metric_families import Families
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.reasons import Reason
@@ -42,8 +44,6 @@ from barctl.reasons import Reason
 log = structlog.get_logger("barctl.metrics")
 
 OUTCOMES: tuple[RunOutcome, ...] = tuple(RunOutcome)
-DURATION_BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200, 14400, 28800)
-"""Run duration histogram upper bounds, 1 min to 8 h (plus +Inf)."""
 DURATION_OUTCOMES = frozenset({RunOutcome.SUCCESS, RunOutcome.FAILED, RunOutcome.DEGRADED})
 """Runs that did work: a refused run stopped at the gate, an interrupted one ended at recovery."""
 
@@ -94,7 +94,8 @@ class PlanHistory:
     first_attempt: float | None = None
     runs_total: dict[RunOutcome, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     missed: int = 0
-    durations: list[float] = field(default_factory=list)
+    duration_buckets: list[tuple[str, float]] = field(default_factory=lambda: _histogram({}))
+    duration_sum: float = 0.0
     running_since: float = 0.0
     node_last_success: dict[str, tuple[float, int]] = field(default_factory=dict)
     unreachable: set[str] = field(default_factory=set)
@@ -102,9 +103,25 @@ class PlanHistory:
     degraded: set[str] = field(default_factory=set)
 
 
-def read_plan_history(store: Store, plan: str) -> PlanHistory:
-    """Everything exported about `plan`'s past, from one open store."""
-    found = PlanHistory()
+def _histogram(counts: Mapping[float, int], total: int = 0) -> list[tuple[str, float]]:
+    """Cumulative (le, count) pairs over DURATION_BUCKETS plus +Inf = `total`."""
+    buckets = [(str(float(le)), float(counts.get(float(le), 0))) for le in DURATION_BUCKETS]
+    return [*buckets, ("+Inf", float(total))]
+
+
+def _durations(found: PlanHistory, totals: PlanTotals) -> None:
+    """The histogram of the runs that did work, from the counts kept at write time."""
+    counts: Counter[float] = Counter()
+    total = 0
+    for outcome in DURATION_OUTCOMES:
+        counts.update(totals.duration_buckets.get(outcome, {}))
+        total += totals.runs.get(outcome, 0)
+    found.duration_buckets = _histogram(counts, total)
+    found.duration_sum = sum(totals.duration_seconds.get(o, 0.0) for o in DURATION_OUTCOMES)
+
+
+def _latest_runs(store: Store, plan: str, found: PlanHistory) -> None:
+    """Latest success, latest run and latest ended run (unreachable nodes of a refusal)."""
     last_success = store.last_success(plan)
     if last_success is not None:
         found.last_success = (last_success.ended_at or last_success.started_at).timestamp()
@@ -121,34 +138,57 @@ def read_plan_history(store: Store, plan: str) -> PlanHistory:
                 for node in (detail.nodes if detail else ())
                 if node.outcome == NodeOutcome.REFUSED and is_unreachable(node.reason_class)
             }
-    first = store.first_attempt_time(plan)
-    found.first_attempt = None if first is None else first.timestamp()
-    found.runs_total = store.runs_total(plan)
-    found.missed = store.misses_total(plan)
-    found.durations = [
-        seconds for outcome, seconds in store.run_durations(plan) if outcome in DURATION_OUTCOMES
-    ]
     running = [run.started_at.timestamp() for run in store.running_runs() if run.plan == plan]
     found.running_since = min(running, default=0.0)
-    found.node_last_success = {
-        node: (when.timestamp(), size)
-        for node, (when, size) in store.node_last_success(plan).items()
-    }
-    found.refusals = Counter(
-        (node, reason_label(found_class)) for node, _, found_class in store.node_refusals(plan)
+
+
+def _node_states(store: Store, plan: str, nodes: Iterable[str], found: PlanHistory) -> None:
+    """Each node's latest success and whether a degraded row is newer than it."""
+    for node in nodes:
+        success = store.node_latest(plan, node, NodeOutcome.SUCCESS)
+        degraded = store.node_latest(plan, node, NodeOutcome.DEGRADED)
+        if success is not None:
+            found.node_last_success[node] = (success.recorded_at.timestamp(), success.size_bytes)
+        if degraded is not None and (
+            success is None or success.recorded_at <= degraded.recorded_at
+        ):
+            found.degraded.add(node)
+
+
+def read_plan_history(store: Store, plan: str, nodes: Iterable[str] = ()) -> PlanHistory:
+    """Everything exported about `plan`'s past (and its `nodes`'), from one open store.
+
+    A bounded number of indexed reads, whatever the history's length: counters from the summary
+    tables the store keeps at write time, the rest from the newest index entries.
+    """
+    found = PlanHistory()
+    with store.snapshot():
+        _latest_runs(store, plan, found)
+        totals = store.plan_totals(plan)
+        _node_states(store, plan, nodes, found)
+    found.first_attempt = (
+        None if totals.first_started_at is None else totals.first_started_at.timestamp()
     )
-    found.degraded = store.degraded_nodes(plan)
+    found.runs_total = dict.fromkeys(OUTCOMES, 0) | dict(totals.runs)
+    found.missed = totals.missed_slots
+    _durations(found, totals)
+    found.refusals = Counter()
+    for (node, found_class), count in totals.refusals.items():
+        found.refusals[node, reason_label(found_class)] += count
     return found
 
 
-def read_history(path: Path, plans: Iterable[str]) -> dict[str, PlanHistory] | None:
-    """Each plan's history; zeros when the DB does not exist yet; None when it cannot be read."""
-    names = list(plans)
+def read_history(
+    path: Path, plans: Mapping[str, Iterable[str]]
+) -> tuple[dict[str, PlanHistory], dict[str, int]] | None:
+    """Each plan's history (of its nodes) and the rows per table; zeros when the DB does not
+    exist yet; None when it cannot be read."""
     if not path.exists():
-        return {name: PlanHistory() for name in names}
+        return {name: PlanHistory() for name in plans}, dict.fromkeys(SUMMARY_TABLES, 0)
     try:
         with Store.open(path) as store:
-            return {name: read_plan_history(store, name) for name in names}
+            found = {name: read_plan_history(store, name, nodes) for name, nodes in plans.items()}
+            return found, store.table_rows()
     except (sqlite3.Error, OSError, StoreError) as error:
         log.error("Cannot read the history database for metrics", path=str(path), error=str(error))
         return None
@@ -174,14 +214,6 @@ def plan_nodes(policy: Policy, inventory: Inventory, plan: PlanSection) -> tuple
     return nodes, target or ""
 
 
-def _histogram_buckets(durations: list[float]) -> list[tuple[str, float]]:
-    buckets = [
-        (str(float(bound)), float(sum(1 for d in durations if d <= bound)))
-        for bound in DURATION_BUCKETS
-    ]
-    return [*buckets, ("+Inf", float(len(durations)))]
-
-
 class HistoryCollector(Collector):
     """Reads the policy, inventory and history DB on every scrape."""
 
@@ -203,18 +235,35 @@ class HistoryCollector(Collector):
         now = source.clock()
         self._remember_plans(policy, now.timestamp())
         plans = policy.plans.items()
-        history = read_history(history_path(source.state_directory), (name for name, _ in plans))
+        members = {name: self._members(policy, name, plan) for name, plan in plans}
+        wanted = {name: found[0] if found else [] for name, found in members.items()}
+        read = read_history(history_path(source.state_directory), wanted)
         next_runs = source.next_runs() if source.next_runs is not None else None
         families = Families()
         for name, plan in plans:
-            if history is not None:
-                self._plan_history(families, name, history[name])
+            found = None if read is None else read[0][name]
+            if found is not None:
+                self._plan_history(families, name, found)
             self._plan_schedule(families, name, plan, now, next_runs)
-            self._nodes(families, policy, name, plan, None if history is None else history[name])
-        families.history_readable.add_metric([], 0.0 if history is None else 1.0)
+            resolved = members[name]
+            if found is not None and resolved is not None:
+                self._nodes(families, name, resolved[0], resolved[1], found)
+        for table, rows in ({} if read is None else read[1]).items():
+            families.history_rows.add_metric([table], float(rows))
+        families.history_readable.add_metric([], 0.0 if read is None else 1.0)
         families.reload_success.add_metric([], 1.0 if source.reload_success() else 0.0)
         families.build_info.add_metric([__version__], 1.0)
         yield from families.all()
+
+    def _members(
+        self, policy: Policy, name: str, plan: PlanSection
+    ) -> tuple[list[str], str] | None:
+        """The plan's node names and its target's; None (logged) when they cannot be resolved."""
+        try:
+            return plan_nodes(policy, self.source.inventory(), plan)
+        except BarctlError as error:
+            log.error("Cannot resolve the plan's nodes for metrics", plan=name, error=str(error))
+            return None
 
     def _plan_history(self, families: Families, name: str, found: PlanHistory) -> None:
         families.last_success.add_metric([name], found.last_success)
@@ -225,9 +274,7 @@ class HistoryCollector(Collector):
             )
             families.runs.add_metric([name, outcome.value], float(found.runs_total[outcome]))
         families.missed.add_metric([name], float(found.missed))
-        families.duration.add_metric(
-            [name], _histogram_buckets(found.durations), sum(found.durations)
-        )
+        families.duration.add_metric([name], found.duration_buckets, found.duration_sum)
         families.running.add_metric([name], float(found.running_since > 0))
         families.run_started.add_metric([name], found.running_since)
         with self._lock:
@@ -255,20 +302,8 @@ class HistoryCollector(Collector):
         families.enabled.add_metric([name], float(plan.enabled))
 
     def _nodes(
-        self,
-        families: Families,
-        policy: Policy,
-        name: str,
-        plan: PlanSection,
-        found: PlanHistory | None,
+        self, families: Families, name: str, nodes: list[str], target: str, found: PlanHistory
     ) -> None:
-        try:
-            nodes, target = plan_nodes(policy, self.source.inventory(), plan)
-        except BarctlError as error:
-            log.error("Cannot resolve the plan's nodes for metrics", plan=name, error=str(error))
-            return
-        if found is None:
-            return
         for node in nodes:
             when, size = found.node_last_success.get(node, (0.0, 0))
             families.node_last_success.add_metric([name, node], when)

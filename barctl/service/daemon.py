@@ -44,6 +44,7 @@ from barctl.service.catchup import (
     status_line,
     timing_key,
 )
+from barctl.service.history_retention import prune_history
 from barctl.service.loading import Loaded, load
 from barctl.service.notify import extend_timeout, monotonic_usec, notify, status, watchdog_interval
 from barctl.service.scheduled import Runtime, heartbeat, install, run_plan
@@ -122,6 +123,7 @@ class Daemon:
             settings = backup.ssh_settings(policy, site)
             failures = backup.recover(store, settings, backup.utc_now)
         log.info("Crash recovery done", undos_replayed=pending, undo_failures=len(failures))
+        prune_history(site, policy.history.keep_days, backup.utc_now())
 
     def start_scheduler(self, policy: Policy) -> None:
         """One job per enabled plan (plus the watchdog heartbeat), then start the thread."""

@@ -23,6 +23,7 @@ from barctl.history.store import open_history
 from barctl.outcome import RunOutcome, Trigger
 from barctl.run import backup, prune, target_listing
 from barctl.service.catchup import plan_of
+from barctl.service.history_retention import prune_history
 
 log = structlog.get_logger("barctl.daemon")
 
@@ -139,6 +140,7 @@ class Runtime:
         )
         if result.outcome is not RunOutcome.REFUSED and not self.abort.is_set():
             prune_after_run(policy, inventory, site, plan)
+        prune_history(site, policy.history.keep_days, backup.utc_now())
 
     def record_miss(self, plan: str, slot: datetime, reason: str) -> None:
         """Record a missed slot of `plan` in history (idempotent per slot) and log it."""

@@ -492,3 +492,38 @@ def test_a_restarted_server_over_the_same_db_serves_the_same_past(tmp_path: Path
         value(after, "barctl_plan_last_success_timestamp_seconds", plan="controlplane")
         == at(12).timestamp()
     )
+
+
+def test_pruning_old_history_changes_no_exported_value_but_the_row_counts(tmp_path: Path) -> None:
+    """After prune_history removes old runs, every sample but barctl_history_rows is unchanged
+    (counters live in summary tables kept at write time), and the row gauges went down."""
+    policy, inventory = write_world(tmp_path)
+    with open_store(policy) as store:
+        add_run(store, "old-1", -9000, RunOutcome.FAILED, nodes={"ctl-0": (OK, 10, "")})
+        add_run(store, "old-2", -8000, RunOutcome.SUCCESS, minutes=90)
+        refuse(
+            store,
+            "old-3",
+            -7000,
+            {"ctl-2": ("authentication failed", Reason.AUTHENTICATION_FAILED)},
+        )
+        store.record_miss("controlplane", at(-7500), at(-7400))
+        add_success_then_refusal(store)
+    source = make_source(policy, inventory)
+    before = parse(render(source))
+    with open_store(policy) as store:
+        removed = store.prune_history(at(-1000))
+    after = parse(render(source))
+    assert removed["runs"] == 3 and removed["misses"] == 1
+    rows = {key for key in before if key[0] == "barctl_history_rows"}
+    assert {dict(labels)["table"] for _, labels in rows} == {
+        "runs", "nodes", "steps", "undos", "misses"
+    }  # fmt: skip
+    assert value(before, "barctl_history_rows", table="runs") == 5
+    assert value(after, "barctl_history_rows", table="runs") == 2
+    assert value(after, "barctl_history_rows", table="misses") == 0
+    assert {k: v for k, v in after.items() if k not in rows} == {
+        k: v for k, v in before.items() if k not in rows
+    }
+    failures = {"plan": "controlplane", "node": "ctl-2", "reason": "auth"}
+    assert value(after, "barctl_precheck_failures_total", **failures) == 1
