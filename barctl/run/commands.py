@@ -412,10 +412,15 @@ def target_entries(directory: str, timeout_seconds: int) -> RemoteCommand:
     return RemoteCommand("target_entries", argv, timeout_seconds)
 
 
-def read_manifest(path: str, timeout_seconds: int) -> RemoteCommand:
-    """A run's manifest on the target, at most MANIFEST_READ_LIMIT_BYTES."""
-    argv = ("head", "-c", str(MANIFEST_READ_LIMIT_BYTES), "--", path)
-    return RemoteCommand("read_manifest", argv, timeout_seconds)
+# Each named file's first bytes, then a NUL (JSON never holds one): one command for every
+# manifest of a listing; an unreadable file gives an empty record and head's error on stderr.
+_READ_EACH = 'for file; do head -c "$0" -- "$file"; printf "\\0"; done'
+
+
+def read_manifests(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """The manifests at `paths` on the target, NUL-ended, at most MANIFEST_READ_LIMIT_BYTES each."""
+    argv = ("bash", "-c", _READ_EACH, str(MANIFEST_READ_LIMIT_BYTES), *paths)
+    return RemoteCommand("read_manifests", argv, timeout_seconds)
 
 
 def remove_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:

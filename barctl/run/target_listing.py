@@ -4,9 +4,9 @@ The manifests are the record of the target (issue 11): `barctl backups` and rete
 over SSH on the target node, never the history database, so a new undercloud or a lost
 `history.db` still knows every run. Two kinds of command run there, both read-only and bounded
 (barctl.run.commands): one `find` listing `<dir>/<node>/<run id>[/file]` and `restore/` files,
-then one bounded `head` per manifest. Only directories whose node is one asked for and whose
-name is a run id (`records.run_id_parts`) are ever listed, so every path built from a listing
-is `<dir>/<checked node>/<checked run id>`.
+then bounded `head`s of the manifests, 64 per command. Only directories whose node is one asked
+for and whose name is a run id (`records.run_id_parts`) are ever listed, so every path built
+from a listing is `<dir>/<checked node>/<checked run id>`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from datetime import datetime
 
 from barctl.errors import BarctlError
 from barctl.history.records import run_id_parts
-from barctl.model import Node
+from barctl.model import CommandResult, Node
 from barctl.run import commands, manifest
 from barctl.run.retention import RunState, TargetRun
 from barctl.run.runner import Runner
+
+# Manifests read by one command: bounds its argv (paths of about 100 bytes) and its output.
+MANIFESTS_PER_COMMAND = 64
 
 
 class TargetUnreadable(BarctlError):
@@ -137,22 +140,59 @@ def read_target(
     """List `directory` on `target` and read every manifest of `nodes`' runs (read-only)."""
     result = runner.run(target, commands.target_entries(directory, timeout))
     if not result.ok:
-        detail = (result.stderr_tail().splitlines() or [f"exit {result.exit_code}"])[-1]
-        raise TargetUnreadable(f"cannot list {directory} on {target.name}: {detail}")
+        raise TargetUnreadable(f"cannot list {directory} on {target.name}: {_last_line(result)}")
     directories, ignored = parse_entries(result.stdout, nodes)
+    paths = {
+        found: manifest.manifest_path(directory, found.node, found.run_id)
+        for found in directories
+        if found.has_manifest
+    }
+    texts = _read_manifests(runner, target, tuple(paths.values()), timeout)
     runs = []
     for found in directories:
-        path = manifest.manifest_path(directory, found.node, found.run_id)
-        text = None
-        if found.has_manifest:
-            answer = runner.run(target, commands.read_manifest(path, timeout))
-            if not answer.ok:
-                detail = (answer.stderr_tail().splitlines() or [f"exit {answer.exit_code}"])[-1]
-                runs.append(ListedRun(found, RunState.UNREADABLE, problem=f"{path}: {detail}"))
-                continue
-            text = answer.stdout
-        runs.append(judge(found, text, f"{target.name}:{path}"))
+        path = paths.get(found)
+        text, problem = texts.get(path, (None, "")) if path is not None else (None, "")
+        if problem:
+            runs.append(ListedRun(found, RunState.UNREADABLE, problem=f"{path}: {problem}"))
+        else:
+            runs.append(judge(found, text, f"{target.name}:{path}"))
     return Listing(directory, tuple(runs), ignored)
+
+
+def _read_manifests(
+    runner: Runner, target: Node, paths: tuple[str, ...], timeout: int
+) -> dict[str, tuple[str | None, str]]:
+    """(text, "") or (None, why) per path: `MANIFESTS_PER_COMMAND` per command, and one by one
+    when an answer does not split into one record per file (a NUL inside a damaged file)."""
+    found: dict[str, tuple[str | None, str]] = {}
+    for start in range(0, len(paths), MANIFESTS_PER_COMMAND):
+        batch = paths[start : start + MANIFESTS_PER_COMMAND]
+        records = _records(runner, target, batch, timeout)
+        if records is None and len(batch) > 1:
+            for path in batch:
+                found |= _read_manifests(runner, target, (path,), timeout)
+            continue
+        for path, (text, why) in zip(batch, records or [("", "holds a NUL byte")]):  # noqa: B905
+            found[path] = (text, "") if text else (None, why)
+    return found
+
+
+def _records(
+    runner: Runner, target: Node, batch: tuple[str, ...], timeout: int
+) -> list[tuple[str, str]] | None:
+    """(text, why empty) per file of `batch`, None when the answer has not one record each."""
+    result = runner.run(target, commands.read_manifests(batch, timeout))
+    if result.reason is not None:
+        return [("", _last_line(result))] * len(batch)
+    parts = result.stdout.split("\0")
+    if len(parts) != len(batch) + 1 or parts[-1]:
+        return None
+    return [(text, "" if text else _last_line(result)) for text in parts[:-1]]
+
+
+def _last_line(result: CommandResult) -> str:
+    lines = result.stderr_tail().splitlines()
+    return lines[-1] if lines else f"exit {result.exit_code}"
 
 
 def run_path(directory: str, node: str, run_id: str) -> str:

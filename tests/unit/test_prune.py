@@ -108,6 +108,31 @@ def test_read_target_judges_each_run_from_its_manifest(tmp_path: Path) -> None:
     ]
 
 
+def test_manifests_are_read_in_one_command(tmp_path: Path) -> None:
+    """Every manifest of a listing is read by one bounded command, whatever the run count."""
+    for age in (1, 2, 3, 4, 5):
+        write_run(tmp_path, "ctl-0", day(age))
+        write_run(tmp_path, "ctl-1", day(age))
+    runner = LocalRunner()
+    found = target_listing.read_target(runner, TARGET, str(tmp_path), NODES, 30)
+    assert [run.state for run in found.runs] == [RunState.VERIFIED] * 10
+    assert [call.name for call in runner.calls] == ["target_entries", "read_manifests"]
+
+
+def test_a_manifest_holding_a_nul_byte_spoils_only_its_own_run(tmp_path: Path) -> None:
+    """A NUL inside one file cannot shift the others' texts: they are read one by one again,
+    and only the damaged run is unreadable."""
+    for age in (1, 2, 3):
+        write_run(tmp_path, "ctl-0", day(age))
+    damaged = tmp_path / "ctl-0" / day(2) / MANIFEST_NAME
+    damaged.write_text(damaged.read_text().replace('"plan"', '"pl\0an"'))
+    assert listed(tmp_path) == [
+        ("ctl-0", day(1), RunState.VERIFIED),
+        ("ctl-0", day(2), RunState.UNREADABLE),
+        ("ctl-0", day(3), RunState.VERIFIED),
+    ]
+
+
 def test_unlistable_target_raises_and_judges_nothing(tmp_path: Path) -> None:
     """A target directory find cannot read is an error naming it, never an empty target."""
     with pytest.raises(target_listing.TargetUnreadable, match="cannot list"):
