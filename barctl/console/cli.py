@@ -111,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     service = commands.add_parser("install-service", help="put unit, sysusers, tmpfiles in place")
     service.add_argument("--prefix", default="/", metavar="DIR", help="write under DIR (staging)")
     service.add_argument("--dry-run", action="store_true", help="say what would change")
+    runbook = commands.add_parser(
+        "restore-runbook", help="the restore procedure of one node's run, every path filled in"
+    )
+    runbook.add_argument("node")
+    runbook.add_argument("run_id", nargs="?", help="default: the node's newest verified run")
+    runbook.add_argument("--json", action="store_true", help="JSON, schema in docs/restore.md")
     daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
     daemon.set_defaults(daemon=True)
     return parser
@@ -329,6 +335,22 @@ def command_install_service(arguments: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def command_restore_runbook(arguments: argparse.Namespace) -> int:
+    """Print the restore runbook of a node's run read from the target; exit 1 when none."""
+    from barctl.console import runbook_command  # noqa: PLC0415 - see the imports
+
+    policy, inventory, site = _unpack(_load(arguments))
+    try:
+        text = runbook_command.runbook(
+            policy, inventory, site, arguments.node, arguments.run_id, arguments.json
+        )
+    except runbook_command.NoSuchRunError as error:
+        print(f"barctl: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(text, end="" if text.endswith("\n") else "\n")
+    return EXIT_SUCCESS
+
+
 def command_daemon(arguments: argparse.Namespace) -> int:
     """Run the scheduler until stopped (see barctl/service/daemon.py)."""
     from barctl.service import daemon  # noqa: PLC0415 - only the daemon needs APScheduler and systemd
@@ -348,6 +370,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": command_status,
     "history": command_history,
     "install-service": command_install_service,
+    "restore-runbook": command_restore_runbook,
     "daemon": command_daemon,
 }
 

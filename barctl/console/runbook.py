@@ -15,6 +15,8 @@ import posixpath
 from dataclasses import dataclass
 
 from barctl.run import rear_config
+from barctl.run.manifest import Manifest, rfc3339, run_directory
+from barctl.run.plan import BackupTarget
 from barctl.run.rear_config import RearTarget
 
 UNDERCLOUD_PLAN = "undercloud"
@@ -151,4 +153,34 @@ def checksum_commands(subject: Subject, kinds: tuple[str, ...]) -> tuple[str, ..
         f"echo '{item.sha256}  {subject.mounted(item.path)}' | {subject.sudo}sha256sum -c -"
         for item in found
         if item is not None
+    )
+
+
+def subject_of(
+    found: Manifest, address: str, target: BackupTarget, run_nodes: tuple[str, ...] = ()
+) -> Subject:
+    """The runbook's subject from a run's manifest and the policy's target: the manifest's
+    relative paths made absolute under `<dir>/<node>/<run id>` on the backup node."""
+    directory = f"{target.directory.rstrip('/')}/{run_directory(found.node, found.run_id)}"
+    files = tuple(
+        RunFile(item.kind, f"{directory}/{item.path}", item.size_bytes, item.sha256)
+        for item in found.files
+    )
+    archives = found.files_of("archive")
+    archive_name = posixpath.basename(archives[0].path) if archives else ""
+    check = found.verification
+    verdict = "passed" if check.passed else f"FAILED: {check.reason}"
+    return Subject(
+        node=found.node,
+        address=address,
+        plan=found.plan,
+        run_id=found.run_id,
+        target=target.rear,
+        backup_node=target.node.name,
+        backup_address=target.node.address,
+        archive_name=archive_name or target.settings_for(found.node).archive_name,
+        files=files,
+        uefi=found.uefi,
+        verification=f"{check.mode} verification {verdict} at {rfc3339(check.checked_at)}",
+        run_nodes=run_nodes,
     )
