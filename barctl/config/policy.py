@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Protocol, Self
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
+from barctl.config.policy_drill import DRILL_PLAN, DrillPlan
 from barctl.config.policy_errors import problems_from_validation, suspicious_scalars
 from barctl.config.policy_fields import (
     CatchUpWindowSeconds,
@@ -31,6 +32,7 @@ from barctl.config.policy_sections import (
     NfsTarget,
     NodeHygieneSection,
     PlanSection,
+    ScheduleSection,
     SftpTarget,
     SshSection,
     TimeoutsSection,
@@ -44,13 +46,16 @@ from barctl.config.yamlsource import YamlDocument, load_yaml
 from barctl.errors import InputError, SourceProblem
 
 __all__ = [
+    "DRILL_PLAN",
     "BackupTargetSection",
     "ControlplanePlan",
+    "DrillPlan",
     "InventorySection",
     "Mode",
     "NfsTarget",
     "PlanSection",
     "RearSection",
+    "ScheduleSection",
     "SftpTarget",
     "SshSection",
     "TimeoutsSection",
@@ -78,7 +83,16 @@ class Plans(_Model):
         examples=[{"schedule": "30 2 * * sun", "jitter_seconds": 600}],
     )
 
-    @field_validator("undercloud", "controlplane", mode="before")
+    drill: DrillPlan = Field(
+        default=DrillPlan(),
+        description="The restore drill: re-verify on the target the newest verified run of"
+        " every node of the plans it covers (checksums against the manifest, full archive"
+        " listing, the ISO's ReaR configuration), changing nothing on any node. Recorded like"
+        " a backup run, as plan drill.",
+        examples=[{}],
+    )
+
+    @field_validator("undercloud", "controlplane", "drill", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # `undercloud:` with nothing under it is YAML null: it used to drop the plan silently.
@@ -102,6 +116,10 @@ class Plans(_Model):
             ("controlplane", self.controlplane),
         )
         return tuple((name, plan) for name, plan in pairs if plan is not None)
+
+    def scheduled(self) -> tuple[tuple[str, ScheduleSection], ...]:
+        """The backup plans and the drill: every plan the daemon may schedule."""
+        return (*self.items(), (DRILL_PLAN, self.drill))
 
 
 class MetricsSection(_Model):

@@ -283,8 +283,8 @@ class RetentionSection(_Model):
     )
 
 
-class PlanSection(_Model):
-    """What is shared by both plans: when to run, and on which inventory groups."""
+class ScheduleSection(_Model):
+    """When a plan runs: shared by the backup plans and the restore drill."""
 
     timezone: Annotated[str, AfterValidator(_check_timezone)] = Field(
         default="UTC",
@@ -312,6 +312,25 @@ class PlanSection(_Model):
         description="Start up to this many seconds after the slot, at random.",
         examples=[600],
     )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_fires(parse_cron(value, "UTC"), value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Self:
+        if (self.schedule is None) == (self.interval_seconds is None):
+            given = "both" if self.schedule is not None else "neither"
+            raise ValueError(f"give exactly one of schedule or interval_seconds, not {given}")
+        return self
+
+
+class PlanSection(ScheduleSection):
+    """What is shared by both backup plans: when to run, and on which inventory groups."""
+
     groups: Groups = Field(
         description="Inventory groups backed up by this plan (names as inventory.stacks).",
         examples=[("Controller",)],
@@ -329,20 +348,6 @@ class PlanSection(_Model):
         description="How many verified runs of each node stay on the target.",
         examples=[{}],
     )
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            check_fires(parse_cron(value, "UTC"), value)
-        return value
-
-    @model_validator(mode="after")
-    def _one_timing(self) -> Self:
-        if (self.schedule is None) == (self.interval_seconds is None):
-            given = "both" if self.schedule is not None else "neither"
-            raise ValueError(f"give exactly one of schedule or interval_seconds, not {given}")
-        return self
 
 
 class UndercloudPlan(PlanSection):

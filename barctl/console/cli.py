@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--render", metavar="DIR", help="write DIR/<node>/etc/rear/... and connect nowhere"
     )
     setup.add_argument("--run-id", default="RUN_ID", help="run id of the per-run file")
-    run = commands.add_parser("run", help="run a backup now")
-    run.add_argument("plan")
+    run = commands.add_parser("run", help="run a backup (or the restore drill: drill) now")
+    run.add_argument("plan", help="undercloud, controlplane, or drill")
     run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
     prune = commands.add_parser("prune", help="delete old runs on the target (plan retention)")
     prune.add_argument("plan")
@@ -232,7 +232,7 @@ def command_precheck(arguments: argparse.Namespace) -> int:
 def command_run(arguments: argparse.Namespace) -> int:
     """Run a plan now; SIGTERM/SIGINT stop it at the next safe point and run its undos."""
     from barctl.console import report  # noqa: PLC0415 - see the imports
-    from barctl.run import backup  # noqa: PLC0415 - see the imports
+    from barctl.run import backup, drill  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     abort = threading.Event()
@@ -246,7 +246,7 @@ def command_run(arguments: argparse.Namespace) -> int:
             progress=report.progress_printer(sys.stdout),
             dry_run=arguments.dry_run,
         )
-        result = backup.perform(request)
+        result = drill.run_plan(request)
     print(report.result_text(result, dry_run=arguments.dry_run))
     return EXIT_BY_OUTCOME[result.outcome]
 
@@ -342,7 +342,7 @@ def command_restore_runbook(arguments: argparse.Namespace) -> int:
     policy, inventory, site = _unpack(_load(arguments))
     try:
         text = runbook_command.runbook(
-            policy, inventory, site, arguments.node, arguments.run_id, arguments.json
+            policy, inventory, site, arguments.node, arguments.run_id, as_json=arguments.json
         )
     except runbook_command.NoSuchRunError as error:
         print(f"barctl: {error}", file=sys.stderr)

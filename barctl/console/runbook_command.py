@@ -60,7 +60,13 @@ def choose(listing: target_listing.Listing, node: str, run_id: str | None) -> Ma
 
 
 def runbook(
-    policy: Policy, inventory: Inventory, site: Site, name: str, run_id: str | None, as_json: bool
+    policy: Policy,
+    inventory: Inventory,
+    site: Site,
+    name: str,
+    run_id: str | None,
+    *,
+    as_json: bool = False,
 ) -> str:
     """The runbook of node `name`'s run as text or JSON; NoSuchRunError when there is none."""
     from barctl.console import runbook_output  # noqa: PLC0415 - printing only after the read

@@ -467,3 +467,43 @@ def remove_run_directories(names: tuple[str, ...], timeout_seconds: int) -> Remo
     paths = tuple(run_directory_path(name) for name in names)
     argv = ("rm", "-rf", "--one-file-system", "--", *paths)
     return RemoteCommand("remove_run_directories", argv, timeout_seconds, True)
+
+
+# --- the restore drill, read-only on the target (barctl.run.drill) ---------------------------
+
+# tar's decompression option per archive suffix (rear_config.COMPRESSION's suffixes).
+TAR_DECOMPRESS = {".gz": "--gzip", ".bz2": "--bzip2", ".xz": "--xz", "": ""}
+# ReaR's initrd in its ISO: output/ISO/Linux-i386/*_create_isofs... copy the rescue system as
+# isolinux/initrd.cgz (REAR_INITRD_COMPRESSION's default gzip), a newc cpio of the rootfs
+# whose etc/rear holds local.conf and rescue.conf (build/GNU/Linux/100_copy_as_is.sh,
+# rescue/NETFS/default/600_store_NETFS_variables.sh). xorriso cannot write to a pipe (it
+# replaces the named file, /dev/stdout included), so the initrd goes to a private directory
+# that the trap removes whatever happens.
+ISO_INITRD = "/isolinux/initrd.cgz"
+_ISO_REAR_CONFIG = (
+    "d=$(mktemp -d) || exit; trap 'rm -rf -- \"$d\"' EXIT; "
+    'xorriso -osirrox on -indev "$1" -extract "$2" "$d/initrd" >"$d/log" 2>&1 '
+    '|| { tail -n 3 "$d/log" >&2; exit 1; }; '
+    'cd "$d" && gzip -dc initrd | cpio -i --quiet --make-directories '
+    "etc/rear/local.conf etc/rear/rescue.conf || exit; "
+    'for name in local.conf rescue.conf; do echo "==> $name"; cat "etc/rear/$name" || exit; done'
+)
+
+
+def checksums(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """sha256 of each file on the target, `HEX  PATH` per line (coreutils sha256sum)."""
+    return RemoteCommand("checksums", ("sha256sum", "--", *paths), timeout_seconds)
+
+
+def archive_listing(path: str, suffix: str, timeout_seconds: int) -> RemoteCommand:
+    """List every member of the archive, streamed: only the count comes back (`wc -l`); a
+    truncated or corrupt archive makes tar exit non-zero (pipefail)."""
+    option = TAR_DECOMPRESS.get(suffix, "")
+    argv = ("tar", *((option,) if option else ()), "-t", "-f", path)
+    return RemoteCommand("archive_listing", argv, timeout_seconds, stdout_filter=("wc", "-l"))
+
+
+def iso_rear_config(iso: str, timeout_seconds: int) -> RemoteCommand:
+    """local.conf and rescue.conf of the rescue system inside the ISO, each after `==> NAME`."""
+    argv = ("bash", "-c", _ISO_REAR_CONFIG, "barctl-iso-rear-config", iso, ISO_INITRD)
+    return RemoteCommand("iso_rear_config", argv, timeout_seconds)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from barctl.config.policy import PlanSection, Policy
+from barctl.config.policy import DRILL_PLAN, Policy, ScheduleSection
 from barctl.config.schedule import previous_slot
 
 JOB_PREFIX = "backup:"
@@ -41,7 +41,7 @@ class CatchUp:
 
 
 def decide(
-    plan: PlanSection, last_attempt: datetime | None, now: datetime, window_seconds: int
+    plan: ScheduleSection, last_attempt: datetime | None, now: datetime, window_seconds: int
 ) -> CatchUp:
     """Catch up the latest missed slot if it is at most `window_seconds` old, else a miss."""
     if last_attempt is None:
@@ -64,7 +64,7 @@ def plan_of(job: str) -> str | None:
     return job.removeprefix(JOB_PREFIX) if job.startswith(JOB_PREFIX) else None
 
 
-def timing_key(plan: PlanSection, misfire_grace_seconds: int) -> tuple[object, ...]:
+def timing_key(plan: ScheduleSection, misfire_grace_seconds: int) -> tuple[object, ...]:
     """Everything that makes a job's timing; a job is rescheduled on reload when it changes.
 
     Not `str(trigger)`: it leaves out the time zone and the jitter.
@@ -78,9 +78,15 @@ def timing_key(plan: PlanSection, misfire_grace_seconds: int) -> tuple[object, .
     )
 
 
-def enabled_plans(policy: Policy) -> dict[str, PlanSection]:
-    """The plans the daemon schedules (disabled plans get no job)."""
-    return {name: plan for name, plan in policy.plans.items() if plan.enabled}
+def enabled_plans(policy: Policy) -> dict[str, ScheduleSection]:
+    """The plans the daemon schedules (disabled plans get no job), the restore drill included
+    when it is enabled (it is not by default)."""
+    plans: dict[str, ScheduleSection] = {
+        name: plan for name, plan in policy.plans.items() if plan.enabled
+    }
+    if policy.plans.drill.enabled:
+        plans[DRILL_PLAN] = policy.plans.drill
+    return plans
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from barctl.config import schedule
-from barctl.config.policy import PlanSection, Policy
+from barctl.config.policy import Policy, ScheduleSection
 from barctl.errors import BarctlError, InputError
 from barctl.history.store import open_history
 from barctl.observe import logs
@@ -145,7 +145,7 @@ class Daemon:
             )
         self.scheduler.start()
 
-    def add_job(self, policy: Policy, name: str, plan: PlanSection, now: datetime) -> None:
+    def add_job(self, policy: Policy, name: str, plan: ScheduleSection, now: datetime) -> None:
         """Schedule `name`; run it at once when history says a slot was missed recently."""
         grace = policy.daemon.misfire_grace_seconds
         options: dict[str, Any] = {}
@@ -164,7 +164,7 @@ class Daemon:
         )
         self.keys[name] = timing_key(plan, grace)
 
-    def catch_up(self, policy: Policy, name: str, plan: PlanSection, now: datetime) -> bool:
+    def catch_up(self, policy: Policy, name: str, plan: ScheduleSection, now: datetime) -> bool:
         """Decide from history whether `name` needs a catch-up run; record a too-old miss."""
         with open_history(self.runtime.site) as store:
             last_attempt = store.last_attempt_time(name)
@@ -290,7 +290,7 @@ class Daemon:
             unchanged=changes.unchanged,
         )
 
-    def reschedule(self, name: str, plan: PlanSection, grace: int, now: datetime) -> None:
+    def reschedule(self, name: str, plan: ScheduleSection, grace: int, now: datetime) -> None:
         """New trigger and misfire grace for `name`; a pending catch-up still runs at once."""
         identifier = job_id(name)
         self.scheduler.reschedule_job(identifier, trigger=schedule.build_trigger(plan, start=now))

@@ -17,11 +17,11 @@ import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 
 from barctl.config.inventory import Inventory
-from barctl.config.policy import Policy
+from barctl.config.policy import DRILL_PLAN, Policy
 from barctl.config.site import Site
 from barctl.history.store import open_history
 from barctl.outcome import RunOutcome, Trigger
-from barctl.run import backup, prune, target_listing
+from barctl.run import backup, drill, prune, target_listing
 from barctl.service.catchup import plan_of
 from barctl.service.history_retention import prune_history
 
@@ -119,7 +119,7 @@ class Runtime:
             policy, inventory, plan, trigger=trigger, site=site, abort=self.abort
         )
         try:
-            result = backup.perform(request)
+            result = drill.run_plan(request)
         except backup.LockBusyError as error:
             log.warning("Run skipped: the plan is busy", plan=plan, error=str(error))
             self.record_miss(plan, started, "another run holds the plan")
@@ -138,7 +138,9 @@ class Runtime:
             run_id=result.run_id,
             outcome=result.outcome.value,
         )
-        if result.outcome is not RunOutcome.REFUSED and not self.abort.is_set():
+        # The drill only reads the target: nothing new to prune after it.
+        backed_up = plan != DRILL_PLAN and result.outcome is not RunOutcome.REFUSED
+        if backed_up and not self.abort.is_set():
             prune_after_run(policy, inventory, site, plan)
         prune_history(site, policy.history.keep_days, backup.utc_now())
 
