@@ -14,6 +14,7 @@ from sqlite3 import Connection
 
 from barctl.history.records import (
     NodeLatest,
+    NodeRecord,
     PlanTotals,
     PruneRecord,
     RunDetail,
@@ -218,3 +219,16 @@ class HistoryQueries(StoreConnection):
         """How many rows each history table holds, as counted at write time."""
         rows = {str(name): int(count) for name, count in self._query("SELECT * FROM table_rows")}
         return {table: int(rows.get(table, 0)) for table in tables}
+
+    def node_records(
+        self, plan: str, node: str, outcome: NodeOutcome, limit: int = 1
+    ) -> list[NodeRecord]:
+        """`node`'s newest `limit` rows with `outcome` in runs of `plan`, newest first: a walk
+        down the nodes_by_node index from its newest entry, as node_latest."""
+        rows = self._query(
+            "SELECT nodes.* FROM nodes JOIN runs ON runs.id = nodes.run_id"
+            " WHERE nodes.node = ? AND nodes.outcome = ? AND runs.plan = ?"
+            " ORDER BY nodes.recorded_at DESC LIMIT ?",
+            (node, NodeOutcome(outcome).value, plan, limit),
+        )
+        return [node_record(row) for row in rows]

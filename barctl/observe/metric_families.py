@@ -19,6 +19,7 @@ from prometheus_client.metrics_core import Metric
 
 PLAN = ("plan",)
 NODE = ("plan", "node")
+ARTIFACT = ("plan", "node", "artifact")
 
 
 # Each helper returns the factory of one empty family: a scrape must never add to the last one's.
@@ -133,8 +134,47 @@ class Families:
     node_size: Gauge = field(
         default_factory=_gauge(
             "barctl_node_backup_size_bytes",
-            "Size of the node's latest successful backup (0: never).",
+            "Size of each artifact of the node's latest verified backup (0: never).",
+            ARTIFACT,
+        )
+    )
+    node_previous_size: Gauge = field(
+        default_factory=_gauge(
+            "barctl_node_previous_backup_size_bytes",
+            "Size of each artifact of the node's verified backup before the latest (0: none).",
+            ARTIFACT,
+        )
+    )
+    node_last_verified: Gauge = field(
+        default_factory=_gauge(
+            "barctl_node_last_verified_timestamp_seconds",
+            "When the node's latest backup verified on the target was recorded (0: never).",
             NODE,
+        )
+    )
+    node_last_drill_success: Gauge = field(
+        default_factory=_gauge(
+            "barctl_node_last_drill_success_timestamp_seconds",
+            "When a restore drill last proved the node's newest verified run (0: never).",
+            NODE,
+        )
+    )
+    node_drill_failing: Gauge = field(
+        default_factory=_gauge(
+            "barctl_node_drill_failing",
+            "1 when the node's latest restore drill failed.",
+            NODE,
+        )
+    )
+    drill_enabled: Gauge = field(
+        default_factory=_gauge(
+            "barctl_drill_enabled", "1 when the restore drill (plans.drill) is enabled."
+        )
+    )
+    drill_interval: Gauge = field(
+        default_factory=_gauge(
+            "barctl_drill_expected_interval_seconds",
+            "Seconds between the restore drill's next two schedule slots.",
         )
     )
     reachable: Gauge = field(

@@ -37,7 +37,9 @@ from barctl.errors import BarctlError
 from barctl.history.records import PlanTotals
 from barctl.history.store import Store, StoreError, history_path
 from barctl.history.store_schema import DURATION_BUCKETS, SUMMARY_TABLES
+from barctl.observe import metrics_runs
 from barctl.observe.metric_families import Families
+from barctl.observe.metrics_runs import VerifiedHistory
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.reasons import Reason
 
@@ -101,6 +103,7 @@ class PlanHistory:
     unreachable: set[str] = field(default_factory=set)
     refusals: Counter[tuple[str, str]] = field(default_factory=Counter)
     degraded: set[str] = field(default_factory=set)
+    verified: VerifiedHistory = field(default_factory=VerifiedHistory)
 
 
 def _histogram(counts: Mapping[float, int], total: int = 0) -> list[tuple[str, float]]:
@@ -175,6 +178,7 @@ def read_plan_history(store: Store, plan: str, nodes: Iterable[str] = ()) -> Pla
     found.refusals = Counter()
     for (node, found_class), count in totals.refusals.items():
         found.refusals[node, reason_label(found_class)] += count
+    found.verified = metrics_runs.read_verified(store, plan, nodes)
     return found
 
 
@@ -250,6 +254,9 @@ class HistoryCollector(Collector):
                 self._nodes(families, name, resolved[0], resolved[1], found)
         for table, rows in ({} if read is None else read[1]).items():
             families.history_rows.add_metric([table], float(rows))
+        drill = policy.plans.drill
+        families.drill_enabled.add_metric([], float(drill.enabled))
+        families.drill_interval.add_metric([], schedule.expected_interval_seconds(drill, now))
         families.history_readable.add_metric([], 0.0 if read is None else 1.0)
         families.reload_success.add_metric([], 1.0 if source.reload_success() else 0.0)
         families.build_info.add_metric([__version__], 1.0)
@@ -305,10 +312,10 @@ class HistoryCollector(Collector):
         self, families: Families, name: str, nodes: list[str], target: str, found: PlanHistory
     ) -> None:
         for node in nodes:
-            when, size = found.node_last_success.get(node, (0.0, 0))
+            when, _size = found.node_last_success.get(node, (0.0, 0))
             families.node_last_success.add_metric([name, node], when)
-            families.node_size.add_metric([name, node], float(size))
             families.degraded.add_metric([name, node], float(node in found.degraded))
+        metrics_runs.add_node_metrics(families, name, nodes, found.verified)
         for node in dict.fromkeys([*nodes, target]):
             families.reachable.add_metric([name, node], float(node not in found.unreachable))
             for label in REASON_LABELS:
