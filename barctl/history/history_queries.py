@@ -232,3 +232,12 @@ class HistoryQueries(StoreConnection):
             (node, NodeOutcome(outcome).value, plan, limit),
         )
         return [node_record(row) for row in rows]
+
+    def latest_target_space(self) -> tuple[datetime, int] | None:
+        """When the target's free space was last measured, and how many bytes were free."""
+        rows = self._query(
+            "SELECT measured_at, free_bytes FROM target_space ORDER BY measured_at DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        return datetime.fromtimestamp(rows[0][0], tz=UTC), int(rows[0][1])

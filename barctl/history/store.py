@@ -239,6 +239,15 @@ class Store(HistoryQueries):
         )
         return [undo_record(row) for row in rows]
 
+    # ---- the backup target's free space ---------------------------------------------------------
+
+    def record_target_space(self, directory: str, free_bytes: int, now: datetime) -> None:
+        """Record the target's free bytes under `directory`, as the gate measured them."""
+        self._insert(
+            "INSERT INTO target_space (measured_at, directory, free_bytes) VALUES (?, ?, ?)",
+            (epoch(now), directory, free_bytes),
+        )
+
     # ---- missed schedule slots ----------------------------------------------------------------
 
     def record_miss(self, plan: str, scheduled_for: datetime, now: datetime) -> None:

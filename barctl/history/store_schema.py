@@ -233,5 +233,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX prunes_by_plan ON prunes (plan, started_at)",
     ),
     _SUMMARIES,
+    (
+        # The backup target's free bytes as the gate measured them before each run (df on the
+        # target node), so barctl_target_free_bytes and its trend survive restarts.
+        """CREATE TABLE target_space (measured_at REAL NOT NULL, directory TEXT NOT NULL,
+            free_bytes INTEGER NOT NULL)""",
+        "CREATE INDEX target_space_by_time ON target_space (measured_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

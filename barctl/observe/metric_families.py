@@ -166,6 +166,12 @@ class Families:
             NODE,
         )
     )
+    target_free: Gauge = field(
+        default_factory=_gauge(
+            "barctl_target_free_bytes",
+            "Bytes free in the backup target's directory at the gate's latest measurement.",
+        )
+    )
     drill_enabled: Gauge = field(
         default_factory=_gauge(
             "barctl_drill_enabled", "1 when the restore drill (plans.drill) is enabled."

@@ -254,6 +254,8 @@ class HistoryCollector(Collector):
                 self._nodes(families, name, resolved[0], resolved[1], found)
         for table, rows in ({} if read is None else read[1]).items():
             families.history_rows.add_metric([table], float(rows))
+        if read is not None:
+            metrics_runs.add_target_metrics(families, (each.verified for each in read[0].values()))
         drill = policy.plans.drill
         families.drill_enabled.add_metric([], float(drill.enabled))
         families.drill_interval.add_metric([], schedule.expected_interval_seconds(drill, now))

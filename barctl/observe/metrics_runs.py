@@ -57,6 +57,8 @@ class VerifiedHistory:
     verified: dict[str, list[NodeRecord]] = field(default_factory=dict)
     drill_success: dict[str, NodeRecord] = field(default_factory=dict)
     drill_failed: dict[str, NodeRecord] = field(default_factory=dict)
+    # The target's free bytes at the gate's latest measurement (None: never measured).
+    target_free_bytes: int | None = None
 
 
 def _latest(store: Store, plan: str, node: str, outcome: NodeOutcome) -> NodeRecord | None:
@@ -65,9 +67,10 @@ def _latest(store: Store, plan: str, node: str, outcome: NodeOutcome) -> NodeRec
 
 
 def read_verified(store: Store, plan: str, nodes: Iterable[str]) -> VerifiedHistory:
-    """What the history says about `plan`'s verified runs and the drills of its `nodes`: a few
+    """`plan`'s verified runs, the drills of its `nodes`, and the target's free space: a few
     index walks per node (nodes_by_node), whatever the history's length."""
-    found = VerifiedHistory()
+    space = store.latest_target_space()
+    found = VerifiedHistory(target_free_bytes=None if space is None else space[1])
     success, failed = NodeOutcome.SUCCESS, NodeOutcome.FAILED
     for node in nodes:
         found.verified[node] = store.node_records(plan, node, success, limit=2)
@@ -83,6 +86,14 @@ def _newer(record: NodeRecord | None, than: NodeRecord | None) -> bool:
     if record is None:
         return False
     return than is None or record.recorded_at > than.recorded_at
+
+
+def add_target_metrics(families: Families, found: Iterable[VerifiedHistory]) -> None:
+    """barctl_target_free_bytes, only once the gate has measured it: a 0 for "never" would
+    read as a full target (BarctlTargetWillFill)."""
+    measured = next((each.target_free_bytes for each in found), None)
+    if measured is not None:
+        families.target_free.add_metric([], float(measured))
 
 
 def add_node_metrics(

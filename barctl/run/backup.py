@@ -331,6 +331,9 @@ def _gated_run(
     need = space_need(store, resolved)
     verdict = precheck(resolved, settings, request.policy.ssh.max_parallel, need)
     redaction.register_secret(verdict.password())  # before any refusal reason is logged
+    free = verdict.target.free_bytes
+    if free is not None and not request.dry_run:
+        store.record_target_space(resolved.target.directory, free, request.clock())
     if not verdict.passed:
         summary = "refused by the gate: " + "; ".join(gate.describe_problems(verdict))
         if not request.dry_run:

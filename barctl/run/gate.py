@@ -45,6 +45,8 @@ class Probe:
     reason_class: Reason | None = None
     # Why the node's ReaR set-up cannot run barctl's (rear_capability); the probe goes on.
     setup_problems: tuple[str, ...] = ()
+    # The target's free bytes under its directory, when measured (df): kept in history.
+    free_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,12 @@ class GateResult:
 
 
 class _ProbeFailed(Exception):
-    def __init__(self, problem: str, reason: Reason = Reason.COMMAND_FAILED) -> None:
+    def __init__(
+        self, problem: str, reason: Reason = Reason.COMMAND_FAILED, free_bytes: int | None = None
+    ) -> None:
         super().__init__(problem)
         self.reason = reason
+        self.free_bytes = free_bytes
 
 
 def _detail(result: CommandResult) -> str:
@@ -252,14 +257,17 @@ def probe_target(  # noqa: PLR0917 - the target and its two space rules
         prober.checked(commands.node_name(timeout), "shell failed")
         exists = commands.directory_exists(directory, timeout)
         prober.checked(exists, f"no directory {directory}")
+        free = None
         if min_free_bytes > 0 or need is not None:
             answer = prober.checked(commands.free_space(directory, timeout), "df failed")
+            free = rear_capability.parse_free_bytes(answer)
             problem = rear_capability.space_problem(answer, directory, min_free_bytes, need)
             if problem:
-                raise _ProbeFailed(problem, Reason.UNHEALTHY)
+                raise _ProbeFailed(problem, Reason.UNHEALTHY, free)
     except _ProbeFailed as failure:
-        return Probe(node.name, str(failure), reason_class=failure.reason)
-    return Probe(node.name)
+        found = failure.free_bytes
+        return Probe(node.name, str(failure), reason_class=failure.reason, free_bytes=found)
+    return Probe(node.name, free_bytes=free)
 
 
 def _membership_reason(status: cluster.PacemakerStatus, node: str, name: str) -> str:

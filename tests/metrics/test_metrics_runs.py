@@ -6,12 +6,16 @@ from pathlib import Path
 
 from barctl.history.records import Artifact
 from barctl.history.store import Store
+from barctl.model import Node
 from barctl.observe.metrics import render
 from barctl.observe.metrics_runs import artifact_kind
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
+from barctl.run import gate
+from tests.fakes import FakeRunner, ok
 from tests.metrics.helpers import at, make_source, open_store, parse, value, write_world
 
 OK = NodeOutcome.SUCCESS
+TARGET = Node("backup-0", "192.0.2.50", "heat-admin")
 
 
 def record(
@@ -90,3 +94,29 @@ def test_artifact_kinds_follow_the_manifest_names() -> None:
     assert artifact_kind("/x/restore/openstack-backup-mysql-grants.sql") == "grants"
     assert artifact_kind("/x/restore/ceph_auth_export.bak") == "ceph_auth"
     assert artifact_kind("/x/barctl-manifest.json") == "other"
+
+
+def test_target_free_bytes_is_the_gates_latest_measurement(tmp_path: Path) -> None:
+    """No measurement: no series (0 would read as a full target); then the latest one."""
+    policy, inventory = write_world(tmp_path)
+    with open_store(policy) as store:
+        store.start_run("r0", "controlplane", Trigger.SCHEDULED, at(-500), pid=1)
+    assert "barctl_target_free_bytes" not in {
+        name for name, _ in parse(render(make_source(policy, inventory)))
+    }
+    with open_store(policy) as store:
+        store.record_target_space("/ctl_plane_backups", 5 << 30, at(-200))
+        store.record_target_space("/ctl_plane_backups", 3 << 30, at(-100))
+    samples = parse(render(make_source(policy, inventory)))
+    assert value(samples, "barctl_target_free_bytes") == 3 << 30
+
+
+def test_gate_keeps_the_measured_free_bytes_also_when_it_refuses() -> None:
+    """The target probe carries df's number whether it passes or refuses the floor."""
+    answer = ok("    Avail\n4096\n")
+    runner = FakeRunner({"free_space": answer})
+    passed = gate.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=1024)
+    refused = gate.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=8192)
+    assert (passed.problem, passed.free_bytes) == ("", 4096)
+    assert "below the floor" in refused.problem
+    assert refused.free_bytes == 4096
