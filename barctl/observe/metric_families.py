@@ -152,6 +152,13 @@ class Families:
             NODE,
         )
     )
+    node_verification_failed: Gauge = field(
+        default_factory=_gauge(
+            "barctl_node_verification_failed",
+            "1 when the node's latest backup failed its verification on the target.",
+            NODE,
+        )
+    )
     node_last_drill_success: Gauge = field(
         default_factory=_gauge(
             "barctl_node_last_drill_success_timestamp_seconds",

@@ -19,6 +19,9 @@ from barctl.observe.metric_families import Families
 from barctl.outcome import NodeOutcome
 
 DRILL_PLAN = "drill"  # barctl.config.policy_drill.DRILL_PLAN: the drill's runs in history
+# The engine fails a node whose checks on the target refused it with the reason
+# "<node>: verify_artifacts: <problem>" (barctl.run.plan.StepKind.VERIFY_ARTIFACTS).
+VERIFICATION_STEP = ": verify_artifacts: "
 # Always exported per node (0 when none), so an alert on their sum never sees a gap.
 BASE_ARTIFACTS = ("iso", "archive")
 # The restore material's file names and kinds (the manifest contract, barctl.run.manifest).
@@ -55,6 +58,7 @@ class VerifiedHistory:
     """Per node: its two latest verified rows, and its latest drills (success, failure)."""
 
     verified: dict[str, list[NodeRecord]] = field(default_factory=dict)
+    failed: dict[str, NodeRecord] = field(default_factory=dict)
     drill_success: dict[str, NodeRecord] = field(default_factory=dict)
     drill_failed: dict[str, NodeRecord] = field(default_factory=dict)
     # The target's free bytes at the gate's latest measurement (None: never measured).
@@ -74,8 +78,12 @@ def read_verified(store: Store, plan: str, nodes: Iterable[str]) -> VerifiedHist
     success, failed = NodeOutcome.SUCCESS, NodeOutcome.FAILED
     for node in nodes:
         found.verified[node] = store.node_records(plan, node, success, limit=2)
-        for kept, outcome in ((found.drill_success, success), (found.drill_failed, failed)):
-            record = _latest(store, DRILL_PLAN, node, outcome)
+        for kept, which, outcome in (
+            (found.failed, plan, failed),
+            (found.drill_success, DRILL_PLAN, success),
+            (found.drill_failed, DRILL_PLAN, failed),
+        ):
+            record = _latest(store, which, node, outcome)
             if record is not None:
                 kept[node] = record
     return found
@@ -96,6 +104,12 @@ def add_target_metrics(families: Families, found: Iterable[VerifiedHistory]) -> 
         families.target_free.add_metric([], float(measured))
 
 
+def verification_failed(failed: NodeRecord | None, verified: NodeRecord | None) -> bool:
+    """Whether the node's latest failure, newer than its latest verified backup, is one its
+    checks on the target refused."""
+    return _newer(failed, verified) and failed is not None and VERIFICATION_STEP in failed.reason
+
+
 def add_node_metrics(
     families: Families, plan: str, nodes: Sequence[str], found: VerifiedHistory
 ) -> None:
@@ -112,6 +126,8 @@ def add_node_metrics(
             families.node_previous_size.add_metric(labels, float(before.get(kind, 0)))
         verified = latest.recorded_at.timestamp() if latest is not None else 0.0
         families.node_last_verified.add_metric([plan, node], verified)
+        refused = verification_failed(found.failed.get(node), latest)
+        families.node_verification_failed.add_metric([plan, node], float(refused))
         drilled = found.drill_success.get(node)
         when = drilled.recorded_at.timestamp() if drilled is not None else 0.0
         families.node_last_drill_success.add_metric([plan, node], when)

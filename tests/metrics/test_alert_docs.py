@@ -22,7 +22,7 @@ def test_every_rule_has_severity_summary_description_and_a_documented_runbook_an
     rules = [
         rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]
     ]
-    assert len(rules) == 10
+    assert len(rules) == 15
     for rule in rules:
         assert rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]

@@ -120,3 +120,26 @@ def test_gate_keeps_the_measured_free_bytes_also_when_it_refuses() -> None:
     assert (passed.problem, passed.free_bytes) == ("", 4096)
     assert "below the floor" in refused.problem
     assert refused.free_bytes == 4096
+
+
+def test_verification_failed_is_the_latest_row_refused_by_the_checks(tmp_path: Path) -> None:
+    """A node whose latest backup failed its verification step is 1; a failure of another
+    step, or a later verified run, is 0."""
+    policy, inventory = write_world(tmp_path)
+    failed = NodeOutcome.FAILED
+    with open_store(policy) as store:
+        for run_id, start, node, outcome, reason in (
+            ("r1", -300, "ctl-0", failed, "ctl-0: verify_artifacts: gzip -t: unexpected end"),
+            ("r2", -300, "ctl-1", failed, "ctl-1: verify_artifacts: no El Torito boot record"),
+            ("r3", -200, "ctl-1", OK, ""),
+            ("r4", -200, "ctl-2", failed, "ctl-2: rear_mkbackup: ERROR: mount failed"),
+        ):
+            store.start_run(run_id, "controlplane", Trigger.SCHEDULED, at(start), pid=1)
+            store.record_node(run_id, node, outcome, [], reason, now=at(start + 5))
+            store.finish_run(run_id, RunOutcome.FAILED, at(start + 6), "")
+    samples = parse(render(make_source(policy, inventory)))
+    flags = {
+        node: value(samples, "barctl_node_verification_failed", plan="controlplane", node=node)
+        for node in ("ctl-0", "ctl-1", "ctl-2")
+    }
+    assert flags == {"ctl-0": 1, "ctl-1": 0, "ctl-2": 0}
