@@ -84,7 +84,8 @@ def check_run(runner: Runner, drill: Scope, found: Manifest) -> tuple[drill_chec
     archives = found.files_of("archive")
     archive = f"{directory}/{archives[0].path}" if archives else None
     if archive is not None:
-        suffix = target.settings_for(found.node).archive_name.rpartition(".tar")[2]
+        # The compression suffix of the archive as written (rear.compress may change later).
+        suffix = archives[0].path.rpartition(".tar")[2]
         listing = commands.archive_listing(archive, suffix, drill.check_seconds)
         result = runner.run(target.node, listing)
         problem = drill_checks.listing_problem(
