@@ -173,6 +173,13 @@ class Families:
             NODE,
         )
     )
+    pruned: Counter = field(
+        default_factory=_counter(
+            "barctl_retention_pruned_runs",
+            "Run directories retention deleted from the target for the plan, from history.",
+            PLAN,
+        )
+    )
     target_free: Gauge = field(
         default_factory=_gauge(
             "barctl_target_free_bytes",

@@ -63,6 +63,8 @@ class VerifiedHistory:
     drill_failed: dict[str, NodeRecord] = field(default_factory=dict)
     # The target's free bytes at the gate's latest measurement (None: never measured).
     target_free_bytes: int | None = None
+    # Run directories retention deleted for the plan (barctl.run.prune's `prunes` rows).
+    pruned_runs: int = 0
 
 
 def _latest(store: Store, plan: str, node: str, outcome: NodeOutcome) -> NodeRecord | None:
@@ -75,6 +77,7 @@ def read_verified(store: Store, plan: str, nodes: Iterable[str]) -> VerifiedHist
     index walks per node (nodes_by_node), whatever the history's length."""
     space = store.latest_target_space()
     found = VerifiedHistory(target_free_bytes=None if space is None else space[1])
+    found.pruned_runs = store.pruned_total(plan)
     success, failed = NodeOutcome.SUCCESS, NodeOutcome.FAILED
     for node in nodes:
         found.verified[node] = store.node_records(plan, node, success, limit=2)
@@ -114,7 +117,8 @@ def add_node_metrics(
     families: Families, plan: str, nodes: Sequence[str], found: VerifiedHistory
 ) -> None:
     """Sizes (latest and previous verified run), last verified time and drill series of each
-    configured node of `plan`."""
+    configured node of `plan`, and the runs retention pruned for it."""
+    families.pruned.add_metric([plan], float(found.pruned_runs))
     for node in nodes:
         rows = found.verified.get(node, [])
         latest = rows[0] if rows else None

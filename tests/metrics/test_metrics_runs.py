@@ -143,3 +143,24 @@ def test_verification_failed_is_the_latest_row_refused_by_the_checks(tmp_path: P
         for node in ("ctl-0", "ctl-1", "ctl-2")
     }
     assert flags == {"ctl-0": 1, "ctl-1": 0, "ctl-2": 0}
+
+
+def test_pruned_runs_count_only_settled_deletions_per_plan(tmp_path: Path) -> None:
+    """Deleted run directories count for their plan; a failed or unsettled deletion does not."""
+    policy, inventory = write_world(tmp_path)
+    with open_store(policy) as store:
+        for index, (plan, ok) in enumerate(
+            (("controlplane", True), ("controlplane", True), ("controlplane", False))
+        ):
+            prune = store.start_prune(
+                plan, "ctl-0", f"r{index}", f"/t/ctl-0/r{index}", reason="old", size_bytes=1,
+                now=at(-10),
+            )  # fmt: skip
+            store.finish_prune(prune, ok, "", at(-9))
+        store.start_prune(
+            "undercloud", "undercloud", "r9", "/t/undercloud/r9", reason="old", size_bytes=1,
+            now=at(-5),
+        )  # fmt: skip
+    samples = parse(render(make_source(policy, inventory)))
+    assert value(samples, "barctl_retention_pruned_runs_total", plan="controlplane") == 2
+    assert value(samples, "barctl_retention_pruned_runs_total", plan="undercloud") == 0
