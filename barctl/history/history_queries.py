@@ -220,6 +220,20 @@ class HistoryQueries(StoreConnection):
         rows = {str(name): int(count) for name, count in self._query("SELECT * FROM table_rows")}
         return {table: int(rows.get(table, 0)) for table in tables}
 
+    def node_records_by_run(
+        self, plan: str, node: str, outcome: NodeOutcome, limit: int = 1
+    ) -> list[NodeRecord]:
+        """As node_records, walking `plan`'s runs newest first (runs_by_plan) and each run's
+        row of `node` by primary key: for a plan with few runs (the weekly drill), whose rows
+        would otherwise be searched among every backup row of the node."""
+        rows = self._query(
+            "SELECT nodes.* FROM runs CROSS JOIN nodes ON nodes.run_id = runs.id"
+            " WHERE runs.plan = ? AND nodes.node = ? AND nodes.outcome = ?"
+            " ORDER BY runs.started_at DESC LIMIT ?",
+            (plan, node, NodeOutcome(outcome).value, limit),
+        )
+        return [node_record(row) for row in rows]
+
     def node_records(
         self, plan: str, node: str, outcome: NodeOutcome, limit: int = 1
     ) -> list[NodeRecord]:
