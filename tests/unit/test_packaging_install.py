@@ -13,7 +13,7 @@ import pytest
 
 from barctl.console.cli import main
 from barctl.service import install
-from tests.packaging import REPOSITORY, build_wheel
+from tests.packaging import REPOSITORY
 
 UNIT = "etc/systemd/system/barctl.service"
 SYSUSERS = "etc/sysusers.d/barctl.conf"
@@ -146,14 +146,16 @@ def test_placed_sysusers_file_creates_the_barctl_user(tmp_path: Path) -> None:
     assert (barctl[5], barctl[6]) == ("/var/lib/barctl", "/usr/sbin/nologin")
 
 
-def test_installed_wheel_files_are_found_through_its_record(tmp_path: Path) -> None:
+def test_installed_wheel_files_are_found_through_its_record(
+    tmp_path: Path, built_wheel: Path
+) -> None:
     """Installed from the wheel (not editable), the files come from <venv>/share/barctl."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     # pip --python installs into the new venv only; the test's own environment is untouched.
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin/python")]
     subprocess.run(
-        [*pip, "install", "--no-deps", "-q", str(build_wheel(tmp_path))],
+        [*pip, "install", "--no-deps", "-q", str(built_wheel)],
         check=True,
         capture_output=True,
         timeout=300,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from tests.packaging import REPOSITORY, build_wheel
+from tests.packaging import REPOSITORY
 
 # What an installed wheel puts under its environment's prefix (docs/install.md, "What the wheel
 # installs"): everything an operator needs beside the code, in the layout install-service reads.
@@ -26,9 +27,9 @@ SHIPPED = {
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+def wheel(built_wheel: Path) -> zipfile.ZipFile:
     """The wheel `pip wheel --no-deps` builds from this checkout (as docs/install.md does)."""
-    return zipfile.ZipFile(build_wheel(tmp_path_factory.mktemp("build")))
+    return zipfile.ZipFile(built_wheel)
 
 
 def data_files(wheel: zipfile.ZipFile) -> dict[str, str]:
