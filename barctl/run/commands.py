@@ -473,9 +473,10 @@ def remove_run_directories(names: tuple[str, ...], timeout_seconds: int) -> Remo
 
 # tar's decompression option per archive suffix (rear_config.COMPRESSION's suffixes).
 TAR_DECOMPRESS = {".gz": "--gzip", ".bz2": "--bzip2", ".xz": "--xz", "": ""}
-# ReaR's initrd in its ISO: output/ISO/Linux-i386/*_create_isofs... copy the rescue system as
-# isolinux/initrd.cgz (REAR_INITRD_COMPRESSION's default gzip), a newc cpio of the rootfs
-# whose etc/rear holds local.conf and rescue.conf (build/GNU/Linux/100_copy_as_is.sh,
+# ReaR's rescue system in its ISO: pack/GNU/Linux/900_create_initramfs.sh packs the rootfs
+# (`find . | cpio -H newc --create | gzip`, REAR_INITRD_COMPRESSION's default) into
+# initrd.cgz, which output/ISO/Linux-i386/800_create_isofs.sh copies to isolinux/; its
+# etc/rear holds local.conf and rescue.conf (build/GNU/Linux/100_copy_as_is.sh,
 # rescue/NETFS/default/600_store_NETFS_variables.sh). xorriso cannot write to a pipe (it
 # replaces the named file, /dev/stdout included), so the initrd goes to a private directory
 # that the trap removes whatever happens.
@@ -495,12 +496,12 @@ def checksums(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
     return RemoteCommand("checksums", ("sha256sum", "--", *paths), timeout_seconds)
 
 
-def archive_listing(path: str, suffix: str, timeout_seconds: int) -> RemoteCommand:
+def archive_member_count(path: str, suffix: str, timeout_seconds: int) -> RemoteCommand:
     """List every member of the archive, streamed: only the count comes back (`wc -l`); a
     truncated or corrupt archive makes tar exit non-zero (pipefail)."""
     option = TAR_DECOMPRESS.get(suffix, "")
     argv = ("tar", *((option,) if option else ()), "-t", "-f", path)
-    return RemoteCommand("archive_listing", argv, timeout_seconds, stdout_filter=("wc", "-l"))
+    return RemoteCommand("archive_member_count", argv, timeout_seconds, stdout_filter=("wc", "-l"))
 
 
 def iso_rear_config(iso: str, timeout_seconds: int) -> RemoteCommand:

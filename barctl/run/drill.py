@@ -86,7 +86,7 @@ def check_run(runner: Runner, drill: Scope, found: Manifest) -> tuple[drill_chec
     if archive is not None:
         # The compression suffix of the archive as written (rear.compress may change later).
         suffix = archives[0].path.rpartition(".tar")[2]
-        listing = commands.archive_listing(archive, suffix, drill.check_seconds)
+        listing = commands.archive_member_count(archive, suffix, drill.check_seconds)
         result = runner.run(target.node, listing)
         problem = drill_checks.listing_problem(
             archives[0].path, result.exit_code, result.stdout, result.stderr

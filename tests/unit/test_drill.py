@@ -47,7 +47,7 @@ def answers(found: Manifest, *, tampered: str = "") -> dict[str, object]:
     config = f"==> local.conf\n{local}==> rescue.conf\n{rescue}"
     return {
         "checksums": ok(sums),
-        "archive_listing": ok("1742\n"),
+        "archive_member_count": ok("1742\n"),
         "iso_rear_config": ok(config),
     }
 
@@ -61,7 +61,7 @@ def test_a_sound_run_is_restorable_and_only_read_on_the_target() -> None:
     assert verdict.passed, verdict.reason
     assert verdict.reason == f"run {OLDER} restorable"
     assert {node for node, _ in runner.ran_on()} == {"backup-0"}
-    assert runner.ran() == ["checksums", "archive_listing", "iso_rear_config"]
+    assert runner.ran() == ["checksums", "archive_member_count", "iso_rear_config"]
     assert [call.argv[0] for call in runner.calls] == ["sha256sum", "tar", "bash"]
 
 
@@ -79,7 +79,7 @@ def test_a_corrupt_archive_and_an_unreadable_iso_are_each_named() -> None:
     """tar's error and the ISO's unreadable configuration are both reported."""
     found, good = listing()
     script = answers(good)
-    script["archive_listing"] = failed(2, "tar: Unexpected EOF in archive")
+    script["archive_member_count"] = failed(2, "tar: Unexpected EOF in archive")
     script["iso_rear_config"] = failed(1, "cpio: premature end of archive")
     verdict = drill.drill_node(FakeRunner(script), SCOPE, found, "ctl-0")  # type: ignore[arg-type]
     assert "backup.tar.gz: tar -t failed: tar: Unexpected EOF in archive" in verdict.reason

@@ -115,7 +115,7 @@ def test_listing_judgement() -> None:
 
 def test_drill_commands_only_read_and_quote_every_word() -> None:
     """The drill's commands change nothing, and the listing streams through `wc -l`."""
-    listing = commands.archive_listing(f"{DIRECTORY}/backup.tar.gz", ".gz", 600)
+    listing = commands.archive_member_count(f"{DIRECTORY}/backup.tar.gz", ".gz", 600)
     assert listing.argv == ("tar", "--gzip", "-t", "-f", f"{DIRECTORY}/backup.tar.gz")
     assert "set -o pipefail; tar --gzip -t -f" in commands.render(listing, "root")
     assert commands.render(listing, "root").endswith("| wc -l'")
