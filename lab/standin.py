@@ -72,6 +72,8 @@ RESOURCE_STATES = ("online", "maintenance")
 ACCESS_DENIED = "ERROR 1045 (28000): Access denied for user 'root'@'localhost' (using password: {})"
 NO_SERVER = "ERROR 2002 (HY000): Can't connect to local MySQL server through socket '/var/lib/mysql/mysql.sock' (2)"  # noqa: E501
 DATABASES = ("keystone", "nova", "glance", "neutron")
+WSREP_STATUS = ("wsrep_local_state_comment", "wsrep_cluster_size", "wsrep_incoming_addresses")
+BIND_ADDRESS_KEY = "tripleo::profile::pacemaker::database::mysql::bind_address"
 
 
 # --------------------------------------------------------------------------- state helpers
@@ -742,13 +744,15 @@ def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
                 else:
                     ctx.err("ERROR 1193 (HY000) at line 1: Unknown system variable 'wsrep_desync'")
                     return 1
-            elif "wsrep_local_state_comment" in lowered or "wsrep_cluster_size" in lowered:
+            elif any(name in lowered for name in WSREP_STATUS):
                 if not node.get("galera"):
                     continue
                 if header:
                     ctx.out("Variable_name\tValue")
                 ctx.out(f"wsrep_local_state_comment\t{node['wsrep_state']}")
                 ctx.out(f"wsrep_cluster_size\t{len(galera_nodes)}")
+                if "wsrep_incoming_addresses" in lowered:
+                    ctx.out(f"wsrep_incoming_addresses\t{_incoming_addresses(galera_nodes)}")
             elif "wsrep_desync" in lowered:
                 value = node.get("wsrep_desync", "OFF")
                 if lowered.startswith("show"):
@@ -781,6 +785,20 @@ def cmd_mysql(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0912
                 for line in found:
                     ctx.out(line)
     return 0
+
+
+def _incoming_addresses(galera_nodes: list[dict[str, Any]]) -> str:
+    """`wsrep_incoming_addresses` as MariaDB galera reports it: every member of the component,
+    `address:port`, comma-separated (e.g. `192.168.0.2:3307,192.168.0.3:3307,192.168.0.7:3307`).
+    Each member's address is its wsrep_node_incoming_address; TripleO leaves that AUTO, and
+    MariaDB then takes bind-address and the port (sql/wsrep_mysqld.cc
+    wsrep_server_incoming_address, MDEV-20627), so the lab answers the hiera bind_address."""
+    addresses = []
+    for node in galera_nodes:
+        bind = node.get("hiera", {}).get(BIND_ADDRESS_KEY)
+        if isinstance(bind, str):
+            addresses.append(f"{bind}:3306")
+    return ",".join(addresses)
 
 
 def _accounts(node: dict[str, Any]) -> list[tuple[str, str]]:

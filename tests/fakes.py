@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
-from barctl.run.commands import RemoteCommand
+from barctl.run.commands import VIEW_MARKER, RemoteCommand
 from barctl.run.runner import LineCallback
 
 Answer = CommandResult | Callable[[Node, RemoteCommand], CommandResult]
@@ -111,3 +111,21 @@ class LocalRunner:
             check=False,
         )
         return CommandResult(done.returncode, done.stdout, done.stderr, 0.01)
+
+
+def cluster_view(crm_mon_xml: str, galera: str | None = None, crm_mon_exit: int = 0) -> str:
+    """What `commands.cluster_view` prints: crm_mon's XML and its exit marker, then (when the
+    node runs galera) mysql's status lines and theirs; `galera` None: mysql was not asked."""
+    marker = VIEW_MARKER
+    text = f"{crm_mon_xml.rstrip()}\n{marker} crm_mon {crm_mon_exit}\n"
+    if galera is not None:
+        text += f"{galera.rstrip()}\n{marker} mysql 0\n"
+    return text
+
+
+def galera_lines(state: str, size: int, addresses: list[str]) -> str:
+    """mysql -N -B's answer to `commands.GALERA_STATUS_QUERY`."""
+    return (
+        f"wsrep_local_state_comment\t{state}\nwsrep_cluster_size\t{size}\n"
+        f"wsrep_incoming_addresses\t{','.join(addresses)}\n"
+    )

@@ -70,6 +70,8 @@ class GaleraStatus:
 
     state: str
     cluster_size: int
+    # Every member's client address, `host:port` as `wsrep_incoming_addresses` lists them.
+    incoming_addresses: tuple[str, ...] = ()
 
     @property
     def synced(self) -> bool:
@@ -171,8 +173,11 @@ def parse_galera_status(text: str) -> GaleraStatus:
         name, _, value = line.partition("\t")
         values[name.strip()] = value.strip()
     size = values.get("wsrep_cluster_size", "0")
+    addresses = values.get("wsrep_incoming_addresses", "")
     return GaleraStatus(
-        values.get("wsrep_local_state_comment", "unknown"), int(size) if size.isdigit() else 0
+        values.get("wsrep_local_state_comment", "unknown"),
+        int(size) if size.isdigit() else 0,
+        tuple(item.strip() for item in addresses.split(",") if item.strip()),
     )
 
 
@@ -227,3 +232,79 @@ def galera_reasons(status: GaleraStatus, expected_size: int) -> list[str]:
 def galera_problems(node: str, status: GaleraStatus, expected_size: int) -> list[str]:
     """`galera_reasons` prefixed with the node, for lists that mix nodes (engine re-checks)."""
     return [f"{node}: {reason}" for reason in galera_reasons(status, expected_size)]
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """What one node answered to `commands.cluster_view`: pacemaker's membership as it sees it
+    and, when asked, its galera status (`galera` None then says why in `galera_problem`)."""
+
+    node: str
+    pacemaker: PacemakerStatus
+    galera: GaleraStatus | None = None
+    galera_problem: str = ""
+
+    @property
+    def answered(self) -> bool:
+        """The node could tell pacemaker's membership (its own pacemaker runs)."""
+        return not self.pacemaker.problem
+
+
+def _sections(text: str, marker: str) -> dict[str, tuple[str, int | None]]:
+    """Each command's output and exit status, from the marker line that follows it."""
+    found: dict[str, tuple[str, int | None]] = {}
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(marker + " "):
+            name, _, code = line[len(marker) + 1 :].partition(" ")
+            found[name] = ("\n".join(lines), int(code) if code.strip().isdigit() else None)
+            lines = []
+        else:
+            lines.append(line)
+    return found
+
+
+def parse_cluster_view(node: str, text: str, marker: str, *, galera_asked: bool) -> ClusterView:
+    """Split the batched answer: crm_mon's XML, then galera's status when it was asked."""
+    parts = _sections(text, marker)
+    crm_text, crm_exit = parts.get("crm_mon", ("", None))
+    pacemaker = parse_pacemaker_status(crm_text)
+    if not pacemaker.problem and crm_exit != 0:
+        pacemaker = unreadable(f"crm_mon exit {crm_exit}")
+    if not galera_asked:
+        return ClusterView(node, pacemaker)
+    mysql_text, mysql_exit = parts.get("mysql", ("", None))
+    if mysql_exit != 0:
+        why = "no answer" if mysql_exit is None else f"mysql exit {mysql_exit}"
+        return ClusterView(node, pacemaker, None, f"{node}: galera status unavailable ({why})")
+    return ClusterView(node, pacemaker, parse_galera_status(mysql_text))
+
+
+def address_host(address: str) -> str:
+    """The host part of a `wsrep_incoming_addresses` entry: `ip:port`, `[ipv6]:port`."""
+    if address.startswith("["):
+        return address[1:].partition("]")[0]
+    host, separator, port = address.rpartition(":")
+    return host if separator and port.isdigit() and ":" not in host else address
+
+
+def galera_address(hiera_text: str) -> str:
+    """A node's galera client address from hiera's bind_address answer; "" when unknown."""
+    value = hiera_text.strip().strip("[]")
+    return "" if value in ("", "nil") else value
+
+
+def galera_view_problems(
+    view_node: str, status: GaleraStatus, members: Mapping[str, str]
+) -> list[str]:
+    """Why galera, as `view_node` sees it, is not whole: its own state, the cluster size, and
+    each member (name -> client address, "" when unknown) missing from its
+    `wsrep_incoming_addresses`. An empty list (variable not reported) judges by size alone."""
+    problems = galera_problems(view_node, status, len(members))
+    listed = {address_host(address).lower() for address in status.incoming_addresses}
+    if status.state == "unknown" or not listed:
+        return problems
+    for name, address in members.items():
+        if address and address.lower() not in listed:
+            problems.append(f"{name}: not in galera's wsrep_incoming_addresses on {view_node}")
+    return problems

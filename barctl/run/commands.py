@@ -176,13 +176,45 @@ def mysql_password(result: CommandResult) -> tuple[str, str]:
     return password, ""
 
 
+# The node's own state, and the cluster's view shared by every member of its component: the
+# size and each member's client address (MariaDB: `wsrep_incoming_addresses`, "ip:port,...",
+# each member's wsrep_node_incoming_address; AUTO, TripleO's, derives it from bind-address).
+GALERA_STATUS_QUERY = (
+    "SHOW GLOBAL STATUS WHERE Variable_name IN "
+    "('wsrep_local_state_comment','wsrep_cluster_size','wsrep_incoming_addresses')"
+)
+GALERA_BIND_ADDRESS_KEY = "tripleo::profile::pacemaker::database::mysql::bind_address"
+# One read-only exec for the cluster's view from one node: crm_mon's XML, then (when a galera
+# container is named) its galera status, each followed by a marker line with its exit status.
+# crm_mon gets /dev/null so that mysql alone reads the option file on stdin.
+VIEW_MARKER = "@@barctl-exit"
+_CLUSTER_VIEW = (
+    f'crm_mon --one-shot --inactive --output-as=xml </dev/null; echo "{VIEW_MARKER} crm_mon $?"; '
+    'if [ -n "$1" ]; then podman exec -i "$1" mysql --defaults-extra-file=/dev/stdin -N -B '
+    f'-e "$2"; echo "{VIEW_MARKER} mysql $?"; fi'
+)
+
+
 def galera_status(container: str, password: str, timeout_seconds: int) -> RemoteCommand:
-    """Galera state and cluster size on this node, tab-separated name/value lines."""
-    query = (
-        "SHOW GLOBAL STATUS WHERE Variable_name IN "
-        "('wsrep_local_state_comment','wsrep_cluster_size')"
+    """Galera state, cluster size and members' addresses on this node, tab-separated lines."""
+    return _mysql_query("galera_status", container, GALERA_STATUS_QUERY, password, timeout_seconds)
+
+
+def cluster_view(container: str | None, password: str, timeout_seconds: int) -> RemoteCommand:
+    """Pacemaker's XML and, with `container`, galera's status, from one node in one exec.
+
+    Read-only: the engine's checks before and after a node ask one peer this, not every node.
+    """
+    argv = (
+        "bash",
+        "-c",
+        _CLUSTER_VIEW,
+        "barctl-cluster-view",
+        container or "",
+        GALERA_STATUS_QUERY,
     )
-    return _mysql_query("galera_status", container, query, password, timeout_seconds)
+    stdin = mysql_option_file(password) if container else None
+    return RemoteCommand("cluster_view", argv, timeout_seconds, stdin=stdin)
 
 
 def directory_exists(path: str, timeout_seconds: int) -> RemoteCommand:

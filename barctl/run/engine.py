@@ -25,7 +25,7 @@ from barctl.history.store import Store
 from barctl.model import Artifact, Node, NodeFacts, UndoFailure
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.run import cluster, commands, verdicts
+from barctl.run import cluster_checks, commands, verdicts
 from barctl.run.plan import Phase, Plan, Step, StepKind
 from barctl.run.runner import Runner
 from barctl.run.steps import Clock, StepRecorder
@@ -94,6 +94,16 @@ class Execution:
             environment.progress,
         )
         self.journal = UndoJournal(self.steps, self._degrade)
+        self.checks = cluster_checks.ClusterChecks(
+            plan.mode == "rolling",
+            tuple(node.name for node in plan.nodes),
+            nodes,
+            facts,
+            self.steps,
+            password,
+            plan.timeouts.command,
+            environment.max_parallel,
+        )
         self.report = RunReport(plan.run_id)
         self.node_outcomes: dict[str, tuple[NodeOutcome, str]] = {}
         self.artifacts: dict[str, list[Artifact]] = {}
@@ -168,77 +178,40 @@ class Execution:
         if step.kind is StepKind.UNDO:
             return self.journal.run(step.node, step.undo_key)
         if step.kind is StepKind.CHECK_PEERS:
-            return self._peer_problem(node) or "; ".join(self._cluster_problems(node))
+            return self._health(node).reason()
         if step.kind is StepKind.WAIT_REJOIN:
             return self._wait_rejoin(node)
         return self._verify(step.node)
 
     # ---- cluster checks -----------------------------------------------------------------------
 
-    def _cluster_problems(self, via: Node) -> list[str]:
-        timeout = self.plan.timeouts.command
-        result = self.steps.read(via, commands.pcs_status(timeout))
-        if not result.ok:
-            return [f"pcs status failed on {via.name}: {verdicts.command_problem(result)}"]
-        status = cluster.parse_pcs_status(result.stdout)
-        members = frozenset(
-            facts.cluster_name(name) for name, facts in self.facts.items() if facts.pacemaker_member
-        )
-        problems = cluster.pacemaker_problems(status, members | status.members)
-        galera = {name: facts.galera_container() for name, facts in self.facts.items()}
-        galera_nodes = {name: container for name, container in galera.items() if container}
-        for name, container in galera_nodes.items():
-            command = commands.galera_status(container, self.password, timeout)
-            answer = self.steps.read(self.nodes[name], command)
-            if not answer.ok:
-                problems.append(f"{name}: galera status unavailable")
-                continue
-            parsed = cluster.parse_galera_status(answer.stdout)
-            problems += cluster.galera_problems(name, parsed, len(galera_nodes))
-        return problems
-
-    def _peer_problem(self, node: Node) -> str:
-        """`peer X left the cluster during the run` when another member is gone, else empty.
-
-        One pacemaker status query, asked of the peers in turn (not of `node`, which may still
-        be starting): a peer that cannot answer at all (unreachable, pacemaker down) is lost
-        itself; the first answer names every peer that is not online, by its pacemaker name.
-        Only rolling runs watch: an offline run has stopped every member on purpose.
-        """
-        if self.plan.mode != "rolling":
-            return ""
-        peers = [
-            name
-            for name, facts in self.facts.items()
-            if facts.pacemaker_member and name != node.name and name in self.nodes
-        ]
-        lost: list[str] = []
-        for peer in peers:
-            status_query = commands.pcs_status(self.plan.timeouts.command)
-            result = self.steps.read(self.nodes[peer], status_query)
-            if not result.ok:
-                lost.append(peer)
-                continue
-            status = cluster.parse_pcs_status(result.stdout)
-            lost += verdicts.lost_peers(status, [p for p in peers if p not in lost], self.facts)
-            break
-        return verdicts.peer_loss(sorted(set(lost), key=peers.index)) if lost else ""
+    def _health(self, node: Node) -> cluster_checks.Health:
+        """The cluster around `node` from one peer's view (cluster_checks); offline runs judge
+        the whole cluster and watch no peer: they stopped every member on purpose."""
+        return self.checks.health(node.name if self.plan.mode == "rolling" else None)
 
     def _wait_rejoin(self, node: Node) -> str:
-        """Wait until `node` is back; a peer leaving meanwhile fails now, not at the deadline."""
-        deadline = time.monotonic() + self.plan.timeouts.rejoin
+        """Wait until `node` is back; a peer leaving meanwhile fails now, not at the deadline.
+
+        Polls follow each other ever more slowly (`cluster_checks.poll_delay`): a node back at
+        once costs one check, a slow one is seen at most `poll_seconds` late."""
+        started = time.monotonic()
+        deadline = started + self.plan.timeouts.rejoin
         while True:
-            lost = self._peer_problem(node)
-            if lost:
-                return lost
-            problems = self._cluster_problems(node)
-            if not problems:
+            health = self._health(node)
+            if health.peer_loss:
+                return health.peer_loss
+            if not health.problems:
                 return ""
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 break
-            if self.environment.abort.wait(self.environment.poll_seconds):
+            delay = cluster_checks.poll_delay(
+                now - started, deadline - now, self.environment.poll_seconds
+            )
+            if self.environment.abort.wait(delay):
                 break
-        return f"not back within {self.plan.timeouts.rejoin}s: " + "; ".join(problems)
+        return f"not back within {self.plan.timeouts.rejoin}s: " + "; ".join(health.problems)
 
     # ---- verification and bookkeeping ---------------------------------------------------------
 

@@ -222,6 +222,19 @@ def test_desync_on_and_off_with_password_on_stdin(lab: Lab) -> None:
     assert status == "wsrep_local_state_comment\tSynced\nwsrep_cluster_size\t3\n"
 
 
+def test_incoming_addresses_list_every_running_galera_member(lab: Lab) -> None:
+    """wsrep_incoming_addresses: each galera member's bind_address:3306; a stopped one leaves."""
+    query = "\"SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_incoming_addresses')\""
+    status = ok(lab, "ctl-0", MYSQL.format(i=0) + query, input=client_conf(lab))
+    everyone = ",".join(f"{lab.address(f'ctl-{i}')}:3306" for i in range(3))
+    assert f"wsrep_incoming_addresses\t{everyone}\n" in status
+    lab.set_pacemaker("ctl-2", online=False)
+    status = ok(lab, "ctl-0", MYSQL.format(i=0) + query, input=client_conf(lab))
+    two = ",".join(f"{lab.address(f'ctl-{i}')}:3306" for i in range(2))
+    assert f"wsrep_incoming_addresses\t{two}\n" in status
+    assert cluster.parse_galera_status(status).cluster_size == 2
+
+
 def test_mysql_wrong_or_missing_password_is_refused(lab: Lab) -> None:
     """A wrong or missing password gets MySQL's access-denied error and exit 1."""
     for given in ("[client]\npassword=wrong\n", ""):

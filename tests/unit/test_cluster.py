@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from barctl.run import cluster
+from barctl.run import cluster, cluster_checks
+from barctl.run.commands import VIEW_MARKER
+from tests import fakes
+from tests.fakes import galera_lines
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "pacemaker"
 
@@ -158,3 +161,79 @@ def test_unreadable_galera_state_says_so() -> None:
     assert cluster.galera_reasons(status, 3) == [
         "galera state could not be read (no wsrep_local_state_comment)"
     ]
+
+
+def test_cluster_view_splits_crm_mon_and_galera_at_their_exit_markers() -> None:
+    """One exec's answer: crm_mon's real XML and mysql's lines, each read on its own."""
+    galera = galera_lines("Synced", 3, ["198.18.0.10:3306", "198.18.0.11:3306", "[fd00::c]:3306"])
+    view = cluster.parse_cluster_view(
+        "cluster01",
+        fakes.cluster_view(sample("crm_mon-2.1.7.xml"), galera),
+        VIEW_MARKER,
+        galera_asked=True,
+    )
+    assert view.answered and view.pacemaker.online == {"cluster01", "cluster02"}
+    assert view.galera == cluster.GaleraStatus(
+        "Synced", 3, ("198.18.0.10:3306", "198.18.0.11:3306", "[fd00::c]:3306")
+    )
+
+
+def test_cluster_view_of_a_node_whose_pacemaker_is_stopped_does_not_answer() -> None:
+    """crm_mon's real not-connected result (exit 102): the view carries its error."""
+    text = fakes.cluster_view(sample("crm_mon-2.1.7-not-connected.xml"), crm_mon_exit=102)
+    view = cluster.parse_cluster_view("cluster01", text, VIEW_MARKER, galera_asked=False)
+    assert not view.answered
+    assert "cluster is not available on this node" in view.pacemaker.problem
+
+
+def test_cluster_view_without_mysql_marker_says_galera_is_unavailable() -> None:
+    """mysql failed (exit 1): galera unknown, the node named; pacemaker still read."""
+    text = fakes.cluster_view(sample("crm_mon-2.1.7.xml")) + "ERROR 2002\n@@barctl-exit mysql 1\n"
+    view = cluster.parse_cluster_view("cluster01", text, VIEW_MARKER, galera_asked=True)
+    assert view.answered and view.galera is None
+    assert view.galera_problem == "cluster01: galera status unavailable (mysql exit 1)"
+
+
+@pytest.mark.parametrize(
+    ("entry", "host"),
+    [("198.18.0.10:3306", "198.18.0.10"), ("[fd00::c]:3306", "fd00::c"), ("db-0", "db-0")],
+)
+def test_incoming_address_host_part(entry: str, host: str) -> None:
+    """`wsrep_incoming_addresses` entries are ip:port, [ipv6]:port (MariaDB's format)."""
+    assert cluster.address_host(entry) == host
+
+
+def test_galera_view_names_each_member_missing_from_incoming_addresses() -> None:
+    """Size 2 of 3 and ctl-2's address absent: both said, from the node that saw it."""
+    status = cluster.GaleraStatus("Synced", 2, ("198.18.0.10:3306", "198.18.0.11:3306"))
+    members = {"ctl-0": "198.18.0.10", "ctl-1": "198.18.0.11", "ctl-2": "198.18.0.12"}
+    assert cluster.galera_view_problems("ctl-0", status, members) == [
+        "ctl-0: galera cluster size 2 < 3",
+        "ctl-2: not in galera's wsrep_incoming_addresses on ctl-0",
+    ]
+
+
+def test_galera_view_without_addresses_judges_by_size_alone() -> None:
+    """No wsrep_incoming_addresses in the answer, or a member's address unknown: no guess."""
+    members = {"ctl-0": "198.18.0.10", "ctl-1": ""}
+    assert cluster.galera_view_problems("ctl-0", cluster.GaleraStatus("Synced", 2), members) == []
+    partial = cluster.GaleraStatus("Synced", 2, ("198.18.0.10:3306", "198.18.0.99:3306"))
+    assert cluster.galera_view_problems("ctl-0", partial, members) == []
+
+
+@pytest.mark.parametrize(
+    ("waited", "remaining", "ceiling", "delay"),
+    [(0.0, 60.0, 2.0, 0.1), (5.0, 60.0, 2.0, 0.5), (300.0, 60.0, 2.0, 2.0), (300.0, 0.3, 2.0, 0.3)],
+)
+def test_rejoin_polls_back_off_within_the_ceiling_and_the_deadline(
+    waited: float, remaining: float, ceiling: float, delay: float
+) -> None:
+    """A tenth of the time waited, at least 0.1 s, at most the ceiling and the time left."""
+    assert cluster_checks.poll_delay(waited, remaining, ceiling) == pytest.approx(delay)
+
+
+def test_hiera_bind_address_is_the_galera_address() -> None:
+    """hiera's `nil` is no address; an IPv6 value may come bracketed."""
+    assert cluster.galera_address("nil\n") == ""
+    assert cluster.galera_address("[fd00::c]\n") == "fd00::c"
+    assert cluster.galera_address("172.17.1.10\n") == "172.17.1.10"

@@ -18,7 +18,7 @@ from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
-from tests.fakes import Answer, FakeRunner, failed, lost, ok, unreachable
+from tests.fakes import Answer, FakeRunner, cluster_view, failed, lost, ok, unreachable
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
@@ -37,7 +37,7 @@ def sizes(node: Node, command: RemoteCommand) -> CommandResult:
 def runner(**overrides: Answer) -> FakeRunner:
     """A healthy two-node cluster (real crm_mon 2.1.7 XML), with per-command overrides."""
     script: dict[tuple[str, str] | str, Answer] = {
-        "pacemaker_status": ok(SAMPLE.read_text()),
+        "cluster_view": ok(cluster_view(SAMPLE.read_text())),
         "file_sizes": sizes,
     }
     for key, answer in overrides.items():
