@@ -127,14 +127,24 @@ def place(placement: Placement, root: Path, dry_run: bool) -> str:
     existing = path.read_text() if path.is_file() else None
     done = action(placement, existing)
     if not dry_run and done in ("created", "updated"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.barctl-new")
-        temporary.write_text(placement.content)
-        temporary.chmod(placement.mode)
-        if placement.destination == DESTINATIONS["policy"]:
-            give_to_barctl_group(temporary)
-        os.replace(temporary, path)
+        try:
+            write(placement, path)
+        except OSError as error:
+            raise BarctlError(
+                f"cannot write {path}: {error.strerror} (run as root, or give --prefix DIR)"
+            ) from error
     return f"{'would be ' if dry_run else ''}{done} {path}"
+
+
+def write(placement: Placement, path: Path) -> None:
+    """Write beside `path`, set mode (and the policy's group), then rename: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.barctl-new")
+    temporary.write_text(placement.content)
+    temporary.chmod(placement.mode)
+    if placement.destination == DESTINATIONS["policy"]:
+        give_to_barctl_group(temporary)
+    os.replace(temporary, path)
 
 
 def give_to_barctl_group(path: Path) -> None:

@@ -118,6 +118,17 @@ def test_interpreter_path_that_systemd_would_split_is_refused(
         install.exec_start("/opt/barctl%i/bin/python3")
 
 
+def test_unwritable_prefix_exits_2_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prefix whose etc/ is a file: exit 2 and `barctl: cannot write PATH: reason`."""
+    (tmp_path / "etc").write_text("not a directory\n")
+    assert main(["install-service", "--prefix", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"barctl: cannot write {tmp_path / UNIT}: ")
+    assert "Traceback" not in error
+
+
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
 def test_placed_unit_verifies_without_any_warning(tmp_path: Path) -> None:
     """`systemd-analyze verify` accepts the placed unit, real ExecStart included: rc 0, quiet."""
