@@ -55,6 +55,9 @@ class NodeFacts:
     # Run directories under /var/lib/barctl when the gate looked, oldest first (run-id-shaped
     # names only): the run excludes them from its archive and prunes the oldest (plan).
     run_directories: tuple[str, ...] = ()
+    # The partition labelled config-2 (blkid), imaged to /mnt/config-drive before ReaR on the
+    # control plane (guide 2.5 step 1); "" when the node has none.
+    config_drive: str = ""
 
     def cluster_name(self, node: str) -> str:
         """The name pacemaker knows this node by: the probed one, else the inventory's."""

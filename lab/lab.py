@@ -45,6 +45,8 @@ MOUNT_POINTS = (
     # ReaR's tree (hosts/<h>/etc-exports.d, hosts/<h>/usr-share-rear): never the machine's.
     Path("/etc/exports.d"),
     Path("/usr/share/rear"),
+    # The config-drive image goes to /mnt/config-drive (guide 2.5 step 1): hosts/<h>/mnt.
+    Path("/mnt"),
 )
 # Per-host directories bind-mounted over the MOUNT_POINTS above (and /ctl_plane_backups).
 HOST_DIRECTORIES = (
@@ -54,7 +56,10 @@ HOST_DIRECTORIES = (
     "var-lib-rear",
     "etc-exports.d",
     "usr-share-rear",
+    "mnt",
     "home",
+    # Not mounted: the content of the host's simulated devices (lab/device_standins.py).
+    "devices",
 )
 # ReaR's hook directories, as the rear package creates them (setup_standins' dnf installs
 # nothing on disk).
@@ -580,6 +585,7 @@ class Lab:
             f"mount --bind {host.directory / 'etc-cron.d'} /etc/cron.d && "
             f"mount --bind {host.directory / 'etc-exports.d'} /etc/exports.d && "
             f"mount --bind {host.directory / 'usr-share-rear'} /usr/share/rear && "
+            f"mount --bind {host.directory / 'mnt'} /mnt && "
             # The backup node serves its export at the path the NFS URL names, as a real one does.
             f"mount --bind {host.directory / 'export'} {EXPORT_PATH} && "
             f"mount --bind {host.directory / 'passwd'} /etc/passwd && "
@@ -768,6 +774,8 @@ class Lab:
                 spec.name: [] if spec.role == "backup" else ["rear"] for spec in self.specs
             },
             "exports": {},
+            # Config-2 partitions per host (set_config_drive): blkid and dd read them.
+            "config_drives": {},
             "ceph_mounts": {
                 spec.name: ["/dev/vda2", "xfs", "/"] for spec in self.specs if spec.ceph_mon
             },
@@ -883,6 +891,21 @@ class Lab:
         """What `rpm -q` finds installed on ``host``."""
         with self._state() as state:
             return list(state["packages"].get(host, []))
+
+    def set_config_drive(self, host: str, content: bytes | None, device: str = "/dev/vda3") -> None:
+        """Give ``host`` a partition labelled config-2 holding ``content`` (``blkid -t
+        LABEL=config-2`` names ``device``, ``dd if=<device>`` reads it); None removes it."""
+        path = self._hosts[host].directory / "devices" / Path(device).name
+        with self._state() as state:
+            drives = state.setdefault("config_drives", {})
+            if content is None:
+                drives.pop(host, None)
+            else:
+                drives[host] = device
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(content)
 
     def set_free_space(self, host: str, free_bytes: int) -> None:
         """`df -B1 --output=avail DIR` on `host` answers `free_bytes` (else the real df)."""

@@ -36,7 +36,7 @@ if __name__ == "__main__" and "lab" not in sys.modules:
     _package.__path__ = [str(Path(__file__).resolve().parent)]
     sys.modules["lab"] = _package
 
-from lab import rear_iso, rear_standin, setup_standins
+from lab import device_standins, rear_iso, rear_standin, setup_standins
 
 STANDIN_NAMES = (
     "rear",
@@ -60,6 +60,9 @@ STANDIN_NAMES = (
     "showmount",
     "findmnt",
     "ssh",
+    # the config-drive image (lab/device_standins.py)
+    "blkid",
+    "dd",
 )
 
 State = dict[str, Any]
@@ -1041,6 +1044,10 @@ HANDLERS: dict[str, Callable[[Ctx, list[str]], int]] = {
     **{
         name: functools.partial(getattr(setup_standins, f"cmd_{name}"), locked=locked_state)
         for name in ("rpm", "dnf", "exportfs", "showmount", "findmnt", "ssh")
+    },
+    **{
+        name: functools.partial(getattr(device_standins, f"cmd_{name}"), locked=locked_state)
+        for name in ("blkid", "dd")
     },
 }
 

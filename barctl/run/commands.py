@@ -13,6 +13,7 @@ command line, visible in `ps` and in logs (tripleo.md §8).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -540,3 +541,49 @@ def iso_rear_config(iso: str, timeout_seconds: int) -> RemoteCommand:
     """local.conf and rescue.conf of the rescue system inside the ISO, each after `==> NAME`."""
     argv = ("bash", "-c", _ISO_REAR_CONFIG, "barctl-iso-rear-config", iso, ISO_INITRD)
     return RemoteCommand("iso_rear_config", argv, timeout_seconds)
+
+
+# --- config drive (guide 2.5 step 1, restored by 4.3 step 5) ---------------------------------
+
+CONFIG_DRIVE_LABEL = "config-2"  # the ISO 9660 label of an OpenStack config drive (nova/ironic)
+# The guide's image path: 4.3 step 5 reads it back from the restored disk (/mnt/local/mnt/...).
+CONFIG_DRIVE_IMAGE = "/mnt/config-drive"
+# Absolute /dev paths only, every component starting with a letter or digit: no `..`, no option.
+DEVICE_PATH = re.compile(r"/dev(/[A-Za-z0-9][A-Za-z0-9._+:-]*)+")
+# umask and chmod first: a config drive carries the node's metadata and user data, and dd keeps
+# the mode of an existing file. conv=fsync: the image is on disk before ReaR reads the disk.
+_IMAGE_CONFIG_DRIVE = (
+    'umask 077; if [ -e "$2" ]; then chmod 0600 -- "$2" || exit; fi; '
+    'exec dd if="$1" of="$2" bs=1M conv=fsync status=none'
+)
+
+
+def config_drive_device(timeout_seconds: int) -> RemoteCommand:
+    """Read-only: the device of the partition labelled config-2; util-linux blkid exits 2 when
+    no device has that label (misc-utils/blkid.c, BLKID_EXIT_NOTFOUND)."""
+    argv = ("blkid", "-t", f"LABEL={CONFIG_DRIVE_LABEL}", "-o", "device")
+    return RemoteCommand("config_drive_device", argv, timeout_seconds)
+
+
+def config_drive_of(result: CommandResult) -> tuple[str, str]:
+    """(device, "") for one config-2 partition, ("", "") for none, ("", why) otherwise."""
+    if result.reason is None and result.exit_code == 2 and not result.stdout.strip():
+        return "", ""
+    if not result.ok:
+        lines = result.stderr_tail().splitlines()[-1:] or [f"exit {result.exit_code}"]
+        return "", f"cannot tell whether it has a config drive (blkid): {lines[0]}"
+    devices = sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
+    if not devices:
+        return "", ""
+    if len(devices) != 1 or not DEVICE_PATH.fullmatch(devices[0]):
+        shown = ", ".join(devices)
+        return "", f"blkid names {shown} as the config drive: not one device path to image"
+    return devices[0], ""
+
+
+def image_config_drive(device: str, timeout_seconds: int) -> RemoteCommand:
+    """`dd if=<device> of=/mnt/config-drive`, the guide's 2.5 step 1, as a 0600 file."""
+    if not DEVICE_PATH.fullmatch(device):
+        raise ValueError(f"not a device path: {device!r}")
+    argv = ("bash", "-c", _IMAGE_CONFIG_DRIVE, "barctl-image-config-drive", device)
+    return RemoteCommand("image_config_drive", (*argv, CONFIG_DRIVE_IMAGE), timeout_seconds, True)

@@ -208,6 +208,20 @@ def _setup_problems(prober: _Prober, settings: RearSettings) -> tuple[str, ...]:
     return (*problems, cron_problem) if cron_problem else problems
 
 
+def _node_hygiene_facts(prober: _Prober, probe: Probe, *, controlplane: bool) -> Probe:
+    """The run directories already on the node (excluded from this run's archive, the oldest
+    pruned after it) and, on the control plane, its config-drive partition (guide 2.5 step 1).
+    A blkid that cannot answer refuses the node: its image would silently be missing."""
+    runs = commands.run_directories_of(prober.run(commands.list_run_directories(prober.timeout)))
+    drive, problem = "", ""
+    if controlplane:
+        answer = prober.run(commands.config_drive_device(prober.timeout))
+        drive, problem = commands.config_drive_of(answer)
+    facts = replace(probe.facts, run_directories=runs, config_drive=drive)
+    problems = (*probe.setup_problems, problem) if problem else probe.setup_problems
+    return replace(probe, facts=facts, setup_problems=problems)
+
+
 def probe_node(
     runner: Runner,
     node: Node,
@@ -224,11 +238,9 @@ def probe_node(
         setup = _setup_problems(prober, settings or RearSettings())
         probe = replace(probe, setup_problems=setup)
         firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
-        listing = prober.run(commands.list_run_directories(timeout))
-        runs = commands.run_directories_of(listing)
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
-        facts = NodeFacts(tuple(names), firmware=firmware, run_directories=runs)
-        probe = replace(probe, facts=facts)
+        facts = NodeFacts(tuple(names), firmware=firmware)
+        probe = _node_hygiene_facts(prober, replace(probe, facts=facts), controlplane=pacemaker)
         if pacemaker:
             facts, status = _pacemaker_facts(prober, probe.facts)
             probe = replace(probe, facts=facts, pacemaker=status)

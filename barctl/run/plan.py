@@ -253,10 +253,23 @@ def pacemaker_backup_steps(node: str, context: Context) -> tuple[Step, ...]:
     )
 
 
+def config_drive_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
+    """Image the node's config-drive partition to /mnt/config-drive (guide 2.5 step 1), so the
+    archive holds it for 4.3 step 5 (`dd if=/mnt/local/mnt/config-drive of=<partition>`).
+
+    Taken while the node is still in the cluster (a few MiB). No undo: the image is a plain file
+    the guide keeps on the node, not a change to revert; each run rewrites it."""
+    if not facts.config_drive:
+        return ()
+    timeout = context.timeouts.command
+    return (_command(node, commands.image_config_drive(facts.config_drive, timeout)),)
+
+
 def preparation_phase(
     nodes: tuple[Node, ...], facts: dict[str, NodeFacts], context: Context
 ) -> Phase:
-    """Run directories everywhere, and the ceph auth export on monitor nodes while ceph runs."""
+    """Run directories everywhere, the ceph auth export on monitor nodes while ceph runs, and
+    the config-drive image where the gate found one."""
     directory = run_directory(context.run_id)
     timeout = context.timeouts.command
     steps = []
@@ -267,6 +280,7 @@ def preparation_phase(
             node_steps.append(
                 _command(node.name, commands.ceph_auth_export(node.name, path, timeout))
             )
+        node_steps += config_drive_steps(node.name, facts[node.name], context)
         steps.append((node.name, tuple(node_steps)))
     return Phase("prepare", tuple(steps), parallel=True)
 

@@ -25,6 +25,7 @@ READ_ONLY_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("clustercheck",),
     ("systemctl", "is-active"),
     ("df",),
+    ("blkid",),
 )
 
 
@@ -60,6 +61,7 @@ _ACTION_FRAGMENTS = (
     ("pcs config backup", "pcs config backup"),
     ("mysqldump", "mysqldump"),
     ("/var/lib/rear/output/", "remove local iso"),
+    ("of=/mnt/config-drive", "config drive image"),
 )
 
 
