@@ -3,8 +3,8 @@
 Pure. Each section follows the vendor guide (`osp16.1-backup-and-restore-guide.txt` chapter 4)
 with this run's names; barctl's differences are the ones docs/restore.md explains: the ISO
 recovers this run's archive because ReaR carried `NETFS_PREFIX=<node>/<run id>` into its
-`rescue.conf` (rescue/NETFS/default/600_store_NETFS_variables.sh), and barctl neither installs
-the guide's ceph hooks nor images the config drive (known gaps, said where they apply).
+`rescue.conf` (rescue/NETFS/default/600_store_NETFS_variables.sh); what the guide leaves to
+the operator before the backup (ceph hooks, the config drive image) is checked where it applies.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def ceph_section(subject: Subject) -> Section:
     """The guide's ceph hooks, which barctl does not install: check, else create them."""
     steps = (
         Step(
-            f"{subject.node} runs a ceph monitor. barctl does not install the guide's hooks (known"
-            " gap): in the rescue shell, before `rear recover`, check whether they are there",
+            f"{subject.node} runs a ceph monitor: the guide's hooks keep its current monitor store"
+            " across the restore (`barctl setup` writes them; a node set up before, or by hand,"
+            " may lack them). In the rescue shell, before `rear recover`, check they are there",
             (f"ls -l {CEPH_BACKUP_HOOK} {CEPH_RESTORE_HOOK}",),
         ),
         Step(
@@ -142,9 +143,10 @@ def _config_drive_steps(subject: Subject) -> list[Step]:
         return []
     return [
         Step(
-            "Config drive (guide 4.3 step 5; Controller role only). barctl does not image the"
-            " config-drive partition (known gap): write it back only if the restored disk has"
-            " the image; <config_drive_partition> is the ISO9660 partition labelled config-2",
+            "Config drive (guide 4.3 step 5; Controller role only). barctl images the partition"
+            " labelled config-2 to /mnt/config-drive before each run, so it is in the archive;"
+            " no image there means the node had none at backup time: skip this step."
+            " <config_drive_partition> is the ISO9660 partition labelled config-2",
             (
                 "ls -l /mnt/local/mnt/config-drive",
                 "lsblk -f",
