@@ -139,14 +139,14 @@ _IMPORTED = """
 import sys
 from barctl.console.cli import main
 main(sys.argv[1:])
-heavy = {"fabric", "paramiko", "invoke", "prometheus_client"}
+heavy = {"fabric", "paramiko", "invoke", "cryptography", "prometheus_client"}
 print(" ".join(sorted(name for name in sys.modules if name in heavy)))
 """
 
 
 # Commands that only read the policy, the inventory or the history need no SSH stack and no
 # exporter (issue 12: start-up imports were 30 % of a gate's client time).
-NOT_FOR_READING = {"prometheus_client", "fabric", "paramiko", "invoke"}
+NOT_FOR_READING = {"prometheus_client", "fabric", "paramiko", "invoke", "cryptography"}
 
 
 @pytest.mark.parametrize(
@@ -170,16 +170,25 @@ def test_read_only_commands_do_not_import_the_exporter(
 
 
 def test_version_imports_neither_ssh_nor_exporter_libraries() -> None:
-    """`barctl --version` loads no SSH (fabric, paramiko) and no Prometheus module."""
+    """`barctl --version` answers without loading SSH, crypto, Prometheus, pydantic, YAML,
+    structlog, the scheduler or SQLite (bench/startup_bench.py: target 0.15 s)."""
     import subprocess
     import sys
 
-    code = "import sys\nfrom barctl.console import cli\nprint(' '.join(sorted(sys.modules)))"
+    code = (
+        "import sys, runpy\nsys.argv = ['barctl', '--version']\n"
+        "try:\n    runpy.run_module('barctl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(name.split('.')[0] for name in sys.modules)), file=sys.stderr)"
+    )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    loaded = set(completed.stdout.split())
-    assert loaded & {"fabric", "paramiko", "invoke", "prometheus_client"} == set()
+    from barctl import __version__
+
+    assert completed.stdout == f"barctl {__version__}\n"
+    loaded = set(completed.stderr.split())
+    heavy = {"fabric", "paramiko", "invoke", "cryptography", "prometheus_client", "pydantic"}
+    assert loaded & {*heavy, "yaml", "structlog", "apscheduler", "sqlite3"} == set()
 
 
 def test_setup_render_writes_each_nodes_rear_files(
