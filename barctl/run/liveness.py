@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import paramiko
 
@@ -55,14 +56,21 @@ def peer_answers(transport: paramiko.Transport, seconds: float) -> bool:
     return not request.is_alive() and transport.is_active()
 
 
-def watch_abort(
-    transport: paramiko.Transport, abort: threading.Event, done: threading.Event
-) -> None:
-    """Once `abort` is set, close the transport as soon as the peer stops answering."""
-    while not done.is_set():
-        if not abort.wait(0.5):
-            continue
-        if not peer_answers(transport, ABORT_PROBE_SECONDS):
-            transport.close()
+class AbortProbe:
+    """Checked by the thread reading a command (barctl.run.channel_exec): once `abort` is set,
+    the peer must answer a keepalive every `ABORT_PROBE_SECONDS`, else the transport is
+    closed and the command returns as "connection lost"."""
+
+    def __init__(self, transport: paramiko.Transport, abort: threading.Event) -> None:
+        self.transport = transport
+        self.abort = abort
+        self.next_probe = 0.0
+
+    def check(self) -> None:
+        """Probe if the run is aborted and the last answer is older than ABORT_PROBE_SECONDS."""
+        if not self.abort.is_set() or time.monotonic() < self.next_probe:
             return
-        done.wait(ABORT_PROBE_SECONDS)
+        if peer_answers(self.transport, ABORT_PROBE_SECONDS):
+            self.next_probe = time.monotonic() + ABORT_PROBE_SECONDS
+        else:
+            self.transport.close()

@@ -1,36 +1,34 @@
 """THE SSH chokepoint: every byte barctl sends to a node goes through `Session.run`.
 
-Fabric is used with its unsafe defaults undone (ecosystem.md §2): Fabric sets AutoAddPolicy and
-loads no known_hosts, so barctl sets RejectPolicy and loads its known_hosts read-only with
-`load_system_host_keys` (`load_host_keys` would write unknown keys back). ssh_config files and the
-agent are ignored (a stale SSH_AUTH_SOCK hangs `open()`, fabric#2306). One fresh connection per
-node per run: a dead connection's channel open waits paramiko's hidden 3600 s (fabric#2197).
+paramiko directly, with Fabric's unsafe defaults never taken (ecosystem.md §2): RejectPolicy (or
+barctl's accept-new policy), known_hosts read-only (barctl.run.host_keys: parsed once per process,
+never written back), no ssh_config files and no agent (a stale SSH_AUTH_SOCK hangs the connect,
+fabric#2306). One fresh connection per node per run; every channel open is bounded (paramiko's
+default waits 3600 s on a dead connection, fabric#2197). A command is read by
+barctl.run.channel_exec in the calling thread: Fabric's runner cost a thread per stream and
+10 ms polling sleeps per command (issue 12, bench/exec_bench.py).
 
 Dead connections are bounded by `barctl.run.liveness` (issue 8 findings 7 and 8).
 """
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import paramiko
-from fabric import Config, Connection
-from fabric.runners import Remote
-from invoke.exceptions import CommandTimedOut
 from paramiko.ssh_exception import NoValidConnectionsError
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
+from barctl.run import channel_exec
 from barctl.run.commands import RemoteCommand, client_timeout_seconds, render
-from barctl.run.liveness import bound_dead_connections, watch_abort
+from barctl.run.host_keys import known_host_keys
+from barctl.run.liveness import bound_dead_connections
 from barctl.run.runner import LineCallback
 
 LOST_PREFIX = "connection lost: "
@@ -71,28 +69,6 @@ class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
             handle.write(line)
 
 
-class _LineWriter(io.TextIOBase):
-    """Receives output chunks from invoke and hands complete lines to the callback."""
-
-    def __init__(self, stream: str, callback: LineCallback | None) -> None:
-        self.stream = stream
-        self.callback = callback
-        self.pending = ""
-
-    def write(self, text: str) -> int:
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            if self.callback is not None:
-                self.callback(self.stream, line)
-        return len(text)
-
-    def flush(self) -> None:
-        if self.pending and self.callback is not None:
-            self.callback(self.stream, self.pending)
-        self.pending = ""
-
-
 # Checked in order; the first match names the reason. paramiko raises SSHException with these
 # texts (transport.py: "Error reading SSH protocol banner", client.py RejectPolicy: "Server %r
 # not found in known_hosts"); NoValidConnectionsError is its "every address refused".
@@ -122,57 +98,59 @@ def classify_connect_error(error: BaseException) -> Reason:
     return Reason.UNREACHABLE if isinstance(error, OSError) else Reason.SSH_ERROR
 
 
-class _WholeInputRemote(Remote):  # type: ignore[misc]
-    """Sends stdin in one piece: invoke reads one byte per 10 ms from an in-memory stream."""
+class _Client(paramiko.SSHClient):
+    """An SSHClient checking server keys against keys parsed once per process."""
 
-    def read_our_stdin(self, input_: io.StringIO) -> str | None:
-        return input_.read()
+    def __init__(self, host_keys: paramiko.HostKeys) -> None:
+        super().__init__()
+        # What load_system_host_keys fills: read, never saved back (save_host_keys writes only
+        # the client's own `_host_keys`, which stays empty).
+        self._system_host_keys = host_keys
 
 
-def _connection(node: Node, settings: SshSettings) -> Connection:
-    config = Config(
-        overrides={
-            "runners": {"remote": _WholeInputRemote},
-            "load_ssh_configs": False,
-            "timeouts": {"connect": settings.connect_timeout_seconds, "command": None},
-            "run": {"echo_stdin": False},
-        }
-    )
-    timeout = settings.connect_timeout_seconds
-    connection = Connection(
-        node.address,
-        user=node.user,
-        port=node.port,
-        config=config,
-        connect_kwargs={
-            "key_filename": [settings.private_key],
-            "look_for_keys": False,
-            "allow_agent": False,
-            "banner_timeout": timeout,
-            "auth_timeout": timeout,
-        },
-    )
-    client = connection.client
-    client.load_system_host_keys(settings.known_hosts)
+def _client(settings: SshSettings) -> paramiko.SSHClient:
+    files = [settings.known_hosts]
     if settings.accept_new_hosts_file is not None:
-        if Path(settings.accept_new_hosts_file).exists():
-            client.load_system_host_keys(settings.accept_new_hosts_file)
+        files.append(settings.accept_new_hosts_file)
+    client = _Client(known_host_keys(files))
+    if settings.accept_new_hosts_file is not None:
         client.set_missing_host_key_policy(_AcceptNewPolicy(settings.accept_new_hosts_file))
     else:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    return connection
+    return client
+
+
+def _connect(client: paramiko.SSHClient, node: Node, settings: SshSettings) -> None:
+    timeout = settings.connect_timeout_seconds
+    client.connect(
+        node.address,
+        port=node.port,
+        username=node.user,
+        key_filename=settings.private_key,
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=timeout,
+        banner_timeout=timeout,
+        auth_timeout=timeout,
+    )
 
 
 class Session:
     """An open SSH connection to one node for one run."""
 
-    def __init__(self, node: Node, connection: Connection) -> None:
+    def __init__(self, node: Node, client: paramiko.SSHClient, open_timeout: float) -> None:
         self.node = node
-        self.connection = connection
+        self.client = client
+        self.open_timeout = open_timeout
+
+    @property
+    def transport(self) -> paramiko.Transport | None:
+        """The SSH transport (None once closed)."""
+        return self.client.get_transport()
 
     def alive(self) -> bool:
         """True while the SSH transport is up."""
-        transport = self.connection.transport
+        transport = self.transport
         return transport is not None and bool(transport.is_active())
 
     def run(
@@ -185,52 +163,31 @@ class Session:
 
         With `abort` set while the command runs, a silent peer ends it within seconds.
         """
-        done = threading.Event()
-        if abort is not None and self.connection.transport is not None:
-            watcher = threading.Thread(
-                target=watch_abort, args=(self.connection.transport, abort, done), daemon=True
-            )
-            watcher.start()
-        try:
-            return self._run(command, on_line)
-        finally:
-            done.set()
-
-    def _run(self, command: RemoteCommand, on_line: LineCallback | None) -> CommandResult:
-        stdout = _LineWriter("stdout", on_line)
-        stderr = _LineWriter("stderr", on_line)
-        arguments: dict[str, Any] = {
-            "hide": True,
-            "warn": True,
-            "pty": False,
-            "timeout": client_timeout_seconds(command),
-            "in_stream": io.StringIO(command.stdin) if command.stdin is not None else False,
-            "out_stream": stdout,
-            "err_stream": stderr,
-        }
+        transport = self.transport
+        if transport is None:
+            raise paramiko.SSHException("the SSH connection is closed")
         started = time.monotonic()
-        try:
-            result = self.connection.run(render(command, self.node.user), **arguments)
-        except CommandTimedOut as error:
-            result = error.result
-            client_timeout = True
-        else:
-            client_timeout = False
-        finally:
-            stdout.flush()
-            stderr.flush()
+        result = channel_exec.execute(
+            transport,
+            render(command, self.node.user),
+            stdin=command.stdin,
+            timeout_seconds=client_timeout_seconds(command),
+            open_timeout_seconds=self.open_timeout,
+            on_line=on_line,
+            abort=abort,
+        )
         elapsed = time.monotonic() - started
         if not self.alive():
             # The channel closed because the transport died, not because the command ended.
             lost = Reason.CONNECTION_LOST
             return CommandResult(None, result.stdout, _lost(result.stderr), elapsed, lost)
-        if client_timeout:
+        if result.timed_out:
             return CommandResult(None, result.stdout, result.stderr, elapsed, Reason.TIMED_OUT)
-        return CommandResult(result.exited, result.stdout, result.stderr, elapsed)
+        return CommandResult(result.exit_code, result.stdout, result.stderr, elapsed)
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
-        self.connection.close()
+        self.client.close()
 
 
 def _lost(stderr: str) -> str:
@@ -252,16 +209,18 @@ def session_opener(settings: SshSettings) -> Opener:
 @contextmanager
 def open_session(node: Node, settings: SshSettings) -> Iterator[Session]:
     """Open a fresh, host-key-verified connection to `node`; always closed on exit."""
-    connection = _connection(node, settings)
+    client = _client(settings)
     try:
         try:
-            connection.open()
+            _connect(client, node, settings)
         except Exception as error:  # every connect failure becomes a reason
             raise ConnectError(node.name, classify_connect_error(error), str(error)) from None
-        bound_dead_connections(connection.transport)
-        yield Session(node, connection)
+        transport = client.get_transport()
+        assert transport is not None  # connect returned: the transport is up
+        bound_dead_connections(transport)
+        yield Session(node, client, settings.connect_timeout_seconds)
     finally:
-        connection.close()
+        client.close()
 
 
 class SessionPool:
