@@ -9,11 +9,19 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
+from tests.engine.helpers import barctl
 from tests.engine.test_restore_lab import policy_for, run_backup
 
 pytestmark = pytest.mark.lab
 
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
+
+
+def set_up(policy: Path, plan: str) -> Path:
+    """`barctl setup PLAN` applied (local.conf and the rest barctl owns on the nodes)."""
+    result = barctl(policy, "setup", plan)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return policy
 
 
 def run_directories(lab: Lab, host: str) -> list[str]:
@@ -31,7 +39,9 @@ def excluded_runs(lab: Lab, host: str) -> str:
 def test_undercloud_keeps_the_last_runs_and_excludes_the_others(lab: Lab, tmp_path: Path) -> None:
     """keep_run_directories 2, three runs: after each, the newest two directories remain; each
     run's ReaR file excludes exactly the earlier directories present, never its own."""
-    policy = policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 2})
+    policy = set_up(
+        policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 2}), "undercloud"
+    )
     first = run_backup(policy, "undercloud")
     assert run_directories(lab, "undercloud") == [first]
     assert excluded_runs(lab, "undercloud") == ""
@@ -50,7 +60,9 @@ def test_a_stray_entry_in_var_lib_barctl_is_never_removed(lab: Lab, tmp_path: Pa
     state = lab.host_directory("undercloud", "var-lib-barctl")
     (state / "history.db").write_text("not a run")
     (state / "keep-me").mkdir()
-    policy = policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 1})
+    policy = set_up(
+        policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 1}), "undercloud"
+    )
     run_backup(policy, "undercloud")
     latest = run_backup(policy, "undercloud")
     assert run_directories(lab, "undercloud") == sorted([latest, "history.db", "keep-me"])
@@ -65,7 +77,7 @@ def world_readable(root: Path) -> list[str]:
 def test_nothing_barctl_writes_on_a_controller_is_world_readable(lab: Lab, tmp_path: Path) -> None:
     """After a rolling run: each run directory is 0700 and every dump, grants file, CIB, pcs
     backup and ceph export in it 0600; local.conf and the per-run ReaR file are 0600."""
-    run_id = run_backup(policy_for(lab, tmp_path), "controlplane")
+    run_id = run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
     for host in CONTROLLERS:
         directory = lab.host_directory(host, "var-lib-barctl") / run_id
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700

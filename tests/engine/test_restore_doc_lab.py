@@ -22,6 +22,7 @@ import pytest
 from barctl.config.policy import Policy
 from lab import Lab
 from tests.engine.helpers import barctl
+from tests.engine.test_node_hygiene_lab import set_up
 from tests.engine.test_restore_lab import policy_for, run_backup, sftp_policy
 
 pytestmark = pytest.mark.lab
@@ -180,13 +181,13 @@ Runs = tuple[Path, str, str]
 
 
 def nfs_runs(lab: Lab, tmp_path: Path) -> Runs:
-    """(policy, control-plane run id, undercloud run id) after `barctl setup controlplane` and
-    one NFS run of each, every controller with a config drive."""
+    """(policy, control-plane run id, undercloud run id) after `barctl setup` and one NFS run
+    of each plan, every controller with a config drive."""
     for host in CONTROLLERS:
         lab.set_config_drive(host, f"config drive of {host}".encode())
     policy = policy_for(lab, tmp_path)
-    set_up = barctl(policy, "setup", "controlplane")
-    assert set_up.exit_code == 0, set_up.stdout + set_up.stderr
+    for plan in ("controlplane", "undercloud"):
+        set_up(policy, plan)
     return policy, run_backup(policy, "controlplane"), run_backup(policy, "undercloud")
 
 
@@ -279,7 +280,7 @@ def test_restore_md_holds_against_real_nfs_runs(lab: Lab, tmp_path: Path) -> Non
 def test_the_sftp_iso_restore_md_names_holds_its_archive(lab: Lab, tmp_path: Path) -> None:
     """SFTP: the table's ISO `<path>/<node>-<run id>.iso` is on the target and its rescue system
     reads the archive inside it at the table's path."""
-    policy = sftp_policy(lab, tmp_path, ("undercloud",))
+    policy = set_up(sftp_policy(lab, tmp_path, ("undercloud",)), "undercloud")
     run_id = run_backup(policy, "undercloud")
     iso_cell, archive_cell = files_table("SFTP")
     values = {"<node>": "undercloud", "<run id>": run_id, "<path>": SFTP_PATH}
