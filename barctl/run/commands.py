@@ -552,8 +552,12 @@ CONFIG_DRIVE_IMAGE = "/mnt/config-drive"
 DEVICE_PATH = re.compile(r"/dev(/[A-Za-z0-9][A-Za-z0-9._+:-]*)+")
 # umask and chmod first: a config drive carries the node's metadata and user data, and dd keeps
 # the mode of an existing file. conv=fsync: the image is on disk before ReaR reads the disk.
+# The guide's chapter 3 (3.5 step 1) runs `mkdir /mnt/config-drive` before the same dd, which
+# then fails; such a directory is named and left untouched, never chmod'ed or written into.
 _IMAGE_CONFIG_DRIVE = (
-    'umask 077; if [ -e "$2" ]; then chmod 0600 -- "$2" || exit; fi; '
+    'umask 077; if [ -d "$2" ]; then echo "barctl: $2 is a directory, not the image file of'
+    ' guide 2.5 step 1: remove it" >&2; exit 1; fi; '
+    'if [ -e "$2" ]; then chmod 0600 -- "$2" || exit; fi; '
     'exec dd if="$1" of="$2" bs=1M conv=fsync status=none'
 )
 

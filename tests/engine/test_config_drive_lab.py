@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import changes
+from tests.engine.helpers import barctl, changes
 from tests.engine.test_node_hygiene_lab import set_up
 from tests.engine.test_restore_lab import policy_for, run_backup
 
@@ -45,3 +45,22 @@ def test_existing_world_readable_image_is_made_private_and_replaced(
     run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
     assert stale.read_bytes() == b"new image"
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
+
+
+def test_a_directory_at_the_image_path_fails_before_the_node_leaves_the_cluster(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The guide's chapter 3 `mkdir /mnt/config-drive`: the run fails in its prepare phase
+    naming the directory, leaves it as it was, and no node is stopped or backed up."""
+    directory = lab.host_directory("ctl-0") / "mnt" / "config-drive"
+    directory.mkdir(mode=0o755)
+    lab.set_config_drive("ctl-0", b"image")
+    policy = set_up(policy_for(lab, tmp_path), "controlplane")
+    result = barctl(policy, "run", "controlplane", timeout=300)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "is a directory, not the image file" in result.stdout + result.stderr
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o755
+    assert not any(name in ("pcs cluster stop", "rear mkbackup") for name in changes(lab)), changes(
+        lab
+    )
+    assert lab.is_cluster_healthy()
