@@ -7,8 +7,9 @@ the per-run file). ReaR writes that array one pattern a line into backup-exclude
 `tar --sparse --block-number --totals --verbose --no-wildcards-match-slash --one-file-system
 --ignore-failed-read ... -X backup-exclude.txt -C / -c -f - <mount points>`
 (backup/NETFS/default/500_make_backup.sh): the test runs that tar over a /var/lib/barctl holding
-three runs' directories, in a private mount namespace with a tmpfs over /var/lib, so the host's
-own files are never read or touched.
+three runs' directories and a /mnt holding the config-drive image (guide 2.5 step 1), in a private
+mount namespace with a tmpfs over /var/lib and /mnt, so the host's own files are never read or
+touched.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ SHIELD = "for d in /etc/rear /var/lib/rear /var/log/rear; do mount -t tmpfs barc
 # The options 500_make_backup.sh gives tar (2.7; the same in 2.4 and 2.6), without compression.
 REAR_TAR = (
     "tar --sparse --block-number --totals --verbose --no-wildcards-match-slash"
-    " --one-file-system --ignore-failed-read -X {exclude} -C / -c -f - /var/lib/barctl"
+    " --one-file-system --ignore-failed-read -X {exclude} -C / -c -f - /var/lib/barctl /mnt"
 )
 
 pytestmark = [
@@ -96,7 +97,7 @@ def test_rear_tar_archives_only_this_runs_directory(
     excludes: tuple[str, ...], tmp_path: Path
 ) -> None:
     """GNU tar run as 500_make_backup.sh runs it, with those excludes, archives this run's
-    dumps and none of the other runs' files."""
+    dumps and the config-drive image, and none of the other runs' files."""
     exclude_file = tmp_path / "backup-exclude.txt"
     exclude_file.write_text("".join(f"{pattern}\n" for pattern in excludes))
     make = "; ".join(
@@ -104,9 +105,12 @@ def test_rear_tar_archives_only_this_runs_directory(
         for name in (*OLDER, RUN)
     )
     tar = REAR_TAR.format(exclude=shlex.quote(str(exclude_file)))
-    script = f"mount -t tmpfs barctl-test /var/lib; {make}; {tar} 2>/dev/null | tar -tf -"
+    image = "echo image > /mnt/config-drive"
+    shield = "mount -t tmpfs barctl-test /var/lib; mount -t tmpfs barctl-test /mnt"
+    script = f"{shield}; {make}; {image}; {tar} 2>/dev/null | tar -tf -"
     listed = _private(script, tmp_path).splitlines()
     assert f"var/lib/barctl/{RUN}/dump.sql" in listed
+    assert "mnt/config-drive" in listed
     assert not [member for member in listed if any(name in member for name in OLDER)]
 
 
