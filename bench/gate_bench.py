@@ -42,7 +42,7 @@ def main() -> None:
         policy = load_policy(lab.write_policy(**overrides))
         inventory = load_inventory(str(policy.inventory.path))
         site = Site.from_policy(policy, {})
-        resolved = backup.resolve(policy, inventory, "controlplane", site)
+        resolved = backup.resolve(policy, inventory, "controlplane")
         settings = backup.ssh_settings(policy, site)
 
         def timed() -> tuple[float, gate.GateResult]:
