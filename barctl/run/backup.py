@@ -137,6 +137,7 @@ def precheck(
             settings=resolved.target.settings_for,
             min_free_bytes=resolved.target.min_free_bytes,
             need=need,
+            rear_target=resolved.target.rear,
         )
 
 

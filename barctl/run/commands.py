@@ -245,30 +245,6 @@ def make_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
     )
 
 
-# Keep the first local.conf barctl did not write ($2, never overwritten), then write stdin into
-# $1 as 0600: chmod before the write, because `>` keeps the mode of an existing file.
-_WRITE_MANAGED = (
-    'umask 077; if [ -e "$1" ] && [ ! -e "$2" ] && ! head -n 1 -- "$1" | grep -q -x -F -- "$3"; '
-    'then cp -- "$1" "$2" || exit; fi; if [ -e "$1" ]; then chmod 0600 -- "$1" || exit; fi; '
-    'cat > "$1"'
-)
-
-
-def write_local_conf(content: str, timeout_seconds: int) -> RemoteCommand:
-    """Write barctl's `/etc/rear/local.conf` (0600, from stdin); the first time it replaces a file
-    it did not write, the original is kept as `local.conf.before-barctl`."""
-    argv = (
-        "bash",
-        "-c",
-        _WRITE_MANAGED,
-        "barctl-write-local-conf",
-        rear_config.LOCAL_CONF,
-        rear_config.LOCAL_CONF_ORIGINAL,
-        rear_config.MANAGED_HEADER,
-    )
-    return RemoteCommand("write_local_conf", argv, timeout_seconds, True, stdin=content)
-
-
 def write_rear_config(content: str, timeout_seconds: int) -> RemoteCommand:
     """Write the per-run ReaR file (`rear_config.render_run_conf`: the run's identity only)."""
     return RemoteCommand(

@@ -13,11 +13,19 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from barctl.model import CommandResult, Node, NodeFacts
+from barctl.model import CommandResult, Firmware, Node, NodeFacts
 from barctl.reasons import Reason, root_cause
-from barctl.run import cluster, commands, rear_capability
+from barctl.run import (
+    cluster,
+    commands,
+    reachability,
+    rear_capability,
+    rear_config,
+    setup_commands,
+    setup_state,
+)
 from barctl.run.plan import UNDERCLOUD_DATABASE_CONTAINER
-from barctl.run.rear_config import RearSettings
+from barctl.run.rear_config import RearSettings, RearTarget
 from barctl.run.remote import LOST_PREFIX
 from barctl.run.runner import Runner
 
@@ -222,6 +230,39 @@ def _node_hygiene_facts(prober: _Prober, probe: Probe, *, controlplane: bool) ->
     return replace(probe, facts=facts, setup_problems=problems)
 
 
+def _local_conf_problem(
+    prober: _Prober, target: RearTarget, settings: RearSettings, firmware: Firmware
+) -> str:
+    """The node's local.conf against the one `barctl setup` renders for it (setup_state)."""
+    read = prober.run(setup_commands.read_file(rear_config.LOCAL_CONF, prober.timeout))
+    if not read.ok and read.exit_code != setup_commands.ABSENT_EXIT:
+        return f"cannot read {rear_config.LOCAL_CONF}: {_detail(read)}"
+    want = rear_config.render_local_conf(target, settings, firmware)
+    return setup_state.local_conf_problem(read.stdout if read.ok else None, want)
+
+
+# ssh's own connect limit for the SFTP login probe, inside the command's server-side timeout.
+SFTP_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _reach_problem(prober: _Prober, target: RearTarget) -> str:
+    """Whether this node reaches the target as ReaR will: the NFS export offered to its
+    address, or a non-interactive SFTP login as the policy's user (reachability)."""
+    timeout = prober.timeout
+    if target.scheme == "nfs":
+        listing = prober.run(setup_commands.offered_exports(target.host, timeout))
+        if not listing.ok:
+            return reachability.showmount_problem(_detail(listing), target.host)
+        return reachability.export_problem(
+            listing.stdout, target.path, target.host, prober.node.address
+        )
+    connect = min(timeout, SFTP_CONNECT_TIMEOUT_SECONDS)
+    login = prober.run(setup_commands.sftp_login(target.user, target.host, connect, timeout))
+    if login.ok:
+        return ""
+    return reachability.login_problem(_detail(login), target.user, target.host)
+
+
 def probe_node(
     runner: Runner,
     node: Node,
@@ -229,8 +270,10 @@ def probe_node(
     pacemaker: bool,
     timeout: int,
     settings: RearSettings | None = None,
+    target: RearTarget | None = None,
 ) -> Probe:
-    """Run the read-only probes of one plan node and collect its facts."""
+    """Run the read-only probes of one plan node and collect its facts; with `target`, its
+    local.conf must be the rendered one and it must reach the target as ReaR will."""
     prober = _Prober(runner, node, timeout)
     probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
@@ -238,6 +281,11 @@ def probe_node(
         setup = _setup_problems(prober, settings or RearSettings())
         probe = replace(probe, setup_problems=setup)
         firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
+        if target is not None:
+            drift = _local_conf_problem(prober, target, settings or RearSettings(), firmware)
+            reach = _reach_problem(prober, target)
+            found = tuple(problem for problem in (drift, reach) if problem)
+            probe = replace(probe, setup_problems=(*setup, *found))
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
         facts = NodeFacts(tuple(names), firmware=firmware)
         probe = _node_hygiene_facts(prober, replace(probe, facts=facts), controlplane=pacemaker)
@@ -359,16 +407,21 @@ def check(
     settings: Callable[[str], RearSettings] | None = None,
     min_free_bytes: int = 0,
     need: rear_capability.SpaceNeed | None = None,
+    rear_target: RearTarget | None = None,
 ) -> GateResult:
     """Probe every node and the target in parallel (bounded); nothing here changes state.
 
     `settings` gives each node's ReaR settings (what its version must support);
-    `min_free_bytes` is the target's floor (0: not measured), `need` what the next run writes.
+    `min_free_bytes` is the target's floor (0: not measured), `need` what the next run writes;
+    with `rear_target`, each node's local.conf must be the one rendered for it and the node must
+    reach the target as ReaR will.
     """
 
     def node_work(node: Node) -> Probe:
         own = settings(node.name) if settings is not None else None
-        return probe_node(runner, node, pacemaker=pacemaker, timeout=timeout, settings=own)
+        return probe_node(
+            runner, node, pacemaker=pacemaker, timeout=timeout, settings=own, target=rear_target
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
         futures = [pool.submit(node_work, node) for node in nodes]

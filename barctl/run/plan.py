@@ -159,17 +159,17 @@ def _undo(node: str, key: str) -> Step:
 
 
 def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...]:
-    """Write barctl's local.conf and the run's identity, then `rear -C barctl-run mkbackup`.
+    """Write the run's identity, then `rear -C barctl-run mkbackup`.
 
-    local.conf is rewritten every run: the rescue system reads it without `-C`, so it must be
-    the policy's, not a vendor or hand-edited one (rear_config)."""
+    local.conf is not written by a run: `barctl setup` owns it, and the gate refuses a node
+    whose local.conf differs from the rendered one (the rescue system reads it without `-C`,
+    so it must be the policy's, rear_config)."""
     others = other_run_directories(facts, context.run_id)
-    local_conf, run_conf = context.target.node_files(
+    _local_conf, run_conf = context.target.node_files(
         node, context.run_id, facts.firmware, other_runs=others
     )
     timeouts = context.timeouts
     return (
-        _command(node, commands.write_local_conf(local_conf.content, timeouts.command)),
         _command(node, commands.write_rear_config(run_conf.content, timeouts.command)),
         _command(node, commands.rear_mkbackup(timeouts.rear)),
     )

@@ -1,7 +1,8 @@
 """Each node's ReaR configuration, rendered purely from the policy and the node's facts.
 
-Pure: frozen inputs in, file contents out. Every run writes `local.conf` and the per-run file and
-runs `rear -C barctl-run mkbackup` (plan.rear_steps); `barctl setup --render` shows the same files.
+Pure: frozen inputs in, file contents out. `barctl setup` writes `local.conf` (the gate refuses a
+node whose local.conf differs); every run writes the per-run file and runs
+`rear -C barctl-run mkbackup` (plan.rear_steps); `barctl setup --render` shows both files.
 
 Why two files, and what goes where (read in ReaR 2.4, 2.6, 2.7 and 2.8, `/usr/share/rear`):
 
@@ -52,7 +53,10 @@ LOCAL_CONF = f"{REAR_CONFIG_DIRECTORY}/local.conf"
 # Where the first local.conf barctl replaces is kept (a vendor or hand-written one), never
 # overwritten afterwards: the operator's original stays recoverable.
 LOCAL_CONF_ORIGINAL = f"{LOCAL_CONF}.before-barctl"
-MANAGED_HEADER = "# Managed by barctl: rewritten before every run from the barctl policy."
+MANAGED_HEADER = "# Managed by barctl: written by `barctl setup` from the barctl policy."
+# What marks a file barctl wrote, whatever its header's wording (older barctl said "rewritten
+# before every run"): such a file is never kept as the operator's original.
+MANAGED_MARK = "# Managed by barctl"
 RUN_CONFIG_NAME = "barctl-run"
 RUN_CONF = f"{REAR_CONFIG_DIRECTORY}/{RUN_CONFIG_NAME}.conf"
 # ReaR's own default, written out so that a site.conf or an old vendor value cannot change it.
@@ -176,7 +180,7 @@ def render_local_conf(
     ("unknown" leaves USING_UEFI_BOOTLOADER to ReaR's own detection)."""
     lines = [
         MANAGED_HEADER,
-        "# Local edits are replaced: change the barctl policy instead.",
+        "# An edit makes barctl refuse to run: change the policy, then run `barctl setup`.",
         'OUTPUT="ISO"',
         'BACKUP="NETFS"',
         *_target_lines(target),

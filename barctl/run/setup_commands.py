@@ -22,12 +22,13 @@ _READ = f'[ -e "$1" ] || exit {ABSENT_EXIT}; exec cat -- "$1"'
 
 # Write stdin to $1 atomically (a temporary file in the same directory, then rename), mode $2.
 # umask 077 first, so the content is never readable by others before the chmod. With $3 set,
-# the first file there that does not start with barctl's header ($4) is kept once as $3.
+# the first file there whose first line lacks barctl's mark ($4) is kept once as $3, 0600
+# (no `cp -p`: an operator's local.conf may hold a password).
 _WRITE = (
     'umask 077; directory=$(dirname -- "$1"); '
     f'[ -d "$directory" ] || {{ echo "no directory $directory" >&2; exit {NO_DIRECTORY_EXIT}; }}; '
     'if [ -n "$3" ] && [ -e "$1" ] && [ ! -e "$3" ] && '
-    '! head -n 1 -- "$1" | grep -q -x -F -- "$4"; then cp -p -- "$1" "$3" || exit; fi; '
+    '! head -n 1 -- "$1" | grep -q -F -- "$4"; then cp -- "$1" "$3" || exit; fi; '
     'temporary=$(mktemp -- "$1.barctl.XXXXXX") || exit; '
     'if cat > "$temporary" && chmod "$2" -- "$temporary" && mv -f -- "$temporary" "$1"; '
     'then exit 0; fi; rm -f -- "$temporary"; exit 1'
@@ -126,10 +127,10 @@ def remove_file(path: str, timeout: int) -> RemoteCommand:
     return RemoteCommand("remove_file", ("rm", "-f", "--", path), timeout, True)
 
 
-def write_file(wanted: ManagedFile, header: str, timeout: int) -> RemoteCommand:
-    """Write a managed file atomically with its mode, the content on stdin; an original that
-    does not start with `header` is kept once at `wanted.original` (when set)."""
-    arguments = (wanted.path, wanted.mode, wanted.original, header)
+def write_file(wanted: ManagedFile, mark: str, timeout: int) -> RemoteCommand:
+    """Write a managed file atomically with its mode, the content on stdin; an original whose
+    first line lacks `mark` is kept once at `wanted.original` (when set)."""
+    arguments = (wanted.path, wanted.mode, wanted.original, mark)
     return _bash("write_file", _WRITE, *arguments, timeout=timeout, changes=True,
                  stdin=wanted.content)  # fmt: skip
 

@@ -79,7 +79,7 @@ def repairs(
     for difference in differences:
         if difference.kind == "file":
             item = files[difference.item]
-            found.append(setup_commands.write_file(item, rear_config.MANAGED_HEADER, timeout))
+            found.append(setup_commands.write_file(item, rear_config.MANAGED_MARK, timeout))
     lines = tuple(d.addition for d in differences if d.kind == "known_hosts")
     if lines:
         found.append(setup_commands.add_root_known_hosts(lines, timeout))

@@ -134,6 +134,21 @@ def first_difference(have: str, want: str) -> tuple[int, str, str] | None:
     return len(have_lines), "", ""  # only a trailing newline differs
 
 
+def local_conf_problem(have: str | None, want: str) -> str:
+    """The gate's judgement of a node's local.conf against the rendered one ("" when equal):
+    the rescue system reads local.conf without `-C`, so a drifted one restores something else."""
+    if have is None:
+        return f"{LOCAL_CONF} is missing: run `barctl setup`"
+    found = first_difference(have, want)
+    if found is None:
+        return ""
+    number, mine, theirs = found
+    return (
+        f"{LOCAL_CONF} differs from barctl's at line {number} ({mine!r}, barctl's {theirs!r}):"
+        " run `barctl setup`"
+    )
+
+
 def _file_difference(node: str, wanted: ManagedFile, have: str | None) -> Difference | None:
     if have is None:
         return Difference(node, "file", wanted.path, "missing")

@@ -24,6 +24,7 @@ from barctl.history.store import Store, history_path
 from barctl.outcome import RunOutcome
 from lab import Lab
 from tests.daemon.helpers import REPO, DaemonRunner, free_port, write_yaml
+from tests.engine.helpers import set_up
 
 pytestmark = [
     pytest.mark.lab,
@@ -57,7 +58,9 @@ def sftp_policy(lab: Lab, directory: Path, port: int) -> tuple[Path, Path]:
         metrics={"listen": f"127.0.0.1:{port}"},
         log={"format": "json"},
     )
-    return write_yaml(directory / "policy.yaml", document), state
+    path = write_yaml(directory / "policy.yaml", document)
+    set_up(path, "undercloud")  # runs find barctl's local.conf (issue 10)
+    return path, state
 
 
 def runs(state: Path, plan: str) -> list[RunRecord]:

@@ -21,6 +21,7 @@ from barctl.outcome import RunOutcome, Trigger
 from barctl.run.backup import utc_now
 from lab import Lab
 from tests.daemon.helpers import DaemonRunner, free_port, parse_time, wait_until, write_yaml
+from tests.engine.helpers import set_up
 
 pytestmark = pytest.mark.lab
 
@@ -41,7 +42,9 @@ def lab_policy(lab: Lab, directory: Path, **plans: dict[str, Any]) -> tuple[Path
         metrics={"listen": f"127.0.0.1:{free_port()}"},
         log={"format": "json"},
     )
-    return write_yaml(directory / "policy.yaml", document), state
+    path = write_yaml(directory / "policy.yaml", document)
+    set_up(path)  # runs find barctl's local.conf (issue 10)
+    return path, state
 
 
 def history(state: Path, plan: str) -> list[RunRecord]:

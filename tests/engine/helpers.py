@@ -26,6 +26,10 @@ READ_ONLY_PREFIXES: tuple[tuple[str, ...], ...] = (
     ("systemctl", "is-active"),
     ("df",),
     ("blkid",),
+    ("rpm", "-q"),
+    ("findmnt",),
+    ("showmount",),
+    ("ssh",),
 )
 
 
@@ -122,6 +126,15 @@ def barctl(policy: Path, *arguments: str, timeout: float = 180) -> CliResult:
     return CliResult(
         completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started
     )
+
+
+def set_up(policy: Path, *plans: str) -> None:
+    """`barctl setup` each plan (both by default): a run no longer writes local.conf, and the
+    gate refuses a node whose local.conf is not barctl's (issue 10), so every lab test that
+    runs a backup sets its nodes up first, as an operator does once."""
+    for plan in plans or ("undercloud", "controlplane"):
+        result = barctl(policy, "setup", plan)
+        assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def start_barctl(policy: Path, *arguments: str) -> subprocess.Popen[str]:

@@ -7,19 +7,22 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, changes, history
+from tests.engine.helpers import barctl, changes, history, set_up
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture
 def policy(lab: Lab, tmp_path: Path) -> Path:
-    """The lab's policy with this test's own state and runtime directories."""
-    return lab.write_policy(
+    """The lab's policy with this test's own state and runtime directories; nodes set up."""
+    path = lab.write_policy(
         tmp_path / "policy.yaml",
         state_directory=str(tmp_path / "state"),
         runtime_directory=str(tmp_path / "run"),
     )
+    set_up(path)
+    lab.clear_invocations()  # what setup ran is not the test's
+    return path
 
 
 def refused(lab: Lab, policy: Path) -> str:

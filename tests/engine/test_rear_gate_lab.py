@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, called, changes, history
+from tests.engine.helpers import barctl, called, changes, history, set_up
 
 pytestmark = pytest.mark.lab
 
@@ -18,13 +18,17 @@ GIB = 1 << 30
 
 
 def policy(lab: Lab, tmp_path: Path, **overrides: Any) -> Path:
-    """The lab's policy with this test's own state and runtime directories."""
-    return lab.write_policy(
+    """The lab's policy with this test's own state and runtime directories; nodes set up, so
+    that only the refusal each test causes remains."""
+    path = lab.write_policy(
         tmp_path / "policy.yaml",
         state_directory=str(tmp_path / "state"),
         runtime_directory=str(tmp_path / "run"),
         **overrides,
     )
+    set_up(path)
+    lab.clear_invocations()  # what setup ran is not the test's
+    return path
 
 
 def refused(lab: Lab, path: Path, plan: str = "controlplane") -> str:
@@ -38,8 +42,9 @@ def refused(lab: Lab, path: Path, plan: str = "controlplane") -> str:
 
 def test_rear_cron_file_on_a_controller_refuses(lab: Lab, tmp_path: Path) -> None:
     """ctl-1 has the rear package's /etc/cron.d/rear: refused naming it; the real one untouched."""
+    path = policy(lab, tmp_path)  # setup removes the file: it comes back afterwards
     (lab.host_directory("ctl-1", "etc-cron.d") / "rear").write_text(RPM_CRON)
-    stdout = refused(lab, policy(lab, tmp_path))
+    stdout = refused(lab, path)
     assert (
         "REFUSED  ctl-1: /etc/cron.d/rear exists (the rear package's nightly mkrescue collides"
         " with barctl's runs): remove it"
@@ -51,8 +56,9 @@ def test_rear_cron_file_on_a_controller_refuses(lab: Lab, tmp_path: Path) -> Non
 
 def test_rear_cron_file_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) -> None:
     """The undercloud plan is refused the same way, before its database dump."""
+    path = policy(lab, tmp_path)
     (lab.host_directory("undercloud", "etc-cron.d") / "rear").write_text(RPM_CRON)
-    stdout = refused(lab, policy(lab, tmp_path), "undercloud")
+    stdout = refused(lab, path, "undercloud")
     assert "REFUSED  undercloud: /etc/cron.d/rear exists" in stdout
 
 
@@ -96,3 +102,61 @@ def test_healthy_lab_passes_the_gate_with_every_new_probe(lab: Lab, tmp_path: Pa
     assert called(lab, "backup-0", "df -B1 --output=avail /ctl_plane_backups")
     assert all(called(lab, host, "rear -V") for host in ("ctl-0", "ctl-1", "ctl-2"))
     assert changes(lab) == []
+
+
+def test_local_conf_edited_on_one_controller_refuses(lab: Lab, tmp_path: Path) -> None:
+    """ctl-2's local.conf edited after setup: refused naming ctl-2, the line and `barctl setup`;
+    the file is left as it is (a run never writes local.conf)."""
+    path = policy(lab, tmp_path)
+    local = lab.host_directory("ctl-2", "etc-rear") / "local.conf"
+    edited = local.read_text().replace('BACKUP="NETFS"', 'BACKUP="REQUESTRESTORE"')
+    local.write_text(edited)
+    stdout = refused(lab, path)
+    assert (
+        "REFUSED  ctl-2: /etc/rear/local.conf differs from barctl's at line 4"
+        " ('BACKUP=\"REQUESTRESTORE\"', barctl's 'BACKUP=\"NETFS\"'): run `barctl setup`"
+    ) in stdout
+    assert "REFUSED  ctl-0" not in stdout and "REFUSED  ctl-1" not in stdout
+    assert local.read_text() == edited
+
+
+def test_missing_local_conf_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) -> None:
+    """A node never set up (no local.conf) is refused before its database dump."""
+    path = policy(lab, tmp_path)
+    (lab.host_directory("undercloud", "etc-rear") / "local.conf").unlink()
+    stdout = refused(lab, path, "undercloud")
+    assert "REFUSED  undercloud: /etc/rear/local.conf is missing: run `barctl setup`" in stdout
+
+
+def test_export_not_offered_to_a_controller_refuses(lab: Lab, tmp_path: Path) -> None:
+    """backup-0 re-exported without ctl-1 (a hand edit, then exportfs -ra): ctl-1 is refused
+    from its own showmount, naming whom it is exported to; the others pass that check."""
+    path = policy(lab, tmp_path)
+    exports = lab.host_directory("backup-0", "etc-exports.d") / "barctl.exports"
+    exports.write_text(exports.read_text().replace(f" {lab.address('ctl-1')}(", " 198.18.0.1("))
+    assert lab.ssh("backup-0", "exportfs -ra").returncode == 0
+    lab.clear_invocations()
+    stdout = refused(lab, path)
+    server = lab.address("backup-0")
+    assert f"REFUSED  ctl-1: {server}:/ctl_plane_backups is not exported to" in stdout
+    assert f"{lab.address('ctl-1')} (only to " in stdout and "run `barctl setup`" in stdout
+    assert "REFUSED  ctl-0" not in stdout and "REFUSED  ctl-2" not in stdout
+    assert called(lab, "ctl-1", f"showmount -e {server}")
+
+
+def test_sftp_login_refused_for_roots_key_refuses(lab: Lab, tmp_path: Path) -> None:
+    """SFTP target whose account lists ctl-0's root key only: ctl-1 and ctl-2 cannot log in
+    without a prompt and are refused before anything changes; ctl-0 passes."""
+    sftp = {"host": lab.address("backup-0"), "user": "backup", "path": "/ctl_plane_backups"}
+    path = policy(lab, tmp_path, backup_target={"nfs": None, "sftp": sftp})
+    keys = {host: lab.root_ssh_key(host) for host in ("ctl-0", "ctl-1", "ctl-2")}
+    lab.set_sftp_account("backup", public_keys=[keys["ctl-0"]])
+    lab.set_sftp_host_key_check(True)
+    stdout = refused(lab, path)
+    for host in ("ctl-1", "ctl-2"):
+        assert (
+            f"REFUSED  {host}: cannot log in to the SFTP target as backup@{sftp['host']} without"
+            f" a prompt (backup@{sftp['host']}: Permission denied (publickey).)"
+        ) in stdout
+    assert "REFUSED  ctl-0" not in stdout
+    assert called(lab, "ctl-0", "BatchMode=yes")

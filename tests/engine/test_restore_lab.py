@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, history
+from tests.engine.helpers import barctl, history, set_up
 
 pytestmark = pytest.mark.lab
 
@@ -28,13 +28,17 @@ VENDOR_LOCAL_CONF = (
 
 
 def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
-    """The lab's policy with this test's own state and runtime directories, plus overrides."""
-    return lab.write_policy(
+    """The lab's policy with this test's own state and runtime directories, plus overrides;
+    every node set up for it (`barctl setup`)."""
+    path = lab.write_policy(
         directory / "policy.yaml",
         state_directory=str(directory / "state"),
         runtime_directory=str(directory / "run"),
         **overrides,
     )
+    set_up(path)
+    lab.clear_invocations()  # what setup ran is not the test's
+    return path
 
 
 def run_backup(policy: Path, plan: str) -> str:
@@ -73,7 +77,7 @@ def assert_nfs_restores(lab: Lab, policy: Path, nodes: tuple[str, ...], run_id: 
 
 def test_each_controller_iso_recovers_its_own_runs_archive(lab: Lab, tmp_path: Path) -> None:
     """Rolling backup twice: every controller's ISO of run 1 finds run 1's archive, of run 2
-    run 2's, also after run 2; a vendor local.conf is replaced and kept once beside it."""
+    run 2's, also after run 2; a vendor local.conf is replaced by setup and kept once beside it."""
     (lab.host_directory("ctl-0", "etc-rear") / "local.conf").write_text(VENDOR_LOCAL_CONF)
     policy = policy_for(lab, tmp_path)
     first = run_backup(policy, "controlplane")

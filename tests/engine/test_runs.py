@@ -17,6 +17,7 @@ from tests.engine.helpers import (
     change_calls,
     changes,
     history,
+    set_up,
     start_barctl,
     terminate_during_rear,
     wait_for,
@@ -39,13 +40,17 @@ ROLLING_NODE = [
 
 
 def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
-    """The lab's policy with this test's own state and runtime directories, plus overrides."""
-    return lab.write_policy(
+    """The lab's policy with this test's own state and runtime directories, plus overrides;
+    every node set up for it (`barctl setup`)."""
+    path = lab.write_policy(
         directory / "policy.yaml",
         state_directory=str(directory / "state"),
         runtime_directory=str(directory / "run"),
         **overrides,
     )
+    set_up(path)
+    lab.clear_invocations()  # what setup ran is not the test's
+    return path
 
 
 @pytest.fixture
@@ -124,6 +129,7 @@ def test_composable_roles_list_is_backed_up(lab_factory: LabFactory, tmp_path: P
     """ControllerOpenstack, Database and Messaging groups are one rolling plan, in that order."""
     lab = lab_factory(composable=True)
     policy = lab.write_policy(tmp_path / "policy.yaml")
+    set_up(policy, "controlplane")
     result = barctl(policy, "run", "controlplane")
     assert result.exit_code == 0, result.stderr
     mkbackups = [call.host for call in change_calls(lab) if "mkbackup" in call.argv]

@@ -19,6 +19,7 @@ import pytest
 
 from barctl.observe import logs
 from lab import Lab
+from tests.engine.helpers import set_up
 
 pytestmark = pytest.mark.lab
 
@@ -84,6 +85,7 @@ def test_lab_backup_sends_native_entries_with_run_node_and_step_fields(
 ) -> None:
     """A real controlplane backup, stderr detected as the journal, sends the documented fields."""
     policy = lab.write_policy(tmp_path / "policy.yaml", log={"format": "auto"})
+    set_up(policy, "controlplane")
     document = capture(tmp_path / "journal.json", barctl(policy, "run", "controlplane"))
     assert document["returncode"] == 0, document["stdout"] + document["stderr"]
     entries = document["entries"]
@@ -132,6 +134,7 @@ def test_run_refused_with_a_controller_link_down_sends_node_refused(
 ) -> None:
     """A controller link down: a "Node refused" entry for it and a refused run summary."""
     policy = lab.write_policy(tmp_path / "policy.yaml", log={"format": "auto"})
+    set_up(policy, "controlplane")
     lab.link_down("ctl-1")
     try:
         document = capture(
@@ -160,6 +163,7 @@ def test_run_refused_with_a_controller_link_down_sends_node_refused(
 def test_failed_undo_sends_undo_failed_and_a_degraded_summary(lab: Lab, tmp_path: Path) -> None:
     """`pcs cluster start` fails on ctl-0: "Undo failed" (critical) and a degraded run summary."""
     policy = lab.write_policy(tmp_path / "policy.yaml", log={"format": "auto"})
+    set_up(policy, "controlplane")
     lab.inject("ctl-0", ["pcs", "cluster", "start"], exit_code=1)
     document = capture(tmp_path / "journal.json", barctl(policy, "run", "controlplane"))
     assert document["returncode"] == 5, document["stdout"] + document["stderr"]

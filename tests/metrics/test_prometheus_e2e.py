@@ -31,6 +31,7 @@ from barctl.config.site import Site
 from barctl.outcome import RunOutcome
 from barctl.run.backup import Request, perform
 from lab import Lab
+from tests.engine.helpers import set_up
 from tests.metrics.helpers import parse
 
 pytestmark = pytest.mark.lab
@@ -184,6 +185,7 @@ def served(lab: Lab, tmp_path: Path, prometheus_binary: Path) -> Iterator[dict[s
         metrics={"listen": f"127.0.0.1:{port}"},
         log={"format": "json"},
     )
+    set_up(policy_path)
     policy = load_policy(policy_path)
     inventory = load_inventory(str(policy.inventory.path))
     daemon = Daemon(policy_path, port, tmp_path / "daemon.log")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl.run import commands, rear_config
+from barctl.run import commands, rear_config, setup_commands, setup_state
 from tests.fakes import failed, lost, ok
 
 
@@ -91,16 +91,17 @@ def test_state_changing_commands_are_marked() -> None:
 
 
 def _write_local_conf(root: Path, content: str) -> None:
-    """Run write_local_conf's own argv with its paths moved under `root`."""
-    command = commands.write_local_conf(content, 10)
+    """Run setup's local.conf write (its own argv) with its paths moved under `root`."""
+    wanted = setup_state.local_conf(content)
+    command = setup_commands.write_file(wanted, rear_config.MANAGED_MARK, 10)
     local, original = root / "local.conf", root / "local.conf.before-barctl"
-    argv = (*command.argv[:-3], str(local), str(original), command.argv[-1])
+    argv = (*command.argv[:4], str(local), command.argv[5], str(original), command.argv[7])
     subprocess.run(argv, input=command.stdin, text=True, check=True)
 
 
 def test_write_local_conf_keeps_the_first_foreign_file_once(tmp_path: Path) -> None:
     """A local.conf barctl did not write is kept as local.conf.before-barctl, never overwritten
-    later; barctl's own file is not copied; what is written is 0600."""
+    later; barctl's own file is not copied; what is written is 0600, and no temporary is left."""
     local = tmp_path / "local.conf"
     local.write_text("BACKUP_URL=nfs://vendor/old\n")
     local.chmod(0o644)
@@ -116,12 +117,33 @@ def test_write_local_conf_keeps_the_first_foreign_file_once(tmp_path: Path) -> N
     assert original.read_text() == "BACKUP_URL=nfs://vendor/old\n"
     _write_local_conf(tmp_path, ours + "ISO_DEFAULT=manual\n")
     assert original.read_text() == "BACKUP_URL=nfs://vendor/old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "local.conf",
+        "local.conf.before-barctl",
+    ]
 
 
 def test_write_local_conf_without_an_existing_file_copies_nothing(tmp_path: Path) -> None:
     """On a node with no local.conf there is no original to keep."""
     _write_local_conf(tmp_path, rear_config.MANAGED_HEADER + "\n")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["local.conf"]
+
+
+def test_local_conf_of_an_older_barctl_is_not_kept_as_the_original(tmp_path: Path) -> None:
+    """A local.conf with an older barctl header is barctl's own: replaced, not kept."""
+    older = "# Managed by barctl: rewritten before every run from the barctl policy.\nX=1\n"
+    (tmp_path / "local.conf").write_text(older)
+    _write_local_conf(tmp_path, rear_config.MANAGED_HEADER + "\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["local.conf"]
+
+
+def test_managed_file_write_into_a_missing_directory_fails(tmp_path: Path) -> None:
+    """A hook whose ReaR directory is absent (rear not installed) fails, creating nothing."""
+    wanted = setup_state.ManagedFile(str(tmp_path / "absent" / "hook.sh"), "0644", "x\n")
+    command = setup_commands.write_file(wanted, rear_config.MANAGED_MARK, 10)
+    done = subprocess.run(command.argv, input=command.stdin, text=True, check=False)
+    assert done.returncode == setup_commands.NO_DIRECTORY_EXIT
+    assert not (tmp_path / "absent").exists()
 
 
 def test_firmware_answer_is_read_from_test_exit_status() -> None:

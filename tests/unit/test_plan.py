@@ -8,7 +8,7 @@ from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
 from barctl.run import plan, rear_config
 from barctl.run.plan import StepKind
-from barctl.run.rear_config import RearSettings, RearTarget
+from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 
 TARGET = plan.BackupTarget(
@@ -61,7 +61,6 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
         "pacemaker_cib",
         "ceph_stop",
         "pcs_cluster_stop",
-        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "undo:pacemaker",
@@ -99,7 +98,6 @@ def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
     built = plan.build_rolling_plan((messaging,), {"msg-0": NodeFacts(("rabbitmq",))}, CONTEXT)
     assert names(built.phases[1].steps[0][1]) == [
         "check_peers",
-        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
@@ -137,7 +135,6 @@ def test_undercloud_plan_dumps_then_runs_rear() -> None:
     assert names(steps) == [
         "make_run_directory",
         "database_dump",
-        "write_local_conf",
         "write_rear_config",
         "rear_mkbackup",
         "verify_artifacts",
@@ -157,27 +154,20 @@ def test_artifact_paths_are_the_run_directory_under_the_export() -> None:
     )
 
 
-def test_rear_steps_write_the_rendered_local_conf_and_the_run_identity() -> None:
-    """The run writes local.conf rendered for the node's firmware and settings, then the per-run
-    file naming only the run, then `rear -v -C barctl-run mkbackup`."""
-    settings = RearSettings(networking_preparation_commands=("ip link set br-ex up",))
-    target = replace(TARGET, settings=(("ctl-1", settings),))
-    context = replace(CONTEXT, target=target)
+def test_rear_steps_write_only_the_run_identity_never_local_conf() -> None:
+    """A run writes the per-run file naming only the run, then `rear -v -C barctl-run
+    mkbackup`; local.conf belongs to `barctl setup` (issue 10) and is never written by a run."""
     facts = replace(controller_facts("ctl-1"), firmware="uefi")
-    local, run, rear = plan.rear_steps("ctl-1", facts, context)
-    rear_target = TARGET.rear
-    assert local.command is not None and run.command is not None and rear.command is not None
-    assert local.command.stdin == rear_config.render_local_conf(rear_target, settings, "uefi")
-    assert "USING_UEFI_BOOTLOADER=1" in local.command.stdin
-    assert "NETWORKING_PREPARATION_COMMANDS=( 'ip link set br-ex up' )" in local.command.stdin
-    assert local.command.argv[-3:] == (
-        "/etc/rear/local.conf",
-        "/etc/rear/local.conf.before-barctl",
-        rear_config.MANAGED_HEADER,
-    )
+    steps = plan.rear_steps("ctl-1", facts, CONTEXT)
+    assert [step.name for step in steps] == ["write_rear_config", "rear_mkbackup"]
+    run, rear = steps
+    assert run.command is not None and rear.command is not None
     assert run.command.stdin == rear_config.render_run_conf("ctl-1", "RUN")
     assert run.command.argv == ("tee", "/etc/rear/barctl-run.conf")
     assert rear.command.argv == ("rear", "-v", "-C", "barctl-run", "mkbackup")
+    built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
+    written = [step.command.argv for step in every_step(built) if step.command is not None]
+    assert not any("/etc/rear/local.conf" in argv for argv in written)
 
 
 def test_check_steps_never_change_state() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from barctl.model import CommandResult, Node
-from barctl.run import ceph_hooks, setup, setup_plan, setup_state
+from barctl.run import ceph_hooks, gate, reachability, setup, setup_plan, setup_state
 from barctl.run.plan import BackupTarget, Timeouts
 from barctl.run.rear_config import LOCAL_CONF, RearTarget, render_local_conf
 from barctl.run.resolution import Resolved
@@ -155,7 +155,7 @@ def test_local_conf_write_keeps_the_original_once() -> None:
     found = setup_state.diff(wanted, Probed("ctl-0", contents={LOCAL_CONF: "vendor\n"}))
     (write,) = setup_plan.repairs(wanted, found, 30)
     assert write.argv[4:7] == (LOCAL_CONF, "0600", "/etc/rear/local.conf.before-barctl")
-    assert write.argv[7].startswith("# Managed by barctl")
+    assert write.argv[7] == "# Managed by barctl"
     assert write.stdin == wanted.files[0].content
 
 
@@ -247,3 +247,99 @@ def test_sftp_nodes_want_the_servers_key_and_no_export() -> None:
     work = setup.node_inputs(request)
     assert [node.name for node, _ in work] == ["ctl-0"]
     assert work[0][1].known_hosts == (KEY,) and work[0][1].export is None
+
+
+def test_gate_judges_local_conf_line_by_line() -> None:
+    """The gate's local.conf judgement: missing, or the first differing line, with the fix."""
+    want = render_local_conf(NFS, setup_plan.NodeInputs("ctl-0").settings, "bios")
+    assert setup_state.local_conf_problem(want, want) == ""
+    assert setup_state.local_conf_problem(None, want) == (
+        "/etc/rear/local.conf is missing: run `barctl setup`"
+    )
+    drifted = want.replace('OUTPUT="ISO"', 'OUTPUT="USB"')
+    assert setup_state.local_conf_problem(drifted, want) == (
+        "/etc/rear/local.conf differs from barctl's at line 3 ('OUTPUT=\"USB\"', barctl's"
+        " 'OUTPUT=\"ISO\"'): run `barctl setup`"
+    )
+
+
+def test_gate_refuses_a_drifted_local_conf_as_a_configuration_problem() -> None:
+    """probe_node with the target reads local.conf (read-only) and adds the drift to the node's
+    set-up problems; without the target it does not read it."""
+    node = Node("ctl-0", "192.0.2.10", "root")
+    runner = FakeRunner(
+        {
+            "rear_version": ok("Relax-and-Recover 2.6 / 2020-06-17"),
+            "cron_file_absent": ok(),
+            "firmware": failed(1, ""),
+            "read_file": ok("# not barctl's\n"),
+            "offered_exports": ok(
+                "Export list for 192.0.2.250:\n/ctl_plane_backups 192.0.2.0/24\n"
+            ),
+        }
+    )
+    probe = gate.probe_node(runner, node, pacemaker=False, timeout=5, target=NFS)
+    assert probe.setup_problems == (
+        "/etc/rear/local.conf differs from barctl's at line 1 (\"# not barctl's\", barctl's"
+        " '# Managed by barctl: written by `barctl setup` from the barctl policy.'):"
+        " run `barctl setup`",
+    )
+    probes = {"node_name", "rear_version", "cron_file_absent", "firmware", "read_file"}
+    assert set(runner.ran()) <= probes | {"offered_exports", "container_names"}
+    plain = FakeRunner({"rear_version": ok("Relax-and-Recover 2.6")})
+    assert not gate.probe_node(plain, node, pacemaker=False, timeout=5).setup_problems
+    assert "read_file" not in plain.ran()
+
+
+SHOWMOUNT = (
+    "Export list for 192.0.2.250:\n"
+    "/ctl_plane_backups 192.0.2.10,192.0.2.11\n"
+    "/srv/other         (everyone)\n"
+)
+
+
+def test_export_offered_to_the_nodes_address_or_network_passes() -> None:
+    """The export listed for the node's address, a network holding it, or everyone: no problem."""
+    assert reachability.export_problem(SHOWMOUNT, "/ctl_plane_backups", "s", "192.0.2.11") == ""
+    assert reachability.export_problem(SHOWMOUNT, "/srv/other", "s", "192.0.2.99") == ""
+    net = "Export list for s:\n/b 192.0.2.0/24\n"
+    assert reachability.export_problem(net, "/b", "s", "192.0.2.99") == ""
+
+
+def test_export_missing_or_for_other_clients_is_named() -> None:
+    """No such export, or one for other clients only: the reason says which and what to run."""
+    assert reachability.export_problem(SHOWMOUNT, "/b", "s", "192.0.2.10") == (
+        "s does not export /b (showmount -e offers /ctl_plane_backups, /srv/other):"
+        " run `barctl setup`"
+    )
+    assert reachability.export_problem(SHOWMOUNT, "/ctl_plane_backups", "s", "192.0.2.12") == (
+        "s:/ctl_plane_backups is not exported to 192.0.2.12 (only to 192.0.2.10,192.0.2.11):"
+        " run `barctl setup`"
+    )
+
+
+def test_gate_asks_sftp_login_as_lftp_would_and_names_the_failure() -> None:
+    """SFTP: the gate runs root's ssh with BatchMode for the policy's user and names ssh's
+    reason when it fails; NFS is not asked."""
+    node = Node("ctl-0", "192.0.2.10", "root")
+    sftp = RearTarget("sftp", "192.0.2.250", "/b", "backup")
+    conf = render_local_conf(sftp, setup_plan.NodeInputs("ctl-0").settings, "bios")
+    denied = failed(255, "backup@192.0.2.250: Permission denied (publickey).")
+    runner = FakeRunner(
+        {
+            "rear_version": ok("Relax-and-Recover 2.6 / 2020-06-17"),
+            "firmware": failed(1, ""),
+            "read_file": ok(conf),
+            "sftp_login": denied,
+        }
+    )
+    probe = gate.probe_node(runner, node, pacemaker=False, timeout=5, target=sftp)
+    assert probe.setup_problems == (
+        "cannot log in to the SFTP target as backup@192.0.2.250 without a prompt"
+        " (backup@192.0.2.250: Permission denied (publickey).): root's key must be authorized"
+        " there and root's known_hosts must know it (`barctl setup` seeds known_hosts)",
+    )
+    (login,) = [call for call in runner.calls if call.name == "sftp_login"]
+    assert login.argv[:6] == ("ssh", "-n", "-a", "-x", "-o", "BatchMode=yes")
+    assert login.argv[-5:] == ("backup", "-s", "--", "192.0.2.250", "sftp")
+    assert "offered_exports" not in runner.ran()
