@@ -166,7 +166,11 @@ def command_plan(arguments: argparse.Namespace) -> int:
     resolved = backup.resolve(policy, inventory, arguments.plan)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
     print(report.plan_text(plan, assumed=True))
-    print("ReaR configuration per node (firmware unknown: USING_UEFI_BOOTLOADER left to ReaR):")
+    print(
+        "ReaR configuration per node (local.conf is placed by `barctl setup` and checked by the"
+        " gate, the per-run file by each run; firmware unknown here: USING_UEFI_BOOTLOADER left"
+        " to ReaR):"
+    )
     for node in resolved.nodes:
         files = _rear_files(resolved, node, "RUN_ID")
         print(_rear_text(resolved, node, files, "RUN_ID"))

@@ -74,6 +74,8 @@ def run(loaded: Loaded, resolved: Resolved, *, check: bool, packages: bool) -> t
     """Probe (and unless checking, repair) every node over SSH: the report and the exit code."""
     wanted = request(loaded, resolved, check=check, packages=packages)
     check_credentials(loaded.site)
+    # accept-new records new host keys there, as a run does (backup.perform).
+    loaded.site.state_directory.mkdir(parents=True, exist_ok=True)
     settings = backup.ssh_settings(loaded.policy, loaded.site)
     max_parallel = loaded.policy.ssh.max_parallel
     # The plan's locks: a run between its gate and ReaR never sees local.conf change.

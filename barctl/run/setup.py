@@ -52,10 +52,11 @@ class _Failed(Exception):
 
 
 def _reason(result: CommandResult) -> str:
+    """The command's last stderr line (the runner puts its reason there), else the exit."""
     lines = result.stderr_tail().splitlines()[-1:]
-    if result.failure is not None and result.reason is not None:
-        return result.reason.words + (f": {lines[0]}" if lines else "")
-    return lines[0] if lines else f"exit {result.exit_code}"
+    if lines:
+        return lines[0]
+    return result.reason.words if result.reason is not None else f"exit {result.exit_code}"
 
 
 def _run(runner: Runner, node: Node, command: commands.RemoteCommand) -> CommandResult:

@@ -209,9 +209,12 @@ def test_setup_render_writes_each_nodes_rear_files(
 def test_plan_shows_each_nodes_rear_configuration(
     policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`barctl plan` prints every node's local.conf and the artifacts it verifies."""
+    """`barctl plan` prints every node's local.conf (placed by setup, not by a step of the run)
+    and the artifacts it verifies."""
     assert cli.main(["-c", str(policy), "plan", "undercloud"]) == 0
     text = capsys.readouterr().out
     assert "/etc/rear/local.conf (mode 0600):" in text
+    assert "local.conf is placed by `barctl setup`" in text
+    assert "write_local_conf" not in text
     assert "BACKUP_PROG_EXCLUDE+=(" in text
     assert "verifies on the target: /ctl_plane_backups/" in text
