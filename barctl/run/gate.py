@@ -13,17 +13,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from barctl.model import CommandResult, Firmware, Node, NodeFacts
+from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason, root_cause
-from barctl.run import (
-    cluster,
-    commands,
-    reachability,
-    rear_capability,
-    rear_config,
-    setup_commands,
-    setup_state,
-)
+from barctl.run import cluster, commands, gate_setup, rear_capability
 from barctl.run.plan import UNDERCLOUD_DATABASE_CONTAINER
 from barctl.run.rear_config import RearSettings, RearTarget
 from barctl.run.remote import LOST_PREFIX
@@ -230,39 +222,6 @@ def _node_hygiene_facts(prober: _Prober, probe: Probe, *, controlplane: bool) ->
     return replace(probe, facts=facts, setup_problems=problems)
 
 
-def _local_conf_problem(
-    prober: _Prober, target: RearTarget, settings: RearSettings, firmware: Firmware
-) -> str:
-    """The node's local.conf against the one `barctl setup` renders for it (setup_state)."""
-    read = prober.run(setup_commands.read_file(rear_config.LOCAL_CONF, prober.timeout))
-    if not read.ok and read.exit_code != setup_commands.ABSENT_EXIT:
-        return f"cannot read {rear_config.LOCAL_CONF}: {_detail(read)}"
-    want = rear_config.render_local_conf(target, settings, firmware)
-    return setup_state.local_conf_problem(read.stdout if read.ok else None, want)
-
-
-# ssh's own connect limit for the SFTP login probe, inside the command's server-side timeout.
-SFTP_CONNECT_TIMEOUT_SECONDS = 10
-
-
-def _reach_problem(prober: _Prober, target: RearTarget) -> str:
-    """Whether this node reaches the target as ReaR will: the NFS export offered to its
-    address, or a non-interactive SFTP login as the policy's user (reachability)."""
-    timeout = prober.timeout
-    if target.scheme == "nfs":
-        listing = prober.run(setup_commands.offered_exports(target.host, timeout))
-        if not listing.ok:
-            return reachability.showmount_problem(_detail(listing), target.host)
-        return reachability.export_problem(
-            listing.stdout, target.path, target.host, prober.node.address
-        )
-    connect = min(timeout, SFTP_CONNECT_TIMEOUT_SECONDS)
-    login = prober.run(setup_commands.sftp_login(target.user, target.host, connect, timeout))
-    if login.ok:
-        return ""
-    return reachability.login_problem(_detail(login), target.user, target.host)
-
-
 def probe_node(
     runner: Runner,
     node: Node,
@@ -282,9 +241,8 @@ def probe_node(
         probe = replace(probe, setup_problems=setup)
         firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
         if target is not None:
-            drift = _local_conf_problem(prober, target, settings or RearSettings(), firmware)
-            reach = _reach_problem(prober, target)
-            found = tuple(problem for problem in (drift, reach) if problem)
+            own = settings or RearSettings()
+            found = gate_setup.problems(prober.run, node.address, target, own, firmware, timeout)
             probe = replace(probe, setup_problems=(*setup, *found))
         names = prober.checked(commands.container_names(timeout), "podman failed").split()
         facts = NodeFacts(tuple(names), firmware=firmware)
