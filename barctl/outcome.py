@@ -6,7 +6,7 @@ member compares equal to its value (`RunOutcome.SUCCESS == "success"`).
 
 from __future__ import annotations
 
-from enum import StrEnum
+from barctl.text_enum import StrEnum
 
 
 class RunOutcome(StrEnum):

@@ -10,7 +10,8 @@ Borg's exit codes to a typed status once so that callers never compare numbers t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+
+from barctl.text_enum import StrEnum
 
 # coreutils `timeout` exits 124 when its limit hit, 137 (128 + SIGKILL) after --kill-after.
 TIMEOUT_EXIT_CODES = frozenset({124, 137})

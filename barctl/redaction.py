@@ -33,7 +33,7 @@ def _redact(value: Any, secrets: list[str]) -> Any:
         return value
     if isinstance(value, dict):
         return {key: _redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return type(value)(_redact(item, secrets) for item in value)
     return value
 

@@ -255,7 +255,7 @@ def _netrc(home: Path, server: str) -> tuple[str, str] | None:
     words = path.read_text().split()
     for index, word in enumerate(words):
         if word == "machine" and index + 1 < len(words) and words[index + 1] == server:
-            entry = dict(zip(words[index + 2 :: 2], words[index + 3 :: 2], strict=False))
+            entry = dict(zip(words[index + 2 :: 2], words[index + 3 :: 2]))
             return entry.get("login", ""), entry.get("password", "")
     return None
 

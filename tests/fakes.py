@@ -6,13 +6,15 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Union
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
 from barctl.run.commands import VIEW_MARKER, RemoteCommand
 from barctl.run.runner import LineCallback
 
-Answer = CommandResult | Callable[[Node, RemoteCommand], CommandResult]
+# typing.Union: a module-level alias is evaluated at import, and `|` on types needs 3.10.
+Answer = Union[CommandResult, Callable[[Node, RemoteCommand], CommandResult]]
 
 
 def ok(stdout: str = "") -> CommandResult:

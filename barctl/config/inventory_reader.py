@@ -288,7 +288,7 @@ def _kind(value: object) -> str:
         return "nothing"
     if isinstance(value, Mapping):
         return "a mapping"
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return "a list"
     kinds = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
     return kinds.get(type(value), f"a {type(value).__name__}")

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, Self
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from typing_extensions import Self
 
 from barctl.config.policy_drill import DRILL_PLAN, DrillPlan
 from barctl.config.policy_errors import problems_from_validation, suspicious_scalars

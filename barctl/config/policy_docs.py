@@ -96,7 +96,11 @@ def section_of(annotation: Any) -> type[BaseModel] | None:
     """The model of a section field (`X` or `X | None`), None for a plain value."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+    # `X | None` is a types.UnionType on 3.10+; on 3.9 eval_type_backport hands pydantic a
+    # typing.Union instead (issue 13), which get_origin reports.
+    if typing.get_origin(annotation) is typing.Union or (
+        sys.version_info >= (3, 10) and isinstance(annotation, types.UnionType)
+    ):
         models = [section_of(member) for member in typing.get_args(annotation)]
         return next((model for model in models if model is not None), None)
     return None
@@ -119,7 +123,7 @@ def scalar(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, tuple | list):
+    if isinstance(value, (tuple, list)):
         return "[" + ", ".join(scalar(item) for item in value) + "]"
     text = str(value)
     if not text or _SPECIAL & set(text) or yaml.safe_load(text) != text:

@@ -178,7 +178,7 @@ def _value_message(details: ErrorDetails, node: yaml.Node | None) -> str:
 def _describe(value: object) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
         return f"the string {value!r}"

@@ -13,7 +13,7 @@ scheduled is the daemon's decision.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -53,7 +53,7 @@ def parse_cron(expression: str, timezone: str, jitter_seconds: int = 0) -> CronT
         )
     if any(character.isdigit() for character in fields[4]):
         raise ValueError(f"day-of-week {fields[4]!r}: {NUMERIC_DAY_OF_WEEK}")
-    for name, field in zip(FIELD_NAMES, fields, strict=True):
+    for name, field in zip(FIELD_NAMES, fields):
         _check_field_tokens(name, field)
     try:
         trigger = CronTrigger.from_crontab(expression, timezone=ZoneInfo(timezone))
@@ -65,7 +65,7 @@ def parse_cron(expression: str, timezone: str, jitter_seconds: int = 0) -> CronT
 
 # A fixed start keeps the check pure; a cron expression has no year field, so a schedule that fires
 # after this date fires every year or more often, and one that does not never fires at all.
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def check_fires(trigger: CronTrigger, expression: str) -> CronTrigger:
@@ -203,4 +203,4 @@ def _utc(moment: datetime) -> datetime:
     """`moment` in UTC, so that arithmetic is on elapsed time, not wall-clock time."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment.isoformat()}: pass an aware datetime")
-    return moment.astimezone(UTC)
+    return moment.astimezone(timezone.utc)

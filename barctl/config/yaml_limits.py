@@ -74,9 +74,9 @@ class UniqueKeyLoader(yaml.SafeLoader):
         seen: dict[Any, int] = {}
         for key_node in self.own_keys.get(id(node), ()):
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if isinstance(key, (str, int, float, bool)) and key in seen:
                 self.duplicates.append((key_node, str(key), seen[key]))
-            elif isinstance(key, str | int | float | bool):
+            elif isinstance(key, (str, int, float, bool)):
                 seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 

@@ -221,12 +221,12 @@ def _path_at(root: yaml.Node | None, index: int) -> list[str | int]:
     """Key path of the innermost value whose text spans character `index`."""
     parts: list[str | int] = []
     node = root
-    while isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         found = None
         for part, child in children(node):
             if child.start_mark.index <= index < max(child.end_mark.index, index):
                 found = part, child
-        if found is None or isinstance(found[1], yaml.MappingNode | yaml.SequenceNode) is False:
+        if found is None or isinstance(found[1], (yaml.MappingNode, yaml.SequenceNode)) is False:
             if found is not None:
                 parts.append(found[0])
             return parts

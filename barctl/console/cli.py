@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -316,7 +316,7 @@ def command_status(arguments: argparse.Namespace) -> int:
     from barctl.console import report  # noqa: PLC0415 - see the imports
 
     loaded = _load(arguments)
-    rows = report.status_rows(loaded.policy, loaded.site, datetime.now(UTC))
+    rows = report.status_rows(loaded.policy, loaded.site, datetime.now(timezone.utc))
     print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
     return EXIT_SUCCESS
 

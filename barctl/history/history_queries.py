@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from sqlite3 import Connection
 
 from barctl.history.records import (
@@ -128,7 +128,9 @@ class HistoryQueries(StoreConnection):
             " WHERE runs.plan = ? AND nodes.outcome = 'success' GROUP BY nodes.node",
             (plan,),
         )
-        return {node: (datetime.fromtimestamp(when, tz=UTC), size) for node, when, size in rows}
+        return {
+            node: (datetime.fromtimestamp(when, tz=timezone.utc), size) for node, when, size in rows
+        }
 
     def degraded_nodes(self, plan: str) -> set[str]:
         """Nodes of `plan` left degraded: a degraded entry with no later success on that node."""
@@ -213,7 +215,7 @@ class HistoryQueries(StoreConnection):
         )
         if not rows:
             return None
-        return NodeLatest(datetime.fromtimestamp(rows[0][0], tz=UTC), int(rows[0][1]))
+        return NodeLatest(datetime.fromtimestamp(rows[0][0], tz=timezone.utc), int(rows[0][1]))
 
     def table_rows(self, tables: Iterable[str] = SUMMARY_TABLES) -> dict[str, int]:
         """How many rows each history table holds, as counted at write time."""
@@ -254,4 +256,4 @@ class HistoryQueries(StoreConnection):
         )
         if not rows:
             return None
-        return datetime.fromtimestamp(rows[0][0], tz=UTC), int(rows[0][1])
+        return datetime.fromtimestamp(rows[0][0], tz=timezone.utc), int(rows[0][1])

@@ -11,7 +11,7 @@ import re
 import sqlite3
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
@@ -163,7 +163,7 @@ def utc(moment: datetime) -> datetime:
     """`moment` in UTC; a naive datetime is a programming error."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime given to the store: {moment.isoformat()}")
-    return moment.astimezone(UTC)
+    return moment.astimezone(timezone.utc)
 
 
 def epoch(moment: datetime) -> float:
@@ -173,12 +173,12 @@ def epoch(moment: datetime) -> float:
 
 def moment(epoch: float | None) -> datetime | None:
     """A stored epoch back as an aware UTC datetime."""
-    return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
+    return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
 def _values(row: sqlite3.Row, identifier: str | None = None) -> dict[str, Any]:
     """Columns by name; `*_at` epochs become UTC datetimes; `id` is renamed `identifier`."""
-    pairs = zip(row.keys(), row, strict=True)
+    pairs = zip(row.keys(), row)
     values = {key: moment(value) if key.endswith("_at") else value for key, value in pairs}
     if identifier is not None:
         values[identifier] = values.pop("id")

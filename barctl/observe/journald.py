@@ -72,7 +72,7 @@ def field_value(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return json.dumps(value, default=str, sort_keys=True)
 

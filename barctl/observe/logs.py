@@ -26,9 +26,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import structlog
+from typing_extensions import ParamSpec
 
 from barctl.observe import journald
 from barctl.redaction import SECRETS

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import structlog
@@ -77,7 +77,7 @@ class RunNotRecordedError(BarctlError):
 
 def utc_now() -> datetime:
     """The real clock; everything else takes `now` or a clock."""
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def site_of(request: Request) -> Site:
@@ -285,7 +285,7 @@ def record_unstarted(request: Request, error: BaseException) -> Result:
     now = request.clock()
     run_id = new_run_id(request.plan, now, secrets.token_hex(2))
     result = Result(run_id, RunOutcome.FAILED, f"could not start: {describe(error)}")
-    expected = isinstance(error, BarctlError | OSError)
+    expected = isinstance(error, (BarctlError, OSError))
     with logs.bind_run(run_id, request.plan):
         if not request.dry_run:
             try:
@@ -302,7 +302,9 @@ def record_unstarted(request: Request, error: BaseException) -> Result:
 
 
 def _log_run_started(request: Request) -> None:
-    marker = {"dry_run": True} if request.dry_run else {"message_id": logs.RUN_STARTED}
+    marker: dict[str, object] = (
+        {"dry_run": True} if request.dry_run else {"message_id": logs.RUN_STARTED}
+    )
     log.info("Run started", trigger=request.trigger.value, **marker)
 
 
@@ -310,6 +312,9 @@ def _log_run_finished(
     request: Request, started: datetime, outcome: RunOutcome, summary: str, crashed: bool = False
 ) -> None:
     """The canonical line of a run (dry runs, recorded nowhere, get no MESSAGE_ID)."""
+    marker: dict[str, object] = (
+        {"dry_run": True} if request.dry_run else {"message_id": logs.RUN_FINISHED[outcome]}
+    )
     log.log(
         logs.outcome_level(outcome),
         "Run finished",
@@ -318,7 +323,7 @@ def _log_run_finished(
         duration_seconds=round((request.clock() - started).total_seconds(), 3),
         summary=summary,
         exc_info=crashed,
-        **({"dry_run": True} if request.dry_run else {"message_id": logs.RUN_FINISHED[outcome]}),
+        **marker,
     )
 
 

@@ -29,7 +29,7 @@ from barctl.errors import InputError, SourceProblem
 from barctl.run import json_locations
 
 # Python 3.9 has no datetime.UTC (issue 13 moves the floor there).
-UTC_ZONE = timezone.utc  # noqa: UP017
+UTC_ZONE = timezone.utc
 SCHEMA = 1
 MANIFEST_NAME = "barctl-manifest.json"
 RESTORE_DIRECTORY = "restore"

@@ -172,7 +172,7 @@ def _read_manifests(
             for path in batch:
                 found |= _read_manifests(runner, target, (path,), timeout)
             continue
-        for path, (text, why) in zip(batch, records or [("", "holds a NUL byte")]):  # noqa: B905
+        for path, (text, why) in zip(batch, records or [("", "holds a NUL byte")]):
             found[path] = (text, "") if text else (None, why)
     return found
 

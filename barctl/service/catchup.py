@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from barctl.config.policy import DRILL_PLAN, Policy, ScheduleSection
 from barctl.config.schedule import previous_slot
+from barctl.text_enum import StrEnum
 
 JOB_PREFIX = "backup:"
 

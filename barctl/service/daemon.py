@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import FrameType
 from typing import Any
 
@@ -71,7 +71,7 @@ class Daemon:
         self.keys: dict[str, tuple[object, ...]] = {}
         self.last_status = ""
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=4)}
+            timezone=timezone.utc, executors={"default": ThreadPoolExecutor(max_workers=4)}
         )
         install(self.runtime)
 
@@ -253,7 +253,7 @@ class Daemon:
         try:
             loaded = load(self.arguments.config, os.environ)
         except BarctlError as error:
-            problems = error.problems if isinstance(error, InputError) else [error]
+            problems: list[object] = [*error.problems] if isinstance(error, InputError) else [error]
             for problem in problems:
                 log.error("Reload refused, keeping the previous policy", problem=str(problem))
             self.runtime.status.reload_success = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from barctl.config.policy import split_listen
 from barctl.errors import BarctlError
@@ -31,7 +31,7 @@ def start(runtime: Runtime) -> MetricsServer:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 def wait_accepting(listen: str, timeout: float = 10.0) -> None:

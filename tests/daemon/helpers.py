@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -239,4 +239,4 @@ def offline_policy(directory: Path, **plans: dict[str, Any]) -> dict[str, Any]:
 
 def parse_time(text: str) -> datetime:
     """An ISO timestamp from a log record or STATUS= line, as aware UTC."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)

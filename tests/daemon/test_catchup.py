@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from barctl.config.policy import UndercloudPlan
 from barctl.service.catchup import Verdict, decide, reconcile, status_line, timing_key
 
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 NIGHTLY = UndercloudPlan(schedule="0 2 * * *")
 HOURLY = UndercloudPlan(interval_seconds=3600)
 

@@ -10,7 +10,7 @@ import signal
 import socket
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from tests.daemon.helpers import DaemonRunner, offline_policy, parse_time, write_yaml
@@ -88,13 +88,13 @@ def test_reload_with_changed_schedule_moves_next_run(tmp_path: Path, daemons: Da
     policy = write_yaml(tmp_path / "policy.yaml", document)
     daemon, notify = daemons.start(policy)
     before = next_runs(notify.wait("READY", "1", timeout=30).fields["STATUS"])
-    assert before["undercloud"] > datetime.now(UTC).replace(microsecond=0)
+    assert before["undercloud"] > datetime.now(timezone.utc).replace(microsecond=0)
 
     document["plans"]["undercloud"]["interval_seconds"] = 120
     write_yaml(policy, document)
     daemon.signal(signal.SIGHUP)
     after = next_runs(notify.wait("READY", "1", count=2).fields["STATUS"])
-    moved = (after["undercloud"] - datetime.now(UTC)).total_seconds()
+    moved = (after["undercloud"] - datetime.now(timezone.utc)).total_seconds()
     assert 100 < moved <= 121, after
     assert after["controlplane"] == before["controlplane"]
     reconciled = daemon.wait_event("Jobs reconciled")

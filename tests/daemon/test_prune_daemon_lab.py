@@ -44,7 +44,7 @@ def policy(lab: Lab, directory: Path, **target: int) -> Path:
 
 def seed(lab: Lab) -> list[str]:
     """Three verified undercloud runs, one a day, newest first."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: UP017 - Python 3.9
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     ids = [run_id(now - timedelta(days=day + 1), "undercloud") for day in range(3)]
     for run in ids:
         write_run(lab.export_directory, "undercloud", run)

@@ -41,7 +41,7 @@ def policy(lab: Lab, tmp_path: Path, keep_last: int = 2) -> Path:
 
 def runs_ago(count: int) -> list[str]:
     """Ids of `count` controlplane runs, one a day, newest first."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)  # noqa: UP017 - Python 3.9
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     return [run_id(now - timedelta(days=day + 1)) for day in range(count)]
 
 
@@ -166,7 +166,7 @@ def test_target_nearly_full_is_refused_with_the_numbers(lab: Lab, tmp_path: Path
     run would not fit; refused naming free, need and sizes, nothing changed anywhere."""
     path = policy(lab, tmp_path)
     (tmp_path / "state").mkdir()
-    started = datetime.now(timezone.utc) - timedelta(days=1)  # noqa: UP017 - Python 3.9
+    started = datetime.now(timezone.utc) - timedelta(days=1)
     with Store.open(tmp_path / "state" / "history.db") as store:
         store.start_run("earlier", "controlplane", Trigger.SCHEDULED, started, 1)
         for node in CONTROLLERS:

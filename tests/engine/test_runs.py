@@ -91,7 +91,8 @@ def test_rolling_backup_takes_controllers_out_one_at_a_time(lab: Lab, policy: Pa
         assert changes(lab, host) == ["ceph auth export", *ROLLING_NODE]
     stops = [call for call in change_calls(lab) if call.argv[:3] == ("pcs", "cluster", "stop")]
     starts = [call for call in change_calls(lab) if call.argv[:3] == ("pcs", "cluster", "start")]
-    for stop, start, next_stop in zip(stops, starts, [*stops[1:], None], strict=True):
+    assert len(stops) == len(starts)
+    for stop, start, next_stop in zip(stops, starts, [*stops[1:], None]):
         assert stop.time < start.time
         assert next_stop is None or start.time < next_stop.time
     assert lab.is_cluster_healthy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from barctl.history.store import Store
 from barctl.observe.metrics import MetricsSource
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
 INVENTORY = {
     "Undercloud": {"hosts": {"undercloud": {}}, "vars": {"ansible_connection": "local"}},

@@ -23,7 +23,7 @@ from barctl.run.resolution import plan_timeouts
 from barctl.run.steps import StepRecorder
 from tests.fakes import FakeRunner, cluster_view, galera_lines, ok, unreachable
 
-NOW = datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc)  # noqa: UP017 (Python 3.9)
+NOW = datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc)
 TARGET = plan.BackupTarget(
     Node("backup-0", "198.18.1.9", "root"), "/backups", RearTarget("nfs", "198.18.1.9", "/backups")
 )

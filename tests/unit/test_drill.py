@@ -17,8 +17,8 @@ BACKUP = Node("backup-0", "198.18.0.14", "heat-admin")
 REAR = RearTarget("nfs", "198.18.0.14", "/ctl_plane_backups")
 TARGET = BackupTarget(BACKUP, "/ctl_plane_backups", REAR)
 SCOPE = drill.Scope((Node("ctl-0", "198.18.0.11", "heat-admin"),), TARGET, 60, 600)
-OLDER = run_id(datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc))  # noqa: UP017 - Python 3.9
-NEWER = run_id(datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc))  # noqa: UP017
+OLDER = run_id(datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc))
+NEWER = run_id(datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc))
 
 
 def listed(found: Manifest, state: RunState) -> target_listing.ListedRun:

@@ -12,7 +12,7 @@ NFS = RearTarget("nfs", "198.18.0.14", "/ctl_plane_backups")
 SFTP = RearTarget("sftp", "198.18.0.14", "/ctl_plane_backups", "backup")
 RUN = "20261130T023000Z-controlplane-3f2a"
 DIRECTORY = f"/ctl_plane_backups/ctl-0/{RUN}"
-WHEN = datetime(2026, 11, 30, 2, 40, tzinfo=timezone.utc)  # noqa: UP017 - Python 3.9
+WHEN = datetime(2026, 11, 30, 2, 40, tzinfo=timezone.utc)
 
 
 def manifest(*files: ManifestFile) -> Manifest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from barctl.run.resolution import plan_timeouts
 from tests.fakes import Answer, FakeRunner, cluster_view, failed, lost, ok, unreachable
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
-NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)
 NODES = (Node("cluster01", "198.18.0.1", "root"), Node("cluster02", "198.18.0.2", "root"))
 TARGET = plan.BackupTarget(
     Node("backup-0", "198.18.0.9", "root"), "/backups", RearTarget("nfs", "198.18.0.9", "/backups")

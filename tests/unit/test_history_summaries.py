@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger
 from barctl.reasons import Reason
 from barctl.service.history_retention import cutoff, prune_history
 
-START = datetime(2025, 1, 1, tzinfo=UTC)
+START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 NODES = ("ctl-0", "ctl-1", "ctl-2")
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -201,7 +201,7 @@ def test_opening_a_version_2_history_fills_the_summaries_from_its_rows(tmp_path:
     connection.close()
     with Store.open(path) as store:
         totals = store.plan_totals("p")
-        assert totals.first_started_at == datetime.fromtimestamp(0, tz=UTC)
+        assert totals.first_started_at == datetime.fromtimestamp(0, tz=timezone.utc)
         assert totals.missed_slots == 1
         assert dict(totals.runs) == {RunOutcome.SUCCESS: 2, RunOutcome.FAILED: 1}
         assert totals.duration_seconds[RunOutcome.SUCCESS] == 4100

@@ -510,7 +510,7 @@ def test_malformed_policy_reports_exact_locations(
         path.write_text(text, encoding="utf-8")
     lines = problems_of(path)
     assert len(lines) == len(expected), "\n".join(lines)
-    for line, prefix in zip(lines, expected, strict=True):
+    for line, prefix in zip(lines, expected):
         assert line.startswith(f"{path}:{prefix}:"), line
     assert any(fragment in line for line in lines), "\n".join(lines)
 

@@ -99,13 +99,11 @@ def views(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Views]:
     }
     with ThreadPoolExecutor(len(cases)) as pool:
         backups = pool.map(lambda case: _dump(made[case], "-C", "barctl-run"), cases)
-        at_backup = dict(zip(cases, backups, strict=True))
+        at_backup = dict(zip(cases, backups))
         rescues = {
             c: _rescue_view(made[c], at_backup[c], root / f"rescue-{'-'.join(c)}") for c in cases
         }
-        at_recover = dict(
-            zip(cases, pool.map(lambda case: _dump(rescues[case]), cases), strict=True)
-        )
+        at_recover = dict(zip(cases, pool.map(lambda case: _dump(rescues[case]), cases)))
     yield {case: (at_backup[case], at_recover[case]) for case in cases}
 
 

@@ -27,7 +27,7 @@ def rules(keep_last: int = 2, keep_days: int = 0, incomplete_hours: int = 12) ->
 def deleted_ages(runs: list[tuple[float, RunState]], **kwargs: int) -> list[float]:
     """Ages (days) of the runs of one node that the rule deletes, newest first."""
     made = [run(age, state) for age, state in runs]
-    ages = {item.run_id: age for item, (age, _) in zip(made, runs)}  # noqa: B905 - same length by construction
+    ages = {item.run_id: age for item, (age, _) in zip(made, runs)}
     return [ages[verdict.run.run_id] for verdict in deletions(decide(made, rules(**kwargs), NOW))]
 
 

@@ -18,9 +18,9 @@ from tests.fakes import LocalRunner
 from tests.target_runs import run_id, write_run
 
 BACKUP = Node("backup-0", "198.18.0.14", "root")
-FIRST = run_id(datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc))  # noqa: UP017 - Python 3.9
-SECOND = run_id(datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc))  # noqa: UP017
-THIRD = run_id(datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc))  # noqa: UP017
+FIRST = run_id(datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc))
+SECOND = run_id(datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc))
+THIRD = run_id(datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc))
 
 
 def listing(directory: Path) -> target_listing.Listing:

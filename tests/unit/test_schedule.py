@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,7 +27,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def at(text: str, zone: ZoneInfo | None = None) -> datetime:
     """An aware datetime from ISO text, in UTC unless `zone` is given."""
-    return datetime.fromisoformat(text).replace(tzinfo=zone or UTC)
+    return datetime.fromisoformat(text).replace(tzinfo=zone or timezone.utc)
 
 
 def cron_plan(schedule: str, timezone: str = "UTC", jitter: int = 0) -> ControlplanePlan:
@@ -128,14 +128,14 @@ def test_next_run_in_other_zone_for_utc_now() -> None:
     """A Europe/Berlin 02:30 schedule is 01:30 UTC in winter, whatever zone `now` is given in."""
     fire = next_run(cron_plan("30 2 * * *", "Europe/Berlin"), at("2026-11-25T06:00:00"))
     assert fire is not None
-    assert fire.astimezone(UTC) == at("2026-11-26T01:30:00")
+    assert fire.astimezone(timezone.utc) == at("2026-11-26T01:30:00")
 
 
 def test_dst_spring_forward_runs_at_the_shifted_wall_time() -> None:
     """On the spring-forward day a 02:30 Berlin slot (which does not exist) runs at 03:30 CEST."""
     fire = next_run(cron_plan("30 2 * * *", "Europe/Berlin"), at("2026-03-29T00:00:00", BERLIN))
     assert fire is not None
-    assert fire.astimezone(UTC) == at("2026-03-29T01:30:00")
+    assert fire.astimezone(timezone.utc) == at("2026-03-29T01:30:00")
     assert (fire.hour, fire.minute, fire.utcoffset()) == (3, 30, timedelta(hours=2))
 
 
@@ -146,9 +146,9 @@ def test_dst_fall_back_runs_twice() -> None:
     """
     plan = cron_plan("30 2 * * *", "Europe/Berlin")
     first = next_run(plan, at("2026-10-25T00:00:00", BERLIN))
-    assert first is not None and first.astimezone(UTC) == at("2026-10-25T00:30:00")
+    assert first is not None and first.astimezone(timezone.utc) == at("2026-10-25T00:30:00")
     second = next_run(plan, first + timedelta(seconds=1))
-    assert second is not None and second.astimezone(UTC) == at("2026-10-25T01:30:00")
+    assert second is not None and second.astimezone(timezone.utc) == at("2026-10-25T01:30:00")
 
 
 def test_utc_schedule_is_unaffected_by_dst() -> None:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from barctl.outcome import NodeOutcome, RunOutcome, StepOutcome, Trigger, UndoSt
 from barctl.reasons import Reason
 from barctl.redaction import redact
 
-START = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+START = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -142,7 +142,7 @@ def test_run_round_trip(store: Store) -> None:
     assert run.run_id == "r1"
     assert (run.plan, run.pid, run.summary) == ("undercloud", 4242, "ctl-1 left in standby")
     assert (run.started_at, run.ended_at, run.outcome) == (START, at(5), RunOutcome.DEGRADED)
-    assert run.started_at.tzinfo == UTC
+    assert run.started_at.tzinfo == timezone.utc
 
 
 def test_finishing_a_run_twice_or_an_unknown_run_is_an_error(store: Store) -> None:
@@ -423,12 +423,12 @@ def test_pending_undos_survive_a_process_killed_right_after_registering(path: Pa
     script = textwrap.dedent(
         f"""
         import os, sys
-        from datetime import datetime, UTC
+        from datetime import datetime, timezone
         from pathlib import Path
         from barctl.outcome import Trigger
         from barctl.history.store import Store
         store = Store.open(Path({str(path)!r}))
-        now = datetime(2026, 11, 25, tzinfo=UTC)
+        now = datetime(2026, 11, 25, tzinfo=timezone.utc)
         store.start_run("r1", "controlplane", Trigger.SCHEDULED, now, os.getpid())
         store.register_undo("r1", "ctl-0", "standby", {{"argv": ["pcs", "unstandby"]}}, now)
         sys.stdout.flush()

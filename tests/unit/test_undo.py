@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
 from barctl.run import commands, undo
 from tests.fakes import FakeRunner, failed, ok, unreachable
 
-NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)
 DEAD_PID = 99_999_999  # above any kernel's pid_max: no such process
 CTL = Node("ctl-0", "198.18.0.1", "heat-admin")
 
