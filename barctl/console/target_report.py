@@ -17,12 +17,12 @@ from barctl.run.target_listing import ListedRun, Listing, run_path
 
 def prune_rows(result: PruneResult) -> list[dict[str, Any]]:
     """One row per run of the plan on the target: node, run id, state, action and reason."""
-    failed = {id(verdict): detail for verdict, detail in result.failures}
+    failed = dict(result.failures)
     rows = []
     for verdict in result.verdicts:
         action = "delete" if verdict.delete else "keep"
         if verdict.delete and not result.dry_run:
-            action = "failed" if id(verdict) in failed else "deleted"
+            action = "failed" if verdict in failed else "deleted"
         rows.append(
             {
                 "node": verdict.run.node,
@@ -31,7 +31,7 @@ def prune_rows(result: PruneResult) -> list[dict[str, Any]]:
                 "action": action,
                 "reason": verdict.reason,
                 "path": result.path(verdict),
-                "detail": failed.get(id(verdict), ""),
+                "detail": failed.get(verdict, ""),
             }
         )
     return rows
