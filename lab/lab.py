@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from lab import rear_iso, rear_shell, standin
+from lab import rear_iso, rear_shell, rear_standin, standin
 
 SSHD = "/usr/sbin/sshd"
 LAB_SUPERNET = IPv4Network("198.18.0.0/15")
@@ -732,6 +732,8 @@ class Lab:
                 # Database accounts as [user, host] pairs; None: root@localhost plus one
                 # service account per database (see standin.DATABASES).
                 "mysql_accounts": None,
+                # False: mysqldump ends without its `-- Dump completed` trailer (cut short).
+                "mysqldump_trailer": True,
                 "containers": {c: "running" for c in spec.containers},
                 "ceph_mon": spec.ceph_mon,
                 "ceph_units": units,
@@ -765,6 +767,7 @@ class Lab:
                 "archive_sizes": {},
                 "sftp_accounts": None,
                 "sftp_check_host_key": False,
+                "faults": {},
             },
             "free_bytes": {},
             # barctl setup's world (lab/setup_standins.py): what rpm -q finds (ReaR itself on
@@ -867,10 +870,14 @@ class Lab:
         *,
         host: str | None = None,
         archive_size: int | None = None,
+        corrupt: str | None = None,
     ) -> None:
-        """ReaR's version (lab-wide, or on one host) and a simulated archive size in bytes."""
+        """ReaR's version (lab-wide, or on one host), a simulated archive size in bytes, and a
+        broken result (`corrupt`, one of rear_standin.FAULTS; "" repairs) on `host` or all."""
         if version is not None and version not in rear_shell.RELEASE_DATES:
             raise ValueError(f"ReaR {version}: the lab knows {list(rear_shell.RELEASE_DATES)}")
+        if corrupt and corrupt not in rear_standin.FAULTS:
+            raise ValueError(f"fault {corrupt!r}: the lab knows {list(rear_standin.FAULTS)}")
         with self._state() as state:
             rear = state["rear"]
             if version is not None and host is None:
@@ -880,6 +887,9 @@ class Lab:
             if archive_size is not None:
                 for name in [host] if host else self.host_names:
                     rear["archive_sizes"][name] = archive_size
+            if corrupt is not None:
+                for name in [host] if host else self.host_names:
+                    rear.setdefault("faults", {})[name] = corrupt
 
     def set_ceph_mount(self, host: str, device: str, fstype: str, target: str) -> None:
         """Where /var/lib/ceph lives on ``host`` (findmnt), e.g. ``target="/var"`` when /var

@@ -1,7 +1,9 @@
 """The lab's ReaR rescue image and `rear recover` in it (stdlib only).
 
-The image is a tar file with an `.iso` name (see lab/README.md, "The lab ISO"). It carries what
-a real ReaR ISO carries for recovery:
+The image is a real ISO 9660 file system with an El Torito boot record, made by `xorriso -as
+mkisofs` with the arguments of ReaR's `output/ISO/Linux-i386/820_create_iso_image.sh` (see
+lab/README.md, "The lab ISO"); its boot image is a placeholder. It carries what a real ReaR ISO
+carries for recovery:
 
 - `LAB-REAR-ISO`, the first member: a marker naming the format, the host and the ReaR version;
 - `rootfs/etc/rear/`: the configuration directory, copied as `build/GNU/Linux/100_copy_as_is.sh`
@@ -22,18 +24,22 @@ image's `/etc/rear` with no `-C` (`skel/default/etc/scripts/system-setup` runs p
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
+import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import rear_shell
 
 MARKER = "LAB-REAR-ISO"
-MARKER_FORMAT = "barctl lab ReaR rescue image, format 1"
+MARKER_FORMAT = "barctl lab ReaR rescue image, format 2"
+ISO_VOLID = "RELAXRECOVER"  # conf/default.conf ISO_VOLID
+BOOT_IMAGE = "isolinux/isolinux.bin"
+BOOT_CATALOG = "isolinux/boot.cat"
+# What a lab fault leaves out of the image (lab.set_rear(corrupt=...)).
+NO_BOOT_RECORD = "no_boot_record"
+NO_ARCHIVE_IN_ISO = "no_archive_in_iso"
 BUILD_DIR = "/tmp/rear.lab"  # ReaR's mktemp -d /tmp/rear.XXXXXXXXXXXXXXX, fixed for the lab
 
 # prep/default/100_init_workflow_conf.sh (2.4-2.8): the first lines of every rescue.conf.
@@ -138,10 +144,23 @@ def _strip_crypt_key(text: str, key: str) -> str:
     )
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
-    tar.addfile(info, io.BytesIO(data))
+def _stage(stage: Path, name: str, data: bytes, mode: int = 0o644) -> None:
+    path = stage / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
+
+
+def mkisofs_argv(destination: Path, stage: Path, *, boot_record: bool = True) -> list[str]:
+    """`xorriso -as mkisofs` as output/ISO/Linux-i386/820_create_iso_image.sh calls mkisofs
+    (2.4-2.8: `-b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4
+    -boot-info-table -R -J -volid "$ISO_VOLID" ... -iso-level 3 .`); without the boot record
+    for the lab fault `no_boot_record`."""
+    boot = ["-b", BOOT_IMAGE, "-c", BOOT_CATALOG, "-no-emul-boot", "-boot-load-size", "4"]
+    boot += ["-boot-info-table"]
+    argv = ["xorriso", "-as", "mkisofs", "-quiet", "-o", str(destination)]
+    argv += [*(boot if boot_record else []), "-R", "-J", "-volid", ISO_VOLID, "-iso-level", "3"]
+    return [*argv, str(stage)]
 
 
 def build_iso(
@@ -152,13 +171,17 @@ def build_iso(
     config: rear_shell.RearConfig,
     config_dir: Path,
     archive: tuple[str, bytes] | None,
+    fault: str = "",
 ) -> None:
     """Write the image: marker, copied config dir, rescue.conf, and an iso:// archive."""
     key = config.get("BACKUP_PROG_CRYPT_KEY")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(destination, "w", format=tarfile.PAX_FORMAT) as tar:
+    with tempfile.TemporaryDirectory(prefix="lab-iso-") as scratch:
+        stage = Path(scratch) / "isofs"
         marker = f"{MARKER_FORMAT}\nhost={host}\nversion={version}\n"
-        _add(tar, MARKER, marker.encode())
+        _stage(stage, MARKER, marker.encode())
+        # A placeholder of isolinux.bin's size class: -boot-info-table patches bytes 8-63.
+        _stage(stage, BOOT_IMAGE, bytes(2048))
         for path in sorted(config_dir.rglob("*")):
             if not path.is_file() or path.name == "rescue.conf":
                 continue
@@ -168,19 +191,43 @@ def build_iso(
                     errors="surrogateescape"
                 )
             relative = path.relative_to(config_dir).as_posix()
-            _add(tar, f"rootfs/etc/rear/{relative}", data, path.stat().st_mode & 0o777)
-        _add(tar, "rootfs/etc/rear/rescue.conf", rescue_conf(config).encode())
-        if archive is not None:
-            _add(tar, archive[0].lstrip("/"), archive[1])
+            _stage(stage, f"rootfs/etc/rear/{relative}", data, path.stat().st_mode & 0o777)
+        _stage(stage, "rootfs/etc/rear/rescue.conf", rescue_conf(config).encode())
+        if archive is not None and fault != NO_ARCHIVE_IN_ISO:
+            _stage(stage, archive[0].lstrip("/"), archive[1])
+        argv = mkisofs_argv(destination, stage, boot_record=fault != NO_BOOT_RECORD)
+        subprocess.run(argv, check=True, capture_output=True)
+
+
+def extract_iso(iso: Path, directory: Path) -> None:
+    """Unpack every file of `iso` into `directory` (osirrox, xorriso's extraction mode)."""
+    argv = ["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/", str(directory)]
+    subprocess.run(argv, check=True, capture_output=True)
+    for path in [directory, *directory.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o700)  # osirrox keeps read-only modes
+
+
+def iso_members(iso: Path) -> dict[str, bytes]:
+    """Every file of the image by its path inside it (`rootfs/etc/rear/rescue.conf`)."""
+    with tempfile.TemporaryDirectory(prefix="lab-iso-read-") as scratch:
+        root = Path(scratch) / "medium"
+        extract_iso(iso, root)
+        return {
+            path.relative_to(root).as_posix(): path.read_bytes()
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        }
 
 
 def is_lab_iso(path: Path) -> bool:
-    """True when `path` is an image this lab wrote (its first member is the marker)."""
+    """True when `path` is an ISO 9660 image this lab wrote (it holds the marker)."""
     try:
-        with tarfile.open(path, "r:") as tar:
-            first = tar.next()
-            return first is not None and first.name == MARKER
-    except (OSError, tarfile.TarError):
+        with path.open("rb") as handle:
+            handle.seek(16 * 2048)
+            if handle.read(6) != b"\x01CD001":
+                return False
+        return iso_members(path).get(MARKER, b"").startswith(MARKER_FORMAT.encode())
+    except (OSError, subprocess.CalledProcessError):
         return False
 
 
@@ -189,9 +236,8 @@ def recover(iso: Path, *, host: str, version: str, target: LabTarget) -> Recover
     if not is_lab_iso(iso):
         return RecoverResult(False, "", None, "", f"{iso} is not a lab ReaR image")
     with tempfile.TemporaryDirectory(prefix="lab-rescue-") as scratch:
-        medium = Path(scratch)  # the booted medium, mounted on outputfs for iso://
-        with tarfile.open(iso, "r:") as tar:
-            tar.extractall(medium, filter="data")
+        medium = Path(scratch) / "medium"  # the booted medium, mounted on outputfs for iso://
+        extract_iso(iso, medium)
         config = rear_shell.read_config(
             host=host, version=version, workflow="recover", config_dir=medium / "rootfs/etc/rear"
         )

@@ -18,10 +18,13 @@ ReaR writes it (each step names the ReaR script it copies):
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import re
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,6 +60,18 @@ class RearHost:
     sftp: SftpServer
     home: Path  # root's home on the node (~/.netrc, ~/.ssh)
     var_lib_rear: Path  # /var/lib/rear on the node
+    # A broken result (lab.set_rear(corrupt=...)): one of ARCHIVE_FAULTS or rear_iso's faults.
+    fault: str = ""
+
+
+# What a lab fault does to the archive ReaR writes: cut the file, spoil gzip's CRC-32 trailer
+# (RFC 1952 2.3.1: `gzip -t` reports "crc error"), or compress a tar cut in half (gzip is
+# intact, `tar -t` reports "Unexpected EOF in archive").
+TRUNCATED_ARCHIVE = "truncated_archive"
+CORRUPT_GZIP = "corrupt_gzip"
+TRUNCATED_TAR = "truncated_tar"
+ARCHIVE_FAULTS = (TRUNCATED_ARCHIVE, CORRUPT_GZIP, TRUNCATED_TAR)
+FAULTS = (*ARCHIVE_FAULTS, rear_iso.NO_BOOT_RECORD, rear_iso.NO_ARCHIVE_IN_ISO)
 
 
 def version_line(version: str) -> str:
@@ -68,6 +83,30 @@ def payload(seed: str, size: int) -> bytes:
     """Deterministic bytes: the same run gives the same archive."""
     block = hashlib.sha256(seed.encode()).digest()
     return (block * (size // len(block) + 1))[:size]
+
+
+def archive_bytes(host: str, seed: str, fault: str = "") -> bytes:
+    """A small real `tar --gzip` archive of the node (500_make_backup.sh), deterministic: the
+    same run gives the same bytes (tar and gzip times fixed), spoiled as `fault` says."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in (
+            ("etc/hostname", f"{host}\n".encode()),
+            ("var/lib/lab/payload", payload(seed, 4096)),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1700000000
+            tar.addfile(info, io.BytesIO(data))
+    content = buffer.getvalue()
+    if fault == TRUNCATED_TAR:
+        content = content[: len(content) // 2]
+    compressed = gzip.compress(content, mtime=0)
+    if fault == TRUNCATED_ARCHIVE:
+        return compressed[: len(compressed) // 2]
+    if fault == CORRUPT_GZIP:
+        crc = bytes(byte ^ 0xFF for byte in compressed[-8:-4])
+        return compressed[:-8] + crc + compressed[-4:]
+    return compressed
 
 
 def _options(args: list[str]) -> tuple[str, str, list[str]]:
@@ -132,7 +171,8 @@ def _mkbackup(
     backup_url = config.get("BACKUP_URL")
     output_url = config.get("OUTPUT_URL") or backup_url  # prep/default/020_translate_url.sh
     name = rear_iso.archive_name(config)
-    data = payload(f"{ctx.host}:{config.get('NETFS_PREFIX')}:{name}", 4096)
+    seed = f"{ctx.host}:{config.get('NETFS_PREFIX')}:{name}"
+    data = archive_bytes(ctx.host, seed, host.fault)
     in_iso: tuple[str, bytes] | None = None
     if backup == "NETFS" and workflow == "mkbackup":
         in_iso = _write_archive(ctx, config, host, name, data)
@@ -150,6 +190,7 @@ def _mkbackup(
         config=config,
         config_dir=config_dir,
         archive=in_iso,
+        fault=host.fault,
     )
     ctx.out(f"Making ISO image\nWrote ISO image: {config.get('ISO_DIR')}/{iso_name}")
     _copy_results(ctx, config, host, output_url, iso)

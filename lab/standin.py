@@ -832,6 +832,7 @@ def cmd_mysqldump(ctx: Ctx, args: list[str]) -> int:
         denied = _mysql_auth(ctx, values, state)
         if denied is not None:
             return denied
+        node = dict(state["nodes"][ctx.host])
     names = list(DATABASES) if "all-databases" in flags or "A" in flags else positional
     out = [
         "-- MySQL dump 10.19  Distrib 10.3.32-MariaDB, for Linux (x86_64)",
@@ -849,7 +850,10 @@ def cmd_mysqldump(ctx: Ctx, args: list[str]) -> int:
             f"CREATE TABLE `{name}_lab` (`id` int(11) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB;",
             f"INSERT INTO `{name}_lab` VALUES (1),(2),(3);",  # noqa: S608
         ]
-    out.append("-- Dump completed")
+    # client/mysqldump.c write_footer: "-- Dump completed on %s" (--dump-date, the default);
+    # a node field set false leaves it out, as a dump cut short does.
+    if node.get("mysqldump_trailer", True):
+        out.append(f"-- Dump completed on {time.strftime('%Y-%m-%d %H:%M:%S')}")
     ctx.out("\n".join(out))
     return 0
 
@@ -986,6 +990,7 @@ def rear_host(state: State, host: str) -> rear_standin.RearHost:
         sftp=rear_standin.SftpServer(rear["sftp_accounts"], bool(rear["sftp_check_host_key"])),
         home=Path(os.environ.get("HOME") or lab_dir / "hosts" / host / "home"),
         var_lib_rear=Path("/var/lib/rear"),
+        fault=rear.get("faults", {}).get(host, ""),
     )
 
 

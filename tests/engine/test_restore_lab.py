@@ -8,12 +8,11 @@ The lab's rear stand-in builds the ISO as ReaR 2.4-2.8 do (the config directory 
 from __future__ import annotations
 
 import hashlib
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import Lab
+from lab import Lab, rear_iso
 from tests.engine.helpers import barctl, history, set_up
 
 pytestmark = pytest.mark.lab
@@ -105,10 +104,7 @@ def test_undercloud_iso_recovers_its_own_runs_archive(lab: Lab, tmp_path: Path) 
 
 def iso_rescue_prefix(iso: Path) -> str:
     """NETFS_PREFIX as the ISO's rescue.conf carries it into the rescue system."""
-    with tarfile.open(iso) as tar:
-        member = tar.extractfile("rootfs/etc/rear/rescue.conf")
-        assert member is not None
-        text = member.read().decode()
+    text = rear_iso.iso_members(iso)["rootfs/etc/rear/rescue.conf"].decode()
     lines = [line for line in text.splitlines() if line.startswith("NETFS_PREFIX=")]
     return lines[-1].split("=", 1)[1].strip("'\"")
 

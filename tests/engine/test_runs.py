@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import Lab
+from lab import Lab, rear_iso
 from tests.conftest import LabFactory
 from tests.engine.helpers import (
     barctl,
@@ -396,8 +395,7 @@ def test_sftp_target_gets_one_iso_with_its_archive_and_no_password(
     iso = lab.export_directory / f"undercloud-{run_id}.iso"
     assert iso.stat().st_size > 0
     assert not (lab.export_directory / "undercloud").exists()
-    with tarfile.open(iso) as tar:
-        assert "backup/backup.tar.gz" in tar.getnames()
+    assert "backup/backup.tar.gz" in rear_iso.iso_members(iso)
     etc_rear = lab.host_directory("undercloud", "etc-rear")
     for name in ("local.conf", "barctl-run.conf"):
         assert (etc_rear / name).stat().st_mode & 0o777 == 0o600

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import Lab, rear_shell
+from lab import Lab, rear_iso, rear_shell
 
 pytestmark = pytest.mark.lab
 
@@ -48,12 +47,7 @@ def nfs_local_conf(lab: Lab) -> str:
 
 
 def iso_members(iso: Path) -> dict[str, bytes]:
-    with tarfile.open(iso) as tar:
-        return {
-            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
-            for m in tar.getmembers()
-            if m.isfile()
-        }
+    return rear_iso.iso_members(iso)
 
 
 # --------------------------------------------------------------------------- config reading
