@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Union
 
 from barctl.model import CommandResult, Node
@@ -131,3 +133,44 @@ def galera_lines(state: str, size: int, addresses: list[str]) -> str:
         f"wsrep_local_state_comment\t{state}\nwsrep_cluster_size\t{size}\n"
         f"wsrep_incoming_addresses\t{','.join(addresses)}\n"
     )
+
+
+# ---- a healthy backup target, as the verifier's commands answer on it ---------------------------
+
+ISO_DATA = Path(__file__).resolve().parent / "data" / "iso"
+# `dd skip=N | od` on a ReaR-like ISO made by xorriso (tests/data/iso/README.md), by sector.
+ISO_SECTORS = {16: "descriptors.od", 20: "root-directory.od", 22: "backup-directory.od"}
+
+
+def _paths(command: RemoteCommand) -> list[str]:
+    return [word for word in command.argv if word.startswith("/")]
+
+
+def target_sizes(node: Node, command: RemoteCommand) -> CommandResult:
+    """`stat -c '%s %n' PATHS`: every file is there, 100 bytes."""
+    return ok("\n".join(f"100 {path}" for path in _paths(command)))
+
+
+def target_checksums(node: Node, command: RemoteCommand) -> CommandResult:
+    """`sha256sum PATHS`: coreutils' `<hex>  <path>` lines (the hex: sha256 of the path)."""
+    lines = [f"{hashlib.sha256(path.encode()).hexdigest()}  {path}" for path in _paths(command)]
+    return ok("\n".join(lines))
+
+
+def iso_sectors(
+    node: Node, command: RemoteCommand, descriptors: str = "descriptors.od"
+) -> CommandResult:
+    """`dd if=ISO bs=2048 skip=N count=C | od -A n -v -t x1`: real sectors of a real ISO."""
+    skip = int(next(word for word in command.argv if word.startswith("skip="))[5:])
+    name = descriptors if skip == 16 else ISO_SECTORS[skip]
+    return ok((ISO_DATA / name).read_text())
+
+
+def healthy_target() -> dict[tuple[str, str] | str, Answer]:
+    """Answers of a backup target on which every check of `verifier.verify` passes."""
+    return {
+        "file_sizes": target_sizes,
+        "file_checksums": target_checksums,
+        "iso_sectors": iso_sectors,
+        "file_tail": ok("INSERT INTO `t` VALUES (1);\n-- Dump completed on 2026-11-30  2:31:07\n"),
+    }

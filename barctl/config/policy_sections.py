@@ -231,6 +231,17 @@ class BackupTargetSection(_Model):
         " run would not fit. 0 compares with the sizes alone.",
         examples=[20],
     )
+    verify: Literal["full", "quick"] = Field(
+        default="full",
+        description="How each node's run is proven on the target right after its ReaR (read-only"
+        " commands on the target node): full: ISO and archive present and non-empty, the ISO an"
+        " ISO 9660 image with an El Torito boot record, sha256 of each file, `gzip -t` and a full"
+        " `tar --list` of the archive streamed on the target (for sftp, the archive inside the"
+        " ISO), and the database dump's `-- Dump completed` trailer. quick (very large"
+        " archives): the same without the two passes that decompress the archive. A failed"
+        " check fails the node.",
+        examples=["full"],
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:

@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 from sqlite3 import Connection
 
 from barctl.history.records import (
+    ArtifactRecord,
     NodeLatest,
     NodeRecord,
     PlanTotals,
     PruneRecord,
     RunDetail,
     RunRecord,
+    artifact_record,
     moment,
     node_record,
     prune_record,
@@ -257,3 +259,12 @@ class HistoryQueries(StoreConnection):
         if not rows:
             return None
         return datetime.fromtimestamp(rows[0][0], tz=timezone.utc), int(rows[0][1])
+
+    def artifact_records(self, node: str | None = None) -> list[ArtifactRecord]:
+        """The manifest facts of every node's run (of `node`), newest run first."""
+        where, parameters = ("WHERE node = ?", (node,)) if node is not None else ("", ())
+        rows = self._query(
+            f"SELECT * FROM artifacts {where} ORDER BY run_id DESC, node",  # noqa: S608
+            parameters,
+        )
+        return [artifact_record(row) for row in rows]

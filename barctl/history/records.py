@@ -104,6 +104,49 @@ class PruneRecord:
     finished_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ManifestFileRecord:
+    """One file of a node's run on the target, relative to `<dir>/<node>/<run_id>`."""
+
+    path: str
+    kind: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """The facts of one node's manifest (run/manifest.py), as the history keeps them."""
+
+    run_id: str
+    node: str
+    plan: str
+    target_scheme: str
+    target_directory: str
+    started_at: datetime
+    finished_at: datetime
+    rear_version: str
+    uefi: bool
+    barctl_version: str
+    policy_sha256: str
+    files: tuple[ManifestFileRecord, ...]
+    verify_mode: str
+    verified: bool
+    reason: str | None
+    checked_at: datetime
+
+
+def artifact_record(row: sqlite3.Row) -> ArtifactRecord:
+    """An `artifacts` row as a record."""
+    files = tuple(ManifestFileRecord(**item) for item in json.loads(row["files"]))
+    values = _values(row) | {
+        "files": files,
+        "uefi": bool(row["uefi"]),
+        "verified": bool(row["verified"]),
+    }
+    return ArtifactRecord(**values)
+
+
 PendingUndo = UndoRecord
 """An undo still in state `pending`, as returned by `Store.pending_undos()`."""
 

@@ -22,6 +22,7 @@ from barctl.config.site import HISTORY_FILE_NAME, Site
 from barctl.history.history_queries import HistoryQueries
 from barctl.history.records import (
     Artifact,
+    ArtifactRecord,
     PendingUndo,
     epoch,
     process_alive,
@@ -124,6 +125,36 @@ class Store(HistoryQueries):
         return ended
 
     # ---- nodes and steps ----------------------------------------------------------------------
+
+    def record_artifacts(self, record: ArtifactRecord) -> None:
+        """Record (or replace) the manifest facts of one node's run; the reason redacted."""
+        files = json.dumps([vars(item) for item in record.files])
+        reason = None if record.reason is None else self._redacted(record.reason)
+        with self._write() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO artifacts (run_id, node, plan, target_scheme,"
+                " target_directory, started_at, finished_at, rear_version, uefi, barctl_version,"
+                " policy_sha256, files, verify_mode, verified, reason, checked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.run_id,
+                    record.node,
+                    record.plan,
+                    record.target_scheme,
+                    record.target_directory,
+                    epoch(record.started_at),
+                    epoch(record.finished_at),
+                    record.rear_version,
+                    int(record.uefi),
+                    record.barctl_version,
+                    record.policy_sha256,
+                    files,
+                    record.verify_mode,
+                    int(record.verified),
+                    reason,
+                    epoch(record.checked_at),
+                ),
+            )
 
     def record_node(
         self,
@@ -310,6 +341,8 @@ class Store(HistoryQueries):
                 ).rowcount
                 for table in ("steps", "undos", "nodes")
             }
+            # A run's manifest facts go with it (the manifest itself stays on the target).
+            connection.execute("DELETE FROM artifacts WHERE run_id IN (SELECT id FROM temp.doomed)")
             removed["runs"] = connection.execute(
                 "DELETE FROM runs WHERE id IN (SELECT id FROM temp.doomed)"
             ).rowcount

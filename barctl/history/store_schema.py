@@ -240,5 +240,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             free_bytes INTEGER NOT NULL)""",
         "CREATE INDEX target_space_by_time ON target_space (measured_at)",
     ),
+    (
+        # The manifest of each node's run, as written beside its artifacts on the target
+        # (barctl/run/manifest.py, issue 11): `files` is its JSON list, times UTC epochs.
+        """CREATE TABLE artifacts (run_id TEXT NOT NULL REFERENCES runs (id), node TEXT NOT NULL,
+            plan TEXT NOT NULL, target_scheme TEXT NOT NULL, target_directory TEXT NOT NULL,
+            started_at REAL NOT NULL, finished_at REAL NOT NULL, rear_version TEXT NOT NULL,
+            uefi INTEGER NOT NULL, barctl_version TEXT NOT NULL, policy_sha256 TEXT NOT NULL,
+            files TEXT NOT NULL, verify_mode TEXT NOT NULL, verified INTEGER NOT NULL,
+            reason TEXT, checked_at REAL NOT NULL, PRIMARY KEY (run_id, node))""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ The imperative shell around the pure planner. Shared by `barctl run` and the dae
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import threading
@@ -375,6 +376,7 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
             progress=request.progress,
             poll_seconds=request.poll_seconds,
             max_parallel=request.policy.ssh.max_parallel,
+            policy_sha256=policy_sha256(request.policy),
         )
         nodes = {node.name: node for node in resolved.nodes}
         execution = Execution(
@@ -385,6 +387,12 @@ def _execute(  # noqa: PLR0917 - internal step of perform, arguments all distinc
             password=verdict.password(),
         )
         return execution.execute()
+
+
+def policy_sha256(policy: Policy) -> str:
+    """sha256 of the validated policy, every default filled in (the manifests' `policy_sha256`):
+    two files that mean the same policy hash the same."""
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()
 
 
 def _record_refusal(

@@ -567,3 +567,94 @@ def image_config_drive(device: str, timeout_seconds: int) -> RemoteCommand:
         raise ValueError(f"not a device path: {device!r}")
     argv = ("bash", "-c", _IMAGE_CONFIG_DRIVE, "barctl-image-config-drive", device)
     return RemoteCommand("image_config_drive", (*argv, CONFIG_DRIVE_IMAGE), timeout_seconds, True)
+
+
+# --- verification on the backup target (issue 11; output read by verification.py) ----------
+# Read-only, and only coreutils, gzip/bzip2/xz and tar: the target node may be any NFS or SFTP
+# server. Archive checks stream the file through the tool and print nothing (or to /dev/null):
+# a multi-GB listing never reaches barctl.
+
+HEX_DUMP = ("od", "-A", "n", "-v", "-t", "x1")
+COMPRESSION_TESTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz"}
+
+
+def iso_sectors(iso: str, first: int, count: int, timeout_seconds: int) -> RemoteCommand:
+    """`count` 2048-byte sectors of `iso` from sector `first`, in hex: the volume descriptors
+    (from 16) or a directory (ECMA-119)."""
+    argv = ("dd", f"if={iso}", "bs=2048", f"skip={first}", f"count={count}", "status=none")
+    return RemoteCommand("iso_sectors", argv, timeout_seconds, stdout_filter=HEX_DUMP)
+
+
+def file_checksums(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
+    """sha256 of each file, computed on the target (`sha256sum`: `<hex>  <path>` lines)."""
+    return RemoteCommand("file_checksums", ("sha256sum", "--", *paths), timeout_seconds)
+
+
+def compression_test(path: str, compress: str, timeout_seconds: int) -> RemoteCommand:
+    """`gzip -t` (or bzip2/xz): the archive's compressed stream is whole and its CRC right."""
+    tester = COMPRESSION_TESTERS[compress]
+    return RemoteCommand("compression_test", (tester, "-t", "--", path), timeout_seconds)
+
+
+def archive_listing(path: str, compress: str, timeout_seconds: int) -> RemoteCommand:
+    """A full `tar --list` of the archive, to /dev/null: every header readable to the end."""
+    flags = rear_config.COMPRESSION[compress][0]
+    argv = ("tar", "--list", *flags, "--file", path)
+    return RemoteCommand("archive_listing", argv, timeout_seconds, stdout_path="/dev/null")
+
+
+def _iso_span(iso: str, offset: int, size: int) -> tuple[str, ...]:
+    # GNU dd's byte-addressed skip and count (coreutils 8.16+, RHEL 7+).
+    flags = "iflag=skip_bytes,count_bytes"
+    return ("dd", f"if={iso}", flags, f"skip={offset}", f"count={size}", "bs=1M", "status=none")
+
+
+def iso_file_compression_test(
+    iso: str, offset: int, size: int, compress: str, timeout_seconds: int
+) -> RemoteCommand:
+    """`gzip -t` of a file stored inside the ISO at `offset` (SFTP: the archive in the ISO)."""
+    tester = (COMPRESSION_TESTERS[compress], "-t")
+    argv = _iso_span(iso, offset, size)
+    return RemoteCommand("compression_test", argv, timeout_seconds, stdout_filter=tester)
+
+
+def iso_file_listing(
+    iso: str, offset: int, size: int, compress: str, timeout_seconds: int
+) -> RemoteCommand:
+    """A full `tar --list` of an archive stored inside the ISO, to /dev/null."""
+    lister = ("tar", "--list", *rear_config.COMPRESSION[compress][0], "--file", "-")
+    return RemoteCommand(
+        "archive_listing",
+        _iso_span(iso, offset, size),
+        timeout_seconds,
+        stdout_path="/dev/null",
+        stdout_filter=lister,
+    )
+
+
+def file_tail(path: str, size_bytes: int, timeout_seconds: int) -> RemoteCommand:
+    """The last `size_bytes` of a file (the database dump's trailer)."""
+    return RemoteCommand("file_tail", ("tail", "-c", str(size_bytes), "--", path), timeout_seconds)
+
+
+# --- the run directory on the backup target (issue 11) -------------------------------------
+
+# mkdir -p, then move $1 into $2: lftp puts an SFTP run's ISO straight into the target path
+# (rear_config), barctl moves it beside the run's manifest, as NFS has it.
+_PLACE = 'set -e; mkdir -p -m 0750 -- "$2"; mv -f -- "$1" "$2/"'
+# Atomic: the manifest appears whole or not at all (a reader never sees half a JSON document).
+_WRITE_MANIFEST = (
+    'set -e; umask 022; mkdir -p -m 0750 -- "$1"; cat > "$1/.$2.tmp"; mv -f -- "$1/.$2.tmp" "$1/$2"'
+)
+
+
+def place_in_run_directory(path: str, directory: str, timeout_seconds: int) -> RemoteCommand:
+    """Move the file `path` into the run directory `directory` on the target."""
+    argv = ("bash", "-c", _PLACE, "barctl-place", path, directory)
+    return RemoteCommand("place_in_run_directory", argv, timeout_seconds, True)
+
+
+def write_manifest(directory: str, name: str, content: str, timeout_seconds: int) -> RemoteCommand:
+    """Write `content` (stdin) as `directory/name` on the target: a temporary file, renamed."""
+    argv = ("bash", "-c", _WRITE_MANIFEST, "barctl-write-manifest", directory, name)
+    return RemoteCommand("write_manifest", argv, timeout_seconds, True, stdin=content)

@@ -13,10 +13,11 @@ Each node is recorded as soon as its steps end, with the artifacts verified righ
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -25,7 +26,8 @@ from barctl.history.store import Store
 from barctl.model import Artifact, Node, NodeFacts, UndoFailure
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.run import cluster_checks, commands, verdicts
+from barctl.redaction import redact
+from barctl.run import cluster_checks, commands, manifest_writer, verdicts, verifier
 from barctl.run.plan import Phase, Plan, Step, StepKind
 from barctl.run.runner import Runner
 from barctl.run.steps import Clock, StepRecorder
@@ -65,6 +67,8 @@ class Environment:
     progress: Progress | None = None
     poll_seconds: float = 2.0
     max_parallel: int = 8
+    # sha256 of the validated policy (backup.py), written into each manifest.
+    policy_sha256: str = hashlib.sha256(b"").hexdigest()
 
 
 class Execution:
@@ -107,6 +111,10 @@ class Execution:
         self.report = RunReport(plan.run_id)
         self.node_outcomes: dict[str, tuple[NodeOutcome, str]] = {}
         self.artifacts: dict[str, list[Artifact]] = {}
+        self.verified: dict[str, verifier.Verified] = {}
+        self.run_facts = manifest_writer.RunFacts(
+            plan.name, plan.run_id, environment.clock(), environment.policy_sha256, plan.target
+        )
         self.lock = threading.Lock()
 
     # ---- the run ------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ class Execution:
             return self._health(node).reason()
         if step.kind is StepKind.WAIT_REJOIN:
             return self._wait_rejoin(node)
-        return self._verify(step.node)
+        return self._verify(step)
 
     # ---- cluster checks -----------------------------------------------------------------------
 
@@ -215,21 +223,43 @@ class Execution:
 
     # ---- verification and bookkeeping ---------------------------------------------------------
 
-    def _verify(self, node: str) -> str:
-        paths = self.plan.target.artifact_paths(node, self.plan.run_id)
-        listing = commands.file_sizes(paths, self.plan.timeouts.command)
-        result = self.steps.run(self.plan.target.node, listing)
-        if not result.ok:
-            return f"artifacts missing on the backup target: {verdicts.command_problem(result)}"
-        found = []
-        for line in result.stdout.splitlines():
-            size, _, path = line.partition(" ")
-            found.append(Artifact(path, int(size)))
-        empty = [artifact.path for artifact in found if artifact.size_bytes == 0]
-        if empty:
-            return "empty artifacts: " + ", ".join(empty)
+    def _verify(self, step: Step) -> str:
+        """Every check of the node's run on the target (verifier.py); "" when it is proven."""
+        node, target, timeouts = step.node, self.plan.target, self.plan.timeouts
+        subject = verifier.subject(target, node, self.plan.run_id, step.material)
+        limits = (timeouts.command, timeouts.rear)
+        verified = verifier.verify(self.steps, target.node, self.nodes[node], subject, limits)
+        written = self._write_manifest(node, subject, verified)
+        if verified.problem or written:
+            return verified.problem or written
         with self.lock:
-            self.artifacts[node] = found
+            self.artifacts[node] = list(verified.artifacts)
+            self.verified[node] = verified
+        return ""
+
+    def _write_manifest(
+        self, node: str, subject: verifier.Subject, verified: verifier.Verified
+    ) -> str:
+        """The node's manifest on the target and in the history, whether verification passed or
+        not; a problem when it could not be written (the run is then not findable)."""
+        timeout = self.plan.timeouts.command
+        rear = self.steps.read(self.nodes[node], commands.rear_version(timeout))
+        redacted = replace(verified, problem=redact(verified.problem, self.steps.secrets))
+        found = manifest_writer.compose(
+            self.run_facts,
+            node,
+            subject,
+            redacted,
+            rear=manifest_writer.rear_version(rear.stdout),
+            uefi=self.facts[node].firmware == "uefi" if node in self.facts else False,
+            checked_at=self.environment.clock(),
+        )
+        name, text = manifest_writer.document(found)
+        write = commands.write_manifest(subject.directory, name, text, timeout)
+        result = self.steps.run(self.plan.target.node, write)
+        if not result.ok:
+            return f"manifest not written on the backup target: {verdicts.command_problem(result)}"
+        self.environment.store.record_artifacts(manifest_writer.history_record(found))
         return ""
 
     def _degrade(self, node: str, reason: str) -> None:

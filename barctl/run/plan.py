@@ -20,6 +20,7 @@ from barctl.model import Firmware, Node, NodeFacts
 from barctl.run import commands, rear_config
 from barctl.run.commands import RemoteCommand
 from barctl.run.rear_config import NodeFile, RearSettings, RearTarget
+from barctl.run.restore_material import DATABASE_DUMP, material, offline_material
 
 UNDERCLOUD_DATABASE_CONTAINER = "mysql"
 
@@ -59,6 +60,8 @@ class BackupTarget:
     min_free_bytes: int = 0
     # backup_target.space_margin_percent: the next run needs the last verified sizes plus this.
     space_margin_percent: int = 20
+    # The policy's backup_target.verify: "full" or "quick" (verifier.py).
+    verify: str = "full"
 
     def settings_for(self, host: str) -> RearSettings:
         """The ReaR settings of node `host`."""
@@ -106,6 +109,8 @@ class Step:
     undo: RemoteCommand | None = None
     undo_key: str = ""
     note: str = ""
+    # VERIFY_ARTIFACTS: the restore material this node made in its run directory (file names).
+    material: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -175,13 +180,15 @@ def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...
     )
 
 
-def verify_steps(node: str, context: Context) -> tuple[Step, ...]:
+def verify_steps(node: str, context: Context, made: tuple[str, ...] = ()) -> tuple[Step, ...]:
     """Check this node's ISO and archive on the target as soon as its ReaR is done (a node backed
     up before a later failure is recorded with its artifacts, issue 8 finding 10); then drop
-    the node's local copy of the ISO, which a failed check leaves for the operator."""
+    the node's local copy of the ISO, which a failed check leaves for the operator. `made`: the
+    restore material of `material()` this node produced in the run."""
     iso_prefix = rear_config.iso_name(node, context.run_id)
+    note = "ISO and archive on the backup target"
     return (
-        Step(node, StepKind.VERIFY_ARTIFACTS, note="ISO and archive on the backup target"),
+        Step(node, StepKind.VERIFY_ARTIFACTS, note=note, material=made),
         _command(node, commands.remove_local_iso(iso_prefix, context.timeouts.command)),
     )
 
@@ -292,7 +299,8 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
     steps: list[Step] = [
         _command(node.name, commands.make_run_directory(directory, timeouts.command))
     ]
-    if UNDERCLOUD_DATABASE_CONTAINER in facts.containers:
+    dumped = UNDERCLOUD_DATABASE_CONTAINER in facts.containers
+    if dumped:
         steps.append(
             _command(
                 node.name,
@@ -305,7 +313,8 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
                 ),
             )
         )
-    steps += (*rear_steps(node.name, facts, context), *verify_steps(node.name, context))
+    made = (DATABASE_DUMP,) if dumped else ()
+    steps += (*rear_steps(node.name, facts, context), *verify_steps(node.name, context, made))
     steps += prune_steps(node.name, facts, context)
     phases = (Phase("backup", ((node.name, tuple(steps)),)),)
     return Plan(
@@ -346,7 +355,8 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         steps.append(_undo(name, "ceph"))
     # Verified once the node is back in the cluster: checking the target never lengthens the
     # node's out-of-cluster window.
-    steps += verify_steps(name, context)
+    made = material(database=container is not None, pacemaker=facts.pacemaker_member, ceph=ceph)
+    steps += verify_steps(name, context, made)
     steps += prune_steps(name, facts, context)
     if facts.pacemaker_member:
         steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
@@ -372,10 +382,12 @@ def build_rolling_plan(
     )
 
 
-def _rear_and_verify(node: str, found: NodeFacts, context: Context) -> tuple[Step, ...]:
+def _rear_and_verify(
+    node: str, found: NodeFacts, context: Context, made: tuple[str, ...]
+) -> tuple[Step, ...]:
     return (
         *rear_steps(node, found, context),
-        *verify_steps(node, context),
+        *verify_steps(node, context, made),
         *prune_steps(node, found, context),
     )
 
@@ -452,6 +464,7 @@ def build_offline_plan(
     """Control plane, offline (guide chapter 3): quiesce everything, ReaR on all nodes at once."""
     timeout = context.timeouts.command
     configuration, stop_cluster, start_cluster = _cluster_phases(nodes, facts, context)
+    made = offline_material(nodes, facts)
     phases = (
         preparation_phase(nodes, facts, context),
         _each("pause containers", nodes, lambda node: _pause(node.name, facts[node.name], timeout)),
@@ -459,7 +472,11 @@ def build_offline_plan(
         *configuration,
         _each("stop ceph", nodes, lambda node: _stop_ceph(node.name, facts[node.name], timeout)),
         *stop_cluster,
-        _each("rear", nodes, lambda node: _rear_and_verify(node.name, facts[node.name], context)),
+        _each(
+            "rear",
+            nodes,
+            lambda node: _rear_and_verify(node.name, facts[node.name], context, made[node.name]),
+        ),
         *start_cluster,
         _each("resume", nodes, lambda node: _resume(node.name, facts[node.name])),
     )

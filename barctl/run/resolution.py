@@ -75,7 +75,13 @@ def _target(policy: Policy, inventory: Inventory, nodes: tuple[Node, ...]) -> pl
         node = Node(name or rear.host, name or rear.host, user, policy.ssh.port)
     settings = tuple((each.name, rear_settings(policy.rear, each.groups)) for each in nodes)
     return planning.BackupTarget(
-        node, rear.path, rear, settings, section.min_free_bytes, section.space_margin_percent
+        node,
+        rear.path,
+        rear,
+        settings,
+        section.min_free_bytes,
+        section.space_margin_percent,
+        verify=section.verify,
     )
 
 

@@ -119,7 +119,7 @@ def sftp_policy(lab: Lab, tmp_path: Path, nodes: tuple[str, ...]) -> Path:
 
 def assert_sftp_restores(lab: Lab, node: str, run_id: str) -> str:
     """The node's ISO of `run_id` carries its archive and recovers from it; the ISO's sha256."""
-    iso = lab.export_directory / f"{node}-{run_id}.iso"
+    iso = nfs_iso(lab, node, run_id)  # lftp's upload, moved into the run directory by barctl
     result = lab.boot_and_recover(node, iso)
     assert result.ok, result.message
     assert result.backup_url == "iso:///backup"

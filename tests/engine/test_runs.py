@@ -384,7 +384,8 @@ def test_sftp_target_gets_one_iso_with_its_archive_and_no_password(
     lab: Lab, tmp_path: Path, version: str
 ) -> None:
     """SFTP on ReaR 2.4 and 2.8: lftp logs in with root's key (the server takes only that key),
-    the ISO lands in the URL path with the archive inside, and no password is written."""
+    the ISO lands in the URL path with the archive inside, barctl moves it into the run's
+    directory beside its manifest, and no password is written."""
     lab.set_rear(version)
     lab.set_sftp_account("backup", public_keys=[lab.root_ssh_key("undercloud")])
     sftp = {"host": lab.address("backup-0"), "user": "backup", "path": "/ctl_plane_backups"}
@@ -392,9 +393,9 @@ def test_sftp_target_gets_one_iso_with_its_archive_and_no_password(
     result = barctl(policy, "--verbose", "run", "undercloud")
     assert result.exit_code == 0, result.stdout + result.stderr
     run_id = history(policy)[0]["run_id"]
-    iso = lab.export_directory / f"undercloud-{run_id}.iso"
+    iso = lab.export_directory / "undercloud" / str(run_id) / f"undercloud-{run_id}.iso"
     assert iso.stat().st_size > 0
-    assert not (lab.export_directory / "undercloud").exists()
+    assert not (lab.export_directory / f"undercloud-{run_id}.iso").exists()
     assert "backup/backup.tar.gz" in rear_iso.iso_members(iso)
     etc_rear = lab.host_directory("undercloud", "etc-rear")
     for name in ("local.conf", "barctl-run.conf"):

@@ -21,7 +21,7 @@ from barctl.run.engine import Environment, Execution
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 from barctl.run.steps import StepRecorder
-from tests.fakes import FakeRunner, cluster_view, galera_lines, ok, unreachable
+from tests.fakes import FakeRunner, cluster_view, galera_lines, healthy_target, ok, unreachable
 
 NOW = datetime(2026, 11, 30, 2, 30, tzinfo=timezone.utc)
 TARGET = plan.BackupTarget(
@@ -91,7 +91,7 @@ class World:
     def runner(self) -> FakeRunner:
         """A runner answering every read from this world, every change with success."""
         script = {name: self.answer for name in ("hiera_lookup", "galera_status", "cluster_view")}
-        return FakeRunner(script)  # type: ignore[arg-type]
+        return FakeRunner({**healthy_target(), **script})  # type: ignore[dict-item]
 
     def nodes(self) -> dict[str, Node]:
         """The plan's nodes by name."""

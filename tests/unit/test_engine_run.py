@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -13,12 +14,21 @@ from barctl.config.policy_sections import TimeoutsSection
 from barctl.history.store import Store
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
-from barctl.run import plan
+from barctl.run import manifest, plan
 from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
-from tests.fakes import Answer, FakeRunner, cluster_view, failed, lost, ok, unreachable
+from tests.fakes import (
+    Answer,
+    FakeRunner,
+    cluster_view,
+    failed,
+    healthy_target,
+    lost,
+    ok,
+    unreachable,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "pacemaker" / "crm_mon-2.1.7.xml"
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)
@@ -26,6 +36,7 @@ NODES = (Node("cluster01", "198.18.0.1", "root"), Node("cluster02", "198.18.0.2"
 TARGET = plan.BackupTarget(
     Node("backup-0", "198.18.0.9", "root"), "/backups", RearTarget("nfs", "198.18.0.9", "/backups")
 )
+REAL_RUN = "20261125T023000Z-controlplane-3f2a"
 CHANGES = ("ceph_stop", "pcs_cluster_stop", "rear_mkbackup", "pcs_cluster_start", "ceph_start")
 
 
@@ -38,6 +49,7 @@ def runner(**overrides: Answer) -> FakeRunner:
     """A healthy two-node cluster (real crm_mon 2.1.7 XML), with per-command overrides."""
     script: dict[tuple[str, str] | str, Answer] = {
         "cluster_view": ok(cluster_view(SAMPLE.read_text())),
+        **healthy_target(),
         "file_sizes": sizes,
     }
     for key, answer in overrides.items():
@@ -54,14 +66,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield opened
 
 
-def execute(store: Store, fake: FakeRunner) -> RunReport:
+def execute(store: Store, fake: FakeRunner, run_id: str = "RUN") -> RunReport:
     """Run the rolling plan of both nodes (each a pacemaker member with a ceph monitor)."""
     facts = {
         node.name: NodeFacts((f"ceph-mon-{node.name}",), True, pacemaker_name=node.name)
         for node in NODES
     }
     timeouts = plan_timeouts(TimeoutsSection())
-    context = plan.Context("controlplane", "RUN", timeouts, TARGET)
+    context = plan.Context("controlplane", run_id, timeouts, TARGET)
     built = plan.build_rolling_plan(NODES, facts, context)
     environment = Environment(store, fake, lambda: NOW, threading.Event(), poll_seconds=0)
     nodes = {node.name: node for node in NODES}
@@ -143,3 +155,46 @@ def test_an_undo_that_raises_does_not_stop_the_others(store: Store) -> None:
     assert fake.ran("cluster01")[-1] == "ceph_start"
     assert [undo.step for undo in store.pending_undos()] == ["pcs_cluster_start"]
     assert "left for replay: RuntimeError: runner bug" in report.summary()
+
+
+def test_each_verified_node_gets_a_manifest_on_the_target_and_in_the_history(
+    store: Store,
+) -> None:
+    """A manifest per node is written on the target (temp + rename) after verification; it
+    parses, lists the ISO and archive with the sha256 the target printed, and the history holds
+    the same facts."""
+    fake = runner(cluster01__rear_version=ok("Relax-and-Recover 2.6 / 2020-06-17\n"))
+    store.start_run(REAL_RUN, "controlplane", Trigger.MANUAL, NOW, 1)
+    report = execute(store, fake, REAL_RUN)
+    assert report.outcome is RunOutcome.SUCCESS, report.summary()
+    writes = [call for call in fake.calls if call.name == "write_manifest"]
+    assert [call.node for call in writes] == ["backup-0", "backup-0"]
+    assert writes[0].argv[-2:] == (f"/backups/cluster01/{REAL_RUN}", "barctl-manifest.json")
+    assert writes[0].stdin is not None
+    written = manifest.parse(writes[0].stdin, "stdin")
+    assert written.rear_version == "2.6" and written.verification.passed
+    directory = f"/backups/cluster01/{REAL_RUN}"
+    iso, archive = f"cluster01-{REAL_RUN}.iso", "backup.tar.gz"
+    assert [(item.path, item.kind, item.sha256) for item in written.files] == [
+        (iso, "iso", hashlib.sha256(f"{directory}/{iso}".encode()).hexdigest()),
+        (archive, "archive", hashlib.sha256(f"{directory}/{archive}".encode()).hexdigest()),
+    ]
+    (record,) = store.artifact_records("cluster01")
+    assert record.verified and record.files[0].sha256 == written.files[0].sha256
+
+
+def test_a_failed_verification_still_writes_a_manifest_saying_so(store: Store) -> None:
+    """gzip -t fails on cluster01: the node fails, and its manifest says passed=false, why."""
+    fake = runner()
+    fake.script[("backup-0", "compression_test")] = failed(1, "gzip: x: unexpected end of file")
+    store.start_run(REAL_RUN, "controlplane", Trigger.MANUAL, NOW, 1)
+    report = execute(store, fake, REAL_RUN)
+    assert report.outcome is RunOutcome.FAILED
+    (write,) = [call for call in fake.calls if call.name == "write_manifest"]
+    assert write.stdin is not None
+    written = manifest.parse(write.stdin, "stdin")
+    assert not written.verification.passed
+    assert "gzip -t failed: exit 1: gzip: x: unexpected end of file" in str(
+        written.verification.reason
+    )
+    assert not store.artifact_records("cluster01")[0].verified
