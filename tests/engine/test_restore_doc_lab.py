@@ -278,8 +278,8 @@ def test_restore_md_holds_against_real_nfs_runs(lab: Lab, tmp_path: Path) -> Non
 
 
 def test_the_sftp_iso_restore_md_names_holds_its_archive(lab: Lab, tmp_path: Path) -> None:
-    """SFTP: the table's ISO `<path>/<node>-<run id>.iso` is on the target and its rescue system
-    reads the archive inside it at the table's path."""
+    """SFTP: the table's ISO `<path>/<node>/<run id>/<node>-<run id>.iso` is on the target and
+    its rescue system reads the archive inside it at the table's path."""
     policy = set_up(sftp_policy(lab, tmp_path, ("undercloud",)), "undercloud")
     run_id = run_backup(policy, "undercloud")
     iso_cell, archive_cell = files_table("SFTP")
