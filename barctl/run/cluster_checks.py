@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from barctl.model import Node, NodeFacts
 from barctl.run import cluster, commands, verdicts
@@ -38,6 +39,8 @@ class Health:
 
     peer_loss: str = ""
     problems: tuple[str, ...] = ()
+    # The peer whose view this is: its membership answer and its own galera state were judged.
+    seen_from: str = ""
 
     def reason(self) -> str:
         """Why the node may not leave (or is not back): empty when healthy."""
@@ -77,9 +80,10 @@ class ClusterChecks:
     def health(self, judged: str | None) -> Health:
         """The cluster's health around node `judged` (None: the whole cluster, offline mode)."""
         members = self.members()
-        askers = [name for name in members if name != judged] or [
-            name for name in members if name == judged
-        ]
+        if not members:
+            # Galera without pacemaker (not a TripleO layout, but a plan can say so).
+            return Health(problems=tuple(self._galera_problems(self._no_view, judged)))
+        askers = self.askers(members, judged)
         view, failed, why = self._ask(askers)
         if self.rolling and judged is not None:
             lost = [name for name in failed if name != judged]
@@ -92,7 +96,20 @@ class ClusterChecks:
             return Health(problems=(f"pacemaker status unavailable from {', '.join(askers)}{why}",))
         names = frozenset(self.facts[name].cluster_name(name) for name in members)
         problems = cluster.pacemaker_problems(view.pacemaker, names | view.pacemaker.members)
-        return Health(problems=(*problems, *self._galera_problems(view, judged)))
+        galera = self._galera_problems(view, judged)
+        return Health(problems=(*problems, *galera), seen_from=view.node)
+
+    _no_view = cluster.ClusterView("", cluster.PacemakerStatus(MappingProxyType({}), True))
+
+    @staticmethod
+    def askers(members: list[str], judged: str | None) -> list[str]:
+        """Who is asked, in turn: the members after `judged` in plan order, then those before
+        it (the node itself only when it is alone). The first asked after a node is the next
+        node to go out, so the rejoin check has already judged it (engine: no second check)."""
+        if judged not in members:
+            return members
+        index = members.index(judged)
+        return [*members[index + 1 :], *members[:index]] or [judged]
 
     def _ask(self, askers: list[str]) -> tuple[cluster.ClusterView | None, list[str], str]:
         """The first asker's view that can tell pacemaker's membership; who could not, and why."""

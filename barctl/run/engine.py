@@ -116,6 +116,8 @@ class Execution:
             plan.name, plan.run_id, environment.clock(), environment.policy_sha256, plan.target
         )
         self.lock = threading.Lock()
+        # The node whose view a rejoin found whole, until the next step starts.
+        self.rejoined_view = ""
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -178,6 +180,7 @@ class Execution:
     def _run_step(self, step: Step) -> str:
         """Run one step; return a problem description, empty when it succeeded."""
         node = self.nodes.get(step.node) or self.plan.target.node
+        vouched, self.rejoined_view = self.rejoined_view, ""
         if step.kind is StepKind.COMMAND:
             assert step.command is not None
             if step.undo is not None:
@@ -186,6 +189,11 @@ class Execution:
         if step.kind is StepKind.UNDO:
             return self.journal.run(step.node, step.undo_key)
         if step.kind is StepKind.CHECK_PEERS:
+            if vouched == node.name:
+                # The previous node's rejoin, the step just before, asked this very node for
+                # the cluster's view and found it whole: asking again would learn nothing.
+                log.info("Cluster checked at the previous node's rejoin", node=node.name)
+                return ""
             return self._health(node).reason()
         if step.kind is StepKind.WAIT_REJOIN:
             return self._wait_rejoin(node)
@@ -210,6 +218,7 @@ class Execution:
             if health.peer_loss:
                 return health.peer_loss
             if not health.problems:
+                self.rejoined_view = health.seen_from
                 return ""
             now = time.monotonic()
             if now >= deadline:

@@ -133,24 +133,26 @@ def rolling_run(world: World, store: Store, fake: FakeRunner) -> RunOutcome:
 def test_each_controller_costs_the_same_reads_whatever_the_cluster_size(
     size: int, tmp_path: Path
 ) -> None:
-    """Check and rejoin read two nodes per controller at 3 and at 10 nodes; hiera once each."""
+    """Two reads per controller at 3 and at 10 nodes (one check more first); hiera once each."""
     world = World(size)
     fake = world.runner()
     with Store.open(tmp_path / "history.db") as store:
         store.start_run("RUN", "controlplane", Trigger.MANUAL, NOW, 1)
         assert rolling_run(world, store, fake) is RunOutcome.SUCCESS
     reads = [name for name in fake.ran() if name in READS]
-    assert len(reads) == 4 * size  # (peer view + own galera state) before and after each node
+    # (peer view + own galera state) after each node, and before the first: each rejoin
+    # check asked the next node to go out, so the check before it is not asked again.
+    assert len(reads) == 2 + 2 * size
     assert fake.ran().count("hiera_lookup") == size
 
 
 def test_the_node_that_is_out_is_never_asked_for_the_cluster_view(store: Store) -> None:
-    """Before and after n1, crm_mon is asked of n0 (its first peer), never of n1 itself."""
+    """Around n1, crm_mon is asked of n2 (the next to go out), never of n1 itself."""
     world = World(3)
     fake = world.runner()
     checks(world, store, fake).health("n1")
     assert [(c.node, c.name) for c in fake.calls if c.name == "cluster_view"] == [
-        ("n0", "cluster_view")
+        ("n2", "cluster_view")
     ]
 
 
@@ -191,19 +193,19 @@ def test_the_judged_node_not_synced_is_named(store: Store) -> None:
 
 
 def test_a_peer_not_synced_in_the_view_is_named(store: Store) -> None:
-    """The answering peer's own galera state counts too: n0 Donor/Desynced is named."""
-    world = World(3, galera={"n0": "Donor/Desynced"})
+    """The answering peer's own galera state counts too: n2 Donor/Desynced is named."""
+    world = World(3, galera={"n2": "Donor/Desynced"})
     health = checks(world, store, world.runner()).health("n1")
-    assert health.problems == ("n0: galera is Donor/Desynced, not Synced",)
+    assert health.problems == ("n2: galera is Donor/Desynced, not Synced",)
 
 
 def test_a_member_missing_from_the_incoming_addresses_is_named(store: Store) -> None:
-    """n2 out of galera's component while pacemaker still lists it: named by its address."""
+    """n0 out of galera's component while pacemaker still lists it: named by its address."""
     world = World(3)
     fake = world.runner()
 
     def two_members(node: Node, command: RemoteCommand) -> CommandResult:
-        lines = galera_lines("Synced", 2, [f"{address('n0')}:3306", f"{address('n1')}:3306"])
+        lines = galera_lines("Synced", 2, [f"{address('n1')}:3306", f"{address('n2')}:3306"])
         if command.name == "galera_status":
             return ok(lines)
         return ok(cluster_view(crm_mon(world.names, {}), lines))
@@ -211,7 +213,29 @@ def test_a_member_missing_from_the_incoming_addresses_is_named(store: Store) -> 
     fake.script = {**fake.script, "cluster_view": two_members, "galera_status": two_members}
     health = checks(world, store, fake).health("n1")
     assert health.problems == (
-        "n0: galera cluster size 2 < 3",
-        "n2: not in galera's wsrep_incoming_addresses on n0",
+        "n2: galera cluster size 2 < 3",
+        "n0: not in galera's wsrep_incoming_addresses on n2",
         "n1: galera cluster size 2 < 3",
     )
+
+
+def test_the_check_before_a_node_is_asked_when_no_rejoin_vouched_for_it(store: Store) -> None:
+    """Galera without pacemaker (no rejoin wait): each node's check runs, galera judged."""
+    world = World(3)
+    fake = world.runner()
+    facts = {n: NodeFacts((f"galera-bundle-podman-{n[1:]}",), False) for n in world.names}
+    nodes = world.nodes()
+    context = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET)
+    built = plan.build_rolling_plan(tuple(nodes.values()), facts, context)
+    environment = Environment(store, fake, lambda: NOW, threading.Event(), poll_seconds=0)
+    Execution(built, nodes, facts, environment, password="pw").execute()
+    # Each check: the first other galera node's view, then the node's own state.
+    asked = [c.node for c in fake.calls if c.name == "galera_status"]
+    assert asked == ["n1", "n0", "n0", "n1", "n0", "n2"]
+
+
+def test_the_rejoin_view_comes_from_the_next_node_to_go_out(store: Store) -> None:
+    """Asked in turn: the members after the node, then those before it; alone, itself."""
+    assert ClusterChecks.askers(["n0", "n1", "n2", "n3"], "n2") == ["n3", "n0", "n1"]
+    assert ClusterChecks.askers(["n0"], "n0") == ["n0"]
+    assert ClusterChecks.askers(["n0", "n1"], None) == ["n0", "n1"]
