@@ -48,6 +48,7 @@ class Figures:
     windows: dict[str, float]
     barctl_cpu: float
     node_cpu: float
+    calls: int
 
     @property
     def overhead_per_controller(self) -> float:
@@ -100,8 +101,12 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(size: int, mode: str) -> Figures:
-    """One `barctl run controlplane` in `mode` on a fresh lab of `size` controllers."""
+def measure(size: int, mode: str, barctl_path: str | None = None) -> Figures:
+    """One `barctl run controlplane` in `mode` on a fresh lab of `size` controllers; with
+    `barctl_path`, the barctl package found there (another checkout) runs instead."""
+    environment = dict(os.environ)
+    if barctl_path:
+        environment["PYTHONPATH"] = barctl_path
     with (
         tempfile.TemporaryDirectory() as directory,
         Lab.running(Path(directory), standard_hosts(size, ceph=True)) as lab,
@@ -115,6 +120,7 @@ def measure(size: int, mode: str) -> Figures:
             capture_output=True,
             text=True,
             check=False,
+            env=environment,
         )
         wall = time.monotonic() - started
         node_cpu = node_cpu_seconds(lab) - node_before
@@ -130,6 +136,7 @@ def measure(size: int, mode: str) -> Figures:
             windows(lab),
             barctl_cpu,
             node_cpu,
+            len(lab.invocations()),
         )
 
 
@@ -157,7 +164,8 @@ def report_rolling(results: list[Figures]) -> None:
         )
         print(
             f"         CPU per controller: barctl {item.barctl_cpu / item.size:5.2f} s, "
-            f"the lab's nodes {item.node_cpu / item.size:5.2f} s (ReaR included)"
+            f"the lab's nodes {item.node_cpu / item.size:5.2f} s (ReaR included); "
+            f"{item.calls / item.size:4.1f} stand-in calls per controller (gate included)"
         )
     smallest, largest = results[0], results[-1]
     if largest.size > smallest.size:
@@ -192,14 +200,30 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="3 and 10 controllers only")
     parser.add_argument("--sizes", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run the barctl package under DIR (e.g. `git archive OLD | tar -x -C DIR`), "
+        "alternating with this one, for a before/after in one sitting",
+    )
     arguments = parser.parse_args()
     sizes = sorted(arguments.sizes or ([3, 10] if arguments.quick else [3, 10, 30]))
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()}", flush=True)
-    rolling = [measure(size, "rolling") for size in sizes]
-    report_rolling(rolling)
     offline_sizes = sorted({sizes[0], sizes[-1]})
-    offline = [measure(size, "offline") for size in offline_sizes]
-    report_offline(offline)
+    paths = [None, arguments.before] if arguments.before else [None]
+    # Alternated, size by size, so both see the same machine load.
+    rolling: dict[str | None, list[Figures]] = {path: [] for path in paths}
+    offline: dict[str | None, list[Figures]] = {path: [] for path in paths}
+    for size in sizes:
+        for path in paths:
+            rolling[path].append(measure(size, "rolling", path))
+    for size in offline_sizes:
+        for path in paths:
+            offline[path].append(measure(size, "offline", path))
+    for path in paths:
+        print(f"== {'before: ' + path if path else 'this checkout'}", flush=True)
+        report_rolling(rolling[path])
+        report_offline(offline[path])
     print(f"load average after {os.getloadavg()}", flush=True)
 
 
