@@ -27,6 +27,7 @@ BENCHMARKS: tuple[tuple[str, bool, tuple[str, ...], tuple[str, ...]], ...] = (
     ("bench.exec_bench", True, (), ("--quick",)),
     ("bench.gate_bench", True, (), ("--hosts", "12", "--down", "2")),
     ("bench.plan_bench", True, (), ("--sizes", "3")),
+    ("bench.rolling_bench", True, (), ("--sizes", "3")),
 )
 
 
