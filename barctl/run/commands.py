@@ -245,17 +245,16 @@ def make_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
     )
 
 
+# Write stdin into $1 as 0600: umask for a new file, chmod first for an existing one (`>` keeps
+# its mode): nothing barctl writes on a node is world-readable.
+_WRITE_PRIVATE = 'umask 077; if [ -e "$1" ]; then chmod 0600 -- "$1" || exit; fi; cat > "$1"'
+
+
 def write_rear_config(content: str, timeout_seconds: int) -> RemoteCommand:
-    """Write the per-run ReaR file (`rear_config.render_run_conf`: the run's identity only)."""
-    return RemoteCommand(
-        "write_rear_config",
-        ("tee", rear_config.RUN_CONF),
-        timeout_seconds,
-        True,
-        stdin=content,
-        # Through bash so umask 077 applies: nothing barctl writes on a node is world-readable.
-        stdout_path="/dev/null",
-    )
+    """Write the per-run ReaR file (`rear_config.render_run_conf`: the run's identity and the
+    other runs' excludes), 0600 from stdin."""
+    argv = ("bash", "-c", _WRITE_PRIVATE, "barctl-write-run-conf", rear_config.RUN_CONF)
+    return RemoteCommand("write_rear_config", argv, timeout_seconds, True, stdin=content)
 
 
 def rear_mkbackup(timeout_seconds: int) -> RemoteCommand:

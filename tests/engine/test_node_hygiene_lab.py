@@ -76,7 +76,11 @@ def world_readable(root: Path) -> list[str]:
 
 def test_nothing_barctl_writes_on_a_controller_is_world_readable(lab: Lab, tmp_path: Path) -> None:
     """After a rolling run: each run directory is 0700 and every dump, grants file, CIB, pcs
-    backup and ceph export in it 0600; local.conf and the per-run ReaR file are 0600."""
+    backup and ceph export in it 0600; local.conf and the per-run ReaR file are 0600, also
+    where a world-readable per-run file was there before."""
+    stale = lab.host_directory("ctl-0", "etc-rear") / "barctl-run.conf"
+    stale.write_text("# left by hand\n")
+    stale.chmod(0o644)
     run_id = run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
     for host in CONTROLLERS:
         directory = lab.host_directory(host, "var-lib-barctl") / run_id

@@ -163,7 +163,8 @@ def test_rear_steps_write_only_the_run_identity_never_local_conf() -> None:
     run, rear = steps
     assert run.command is not None and rear.command is not None
     assert run.command.stdin == rear_config.render_run_conf("ctl-1", "RUN")
-    assert run.command.argv == ("tee", "/etc/rear/barctl-run.conf")
+    assert run.command.argv[:2] == ("bash", "-c")
+    assert run.command.argv[-1] == "/etc/rear/barctl-run.conf"
     assert rear.command.argv == ("rear", "-v", "-C", "barctl-run", "mkbackup")
     built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
     written = [step.command.argv for step in every_step(built) if step.command is not None]
