@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from barctl.history.store import Store, history_path
 from lab import Lab
 from tests.daemon.helpers import DaemonRunner, free_port, write_yaml
+from tests.engine.helpers import set_up
 from tests.target_runs import run_id, write_run
 
 pytestmark = pytest.mark.lab
@@ -62,8 +64,10 @@ def test_daemon_prunes_after_a_run(lab: Lab, tmp_path: Path, daemons: DaemonRunn
     """After the scheduled run ends, the daemon applies keep_last 1: the two older runs go,
     each logged `Run pruned`, and `Prune ended` follows `Job ended`."""
     ids = seed(lab)
+    path = policy(lab, tmp_path)
+    set_up(path, "undercloud")
     lab.inject("undercloud", ["rear", "-v"], exit_code=1)
-    daemon, notify = daemons.start(policy(lab, tmp_path))
+    daemon, notify = daemons.start(path)
     notify.wait("READY", "1", timeout=30)
     ended = daemon.wait_event("Prune ended", timeout=60)
     daemon.signal(signal.SIGTERM)
@@ -81,12 +85,16 @@ def test_daemon_does_not_prune_after_a_refusal(
 ) -> None:
     """The target below its floor refuses the run; no prune follows and every run stays."""
     ids = seed(lab)
+    path = policy(lab, tmp_path, min_free_bytes=1 << 30)
+    set_up(path, "undercloud")
     lab.set_free_space("backup-0", 1 << 20)
-    daemon, notify = daemons.start(policy(lab, tmp_path, min_free_bytes=1 << 30))
+    daemon, notify = daemons.start(path)
     notify.wait("READY", "1", timeout=30)
     job = daemon.wait_event("Job ended", timeout=60)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit(30) == 0
     assert job["outcome"] == "refused"
+    with Store.open(history_path(tmp_path / "state")) as store:
+        assert "below the floor of 1 GiB" in store.history("undercloud")[0].summary
     assert daemon.events("Prune ended") == [] and daemon.events("Run pruned") == []
     assert on_target(lab) == ids

@@ -19,7 +19,7 @@ from barctl.history.records import Artifact
 from barctl.history.store import Store
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
 from lab import Lab
-from tests.engine.helpers import barctl, changes
+from tests.engine.helpers import barctl, changes, history, set_up
 from tests.target_runs import run_id, write_run
 
 pytestmark = pytest.mark.lab
@@ -199,3 +199,32 @@ def test_unreachable_target_deletes_nothing_and_exits_3(lab: Lab, tmp_path: Path
         assert result.exit_code == 3, result.stdout + result.stderr
         assert "cannot list /ctl_plane_backups on backup-0: connection refused" in result.stderr
     assert on_target(lab, "ctl-0") == ids
+
+
+def test_four_real_runs_then_keep_last_two(lab: Lab, tmp_path: Path) -> None:
+    """Four real controlplane runs, each verified on the target and its manifest written by
+    barctl; prune with keep_last 2 leaves exactly the newest two runs per controller, which
+    `barctl backups` lists, also without history.db. A fifth run failing verification on ctl-1
+    then prunes nothing of ctl-1."""
+    path = policy(lab, tmp_path)
+    set_up(path, "controlplane")
+    ids = []
+    for _ in range(4):
+        result = barctl(path, "run", "controlplane", timeout=300)
+        assert result.exit_code == 0, result.stdout + result.stderr
+        ids.insert(0, str(history(path)[0]["run_id"]))
+    pruned = barctl(path, "prune", "controlplane")
+    assert pruned.exit_code == 0, pruned.stdout + pruned.stderr
+    for node in CONTROLLERS:
+        assert on_target(lab, node) == ids[:2]
+    (tmp_path / "state" / "history.db").unlink()
+    listed = json.loads(barctl(path, "backups", "--json").stdout)
+    assert [(row["node"], row["run_id"], row["state"]) for row in listed] == [
+        (node, run, "verified") for node in CONTROLLERS for run in ids[:2]
+    ]
+    lab.set_rear(corrupt="truncated_archive", host="ctl-1")
+    failed = barctl(path, "run", "controlplane", timeout=300)
+    assert failed.exit_code == 1, failed.stdout + failed.stderr
+    newest = str(history(path)[0]["run_id"])
+    assert barctl(path, "prune", "controlplane").exit_code == 0
+    assert on_target(lab, "ctl-1") == [newest, *ids[:2]]
