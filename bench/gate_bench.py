@@ -50,7 +50,9 @@ def main() -> None:
             verdict = backup.precheck(resolved, settings, arguments.parallel)
             return time.monotonic() - started, verdict
 
+        cpu = time.process_time()
         healthy_seconds, healthy = timed()
+        cpu = time.process_time() - cpu
         for index in range(arguments.down):
             lab.link_down(f"ctl-{index * (controllers // max(1, arguments.down))}")
         seconds, verdict = timed()
@@ -61,7 +63,9 @@ def main() -> None:
         )
         print(
             f"healthy gate: {healthy_seconds:.2f}s (passed={healthy.passed}), "
-            f"{healthy_seconds / (len(resolved.nodes) + 1) * 1000:.0f} ms per host"
+            f"{healthy_seconds / (len(resolved.nodes) + 1) * 1000:.0f} ms per host, client CPU"
+            f" {cpu / (len(resolved.nodes) + 1) * 1000:.0f} ms per host (target 40 ms:"
+            f" {cpu / (len(resolved.nodes) + 1) / 0.040:.2f}x)"
         )
         print(
             f"{arguments.down} black-holed: {seconds:.2f}s, refused={not verdict.passed}, "

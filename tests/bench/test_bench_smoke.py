@@ -1,0 +1,47 @@
+"""The benchmarks still run (`bench/run_all.py --quick`): a bench that rots prints no figure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab import unavailable_reason
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def quick(*modules: str) -> str:
+    """run_all --quick for `modules`; fails on a crashed benchmark."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run_all", "--quick", "--only", *modules],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+def test_metrics_and_startup_benchmarks_print_their_figures() -> None:
+    """The /metrics and start-up benchmarks run in quick mode and print each target's ratio."""
+    out = quick("bench.metrics_bench", "bench.startup_bench")
+    assert "metrics idle, 1000 runs:" in out and "the 25 ms target" in out
+    assert "metrics during writes, 1000 runs:" in out
+    assert "barctl --version: exit 0," in out and "the 150 ms target" in out
+    assert "barctl validate: exit 0," in out and "the 400 ms target" in out
+    assert "load average" in out
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+def test_lab_benchmarks_run_against_the_lab() -> None:
+    """The SSH, gate and plan benchmarks run in quick mode against a lab without crashing."""
+    out = quick("bench.exec_bench", "bench.gate_bench", "bench.plan_bench")
+    assert "x the floor's CPU" in out
+    assert "healthy gate:" in out
+    assert "nodes: exit 0" in out
