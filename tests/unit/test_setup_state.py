@@ -15,7 +15,7 @@ from barctl.run.rear_config import LOCAL_CONF, RearTarget, render_local_conf
 from barctl.run.resolution import Resolved
 from barctl.run.runner import LineCallback
 from barctl.run.setup_state import Desired, KnownHost, ManagedFile, Probed
-from tests.fakes import FakeRunner, failed, ok
+from tests.fakes import FakeRunner, failed, ok, unreachable
 
 NFS = RearTarget("nfs", "192.0.2.250", "/ctl_plane_backups")
 KEY = KnownHost("192.0.2.250", "ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAIlab")
@@ -367,3 +367,25 @@ def test_gate_asks_sftp_login_as_lftp_would_and_names_the_failure() -> None:
     assert login.argv[:6] == ("ssh", "-n", "-a", "-x", "-o", "BatchMode=yes")
     assert login.argv[-5:] == ("backup", "-s", "--", "192.0.2.250", "sftp")
     assert "offered_exports" not in runner.ran()
+
+
+def test_undercloud_that_is_its_own_nfs_server_is_set_up_once_with_both_roles() -> None:
+    """The target node being a plan node (the guide's undercloud NFS server) is one entry that
+    runs ReaR and serves the export."""
+    resolved = _resolved()
+    undercloud = Node("backup-0", "192.0.2.250", "root")
+    merged = Resolved("undercloud", "live", (undercloud,), resolved.target, resolved.timeouts)
+    work = setup.node_inputs(setup.Request(merged, ("192.0.2.250",)))
+    assert [(node.name, inputs.rear) for node, inputs in work] == [("backup-0", True)]
+    wanted = setup_plan.desired(NFS, work[0][1])
+    assert [f.path for f in wanted.files] == [LOCAL_CONF, setup_state.EXPORTS_FILE]
+    assert wanted.packages.count("nfs-utils") == 1
+
+
+def test_unreachable_node_is_named_and_nothing_is_tried() -> None:
+    """A node that cannot be reached fails its set-up with the runner's reason, no repair run."""
+    request = setup.Request(_resolved(), ("192.0.2.10",), apply=True)
+    runner = FakeRunner({("ctl-0", "firmware"): unreachable()})
+    (node,) = [r for r in setup.set_up(request, runner, 1) if r.node == "ctl-0"]
+    assert node.problem == "firmware: connect timeout: scripted"
+    assert runner.ran("ctl-0") == ["firmware"]
