@@ -37,6 +37,7 @@ MARKER_FORMAT = "barctl lab ReaR rescue image, format 2"
 ISO_VOLID = "RELAXRECOVER"  # conf/default.conf ISO_VOLID
 BOOT_IMAGE = "isolinux/isolinux.bin"
 BOOT_CATALOG = "isolinux/boot.cat"
+INITRD = "isolinux/initrd.cgz"  # REAR_INITRD_FILENAME with the default gzip compression
 # What a lab fault leaves out of the image (lab.set_rear(corrupt=...)).
 NO_BOOT_RECORD = "no_boot_record"
 NO_ARCHIVE_IN_ISO = "no_archive_in_iso"
@@ -193,10 +194,20 @@ def build_iso(
             relative = path.relative_to(config_dir).as_posix()
             _stage(stage, f"rootfs/etc/rear/{relative}", data, path.stat().st_mode & 0o777)
         _stage(stage, "rootfs/etc/rear/rescue.conf", rescue_conf(config).encode())
+        _stage(stage, INITRD, _initrd(stage / "rootfs"))
         if archive is not None and fault != NO_ARCHIVE_IN_ISO:
             _stage(stage, archive[0].lstrip("/"), archive[1])
         argv = mkisofs_argv(destination, stage, boot_record=fault != NO_BOOT_RECORD)
         subprocess.run(argv, check=True, capture_output=True)
+
+
+def _initrd(rootfs: Path) -> bytes:
+    """The rescue system packed as ReaR packs it (pack/GNU/Linux/900_create_initramfs.sh:
+    `find . ! -name "*~" | cpio -H newc --create --quiet | gzip`): what a drill reads the
+    ISO's configuration from (output/ISO/Linux-i386/800_create_isofs.sh puts it in isolinux/)."""
+    script = 'find . ! -name "*~" | cpio -H newc --create --quiet | gzip'
+    done = subprocess.run(["sh", "-c", script], cwd=rootfs, check=True, capture_output=True)
+    return done.stdout
 
 
 def extract_iso(iso: Path, directory: Path) -> None:

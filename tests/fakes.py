@@ -12,7 +12,7 @@ from typing import Union
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
-from barctl.run.commands import VIEW_MARKER, RemoteCommand
+from barctl.run.commands import VIEW_MARKER, RemoteCommand, render
 from barctl.run.runner import LineCallback
 
 # typing.Union: a module-level alias is evaluated at import, and `|` on types needs 3.10.
@@ -91,9 +91,10 @@ class FakeRunner:
 
 @dataclass
 class LocalRunner:
-    """Runs each command's argv on this machine (the real find, head, rm; no SSH, no sudo, no
-    timeout wrapper), as if every node were this one; records calls like FakeRunner. For pure
-    logic over what real tools print, e.g. a target directory under tmp_path."""
+    """Runs each command on this machine as the runner would on a node logged in as root (the
+    real find, head, rm, dd; `commands.render`'s timeout wrapper and pipelines, no SSH, no
+    sudo), as if every node were this one; records calls like FakeRunner. For pure logic over
+    what real tools print, e.g. a target directory under tmp_path."""
 
     calls: list[Call] = field(default_factory=list)
 
@@ -107,7 +108,7 @@ class LocalRunner:
         """The command's real exit code, stdout and stderr."""
         self.calls.append(Call(node.name, command.name, command.argv, command.stdin))
         done = subprocess.run(
-            command.argv,
+            ["sh", "-c", render(command, "root")],
             input=command.stdin,
             capture_output=True,
             text=True,

@@ -485,17 +485,13 @@ TAR_DECOMPRESS = {".gz": "--gzip", ".bz2": "--bzip2", ".xz": "--xz", "": ""}
 # (`find . | cpio -H newc --create | gzip`, REAR_INITRD_COMPRESSION's default) into
 # initrd.cgz, which output/ISO/Linux-i386/800_create_isofs.sh copies to isolinux/; its
 # etc/rear holds local.conf and rescue.conf (build/GNU/Linux/100_copy_as_is.sh,
-# rescue/NETFS/default/600_store_NETFS_variables.sh). xorriso cannot write to a pipe (it
-# replaces the named file, /dev/stdout included), so the initrd goes to a private directory
-# that the trap removes whatever happens.
-ISO_INITRD = "/isolinux/initrd.cgz"
-_ISO_REAR_CONFIG = (
-    "d=$(mktemp -d) || exit; trap 'rm -rf -- \"$d\"' EXIT; "
-    'xorriso -osirrox on -indev "$1" -extract "$2" "$d/initrd" >"$d/log" 2>&1 '
-    '|| { tail -n 3 "$d/log" >&2; exit 1; }; '
-    'cd "$d" && gzip -dc initrd | cpio -i --quiet --make-directories '
-    "etc/rear/local.conf etc/rear/rescue.conf || exit; "
-    'for name in local.conf rescue.conf; do echo "==> $name"; cat "etc/rear/$name" || exit; done'
+# rescue/NETFS/default/600_store_NETFS_variables.sh). The initrd is found in the ISO's
+# directories as verification finds the SFTP archive (iso_sectors, verification.file_span) and
+# streamed out with dd: nothing is written on the target, and no ISO tool is assumed there.
+ISO_INITRD = ("isolinux", "initrd.cgz")
+_INITRD_MEMBER = (
+    'set -o pipefail; dd if="$1" iflag=skip_bytes,count_bytes skip="$2" count="$3" bs=1M'
+    ' status=none | gzip -dc | cpio -i --quiet --to-stdout -- "$4"'
 )
 
 
@@ -512,10 +508,13 @@ def archive_member_count(path: str, suffix: str, timeout_seconds: int) -> Remote
     return RemoteCommand("archive_member_count", argv, timeout_seconds, stdout_filter=("wc", "-l"))
 
 
-def iso_rear_config(iso: str, timeout_seconds: int) -> RemoteCommand:
-    """local.conf and rescue.conf of the rescue system inside the ISO, each after `==> NAME`."""
-    argv = ("bash", "-c", _ISO_REAR_CONFIG, "barctl-iso-rear-config", iso, ISO_INITRD)
-    return RemoteCommand("iso_rear_config", argv, timeout_seconds)
+def initrd_member(
+    iso: str, offset: int, size: int, member: str, timeout_seconds: int
+) -> RemoteCommand:
+    """One file of the rescue system (`etc/rear/rescue.conf`), out of the initrd stored in the
+    ISO at `offset` (gzip'd newc cpio)."""
+    argv = ("bash", "-c", _INITRD_MEMBER, "barctl-initrd-member", iso, str(offset), str(size))
+    return RemoteCommand("initrd_member", (*argv, member), timeout_seconds)
 
 
 # --- config drive (guide 2.5 step 1, restored by 4.3 step 5) ---------------------------------

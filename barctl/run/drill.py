@@ -26,7 +26,7 @@ from barctl.history.store import Store, open_history
 from barctl.model import Node
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.run import backup, commands, drill_checks, locks, remote, target_listing
+from barctl.run import backup, commands, drill_checks, drill_iso, locks, remote, target_listing
 from barctl.run.manifest import Manifest
 from barctl.run.plan import BackupTarget
 from barctl.run.resolution import check_credentials, resolve
@@ -84,27 +84,50 @@ def check_run(runner: Runner, drill: Scope, found: Manifest) -> tuple[drill_chec
     archives = found.files_of("archive")
     archive = f"{directory}/{archives[0].path}" if archives else None
     if archive is not None:
-        # The compression suffix of the archive as written (rear.compress may change later).
-        suffix = archives[0].path.rpartition(".tar")[2]
-        listing = commands.archive_member_count(archive, suffix, drill.check_seconds)
-        result = runner.run(target.node, listing)
-        problem = drill_checks.listing_problem(
-            archives[0].path, result.exit_code, result.stdout, result.stderr
-        )
-        problems += [problem] if problem is not None else []
+        problems += _nfs_listing(runner, drill, archive, archives[0].path)
     isos = found.files_of("iso")
     if isos:
-        command = commands.iso_rear_config(f"{directory}/{isos[0].path}", drill.command_seconds)
-        result = runner.run(target.node, command)
-        if not result.ok:
-            detail = (result.stderr_tail().splitlines() or [f"exit {result.exit_code}"])[-1]
-            problems.append(
-                drill_checks.Problem(isos[0].path, f"configuration unreadable: {detail}")
-            )
-        else:
-            rear = target.rear
-            problems += drill_checks.resolution_problems(found, rear, archive, result.stdout)
+        iso = f"{directory}/{isos[0].path}"
+        if archive is None:
+            problems += _iso_listing(runner, drill, found, iso)
+        problems += _resolution(runner, drill, found, iso, archive)
     return tuple(problems)
+
+
+def _nfs_listing(
+    runner: Runner, drill: Scope, archive: str, name: str
+) -> list[drill_checks.Problem]:
+    """The archive lists fully on the target (only its member count comes back)."""
+    # The compression suffix of the archive as written (rear.compress may change later).
+    suffix = name.rpartition(".tar")[2]
+    listing = commands.archive_member_count(archive, suffix, drill.check_seconds)
+    result = runner.run(drill.target.node, listing)
+    problem = drill_checks.listing_problem(name, result.exit_code, result.stdout, result.stderr)
+    return [problem] if problem is not None else []
+
+
+def _iso_listing(
+    runner: Runner, drill: Scope, found: Manifest, iso: str
+) -> list[drill_checks.Problem]:
+    """SFTP: the archive inside the ISO (`BACKUP_URL=iso:///backup`) lists fully."""
+    settings = drill.target.settings_for(found.node)
+    inside = ("backup", settings.archive_name, settings.compress)
+    timeout = drill.check_seconds
+    problem = drill_iso.archive_listing(runner, drill.target.node, iso, inside, timeout)
+    name = found.files_of("iso")[0].path
+    return [drill_checks.Problem(name, problem)] if problem else []
+
+
+def _resolution(
+    runner: Runner, drill: Scope, found: Manifest, iso: str, archive: str | None
+) -> tuple[drill_checks.Problem, ...]:
+    """Whether the ISO's own configuration makes `rear recover` open this run's archive."""
+    target = drill.target
+    read = drill_iso.rescue_configuration(runner, target.node, iso, drill.check_seconds)
+    name = found.files_of("iso")[0].path
+    if isinstance(read, str):
+        return (drill_checks.Problem(name, f"configuration unreadable: {read}"),)
+    return drill_checks.resolution_problems(found, target.rear, archive, *read)
 
 
 def drill_node(

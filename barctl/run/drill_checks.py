@@ -71,25 +71,13 @@ def assignments(text: str) -> dict[str, str]:
     return values
 
 
-def split_config(output: str) -> dict[str, str]:
-    """`iso_rear_config`'s output: each file's text by name (`==> NAME` headers)."""
-    files: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in output.splitlines():
-        if line.startswith("==> "):
-            current = files.setdefault(line[4:].strip(), [])
-        elif current is not None:
-            current.append(line)
-    return {name: "\n".join(lines) + "\n" for name, lines in files.items()}
-
-
 def resolution_problems(
-    found: Manifest, target: RearTarget, archive: str | None, output: str
+    found: Manifest, target: RearTarget, archive: str | None, local_conf: str, rescue_conf: str
 ) -> tuple[Problem, ...]:
     """Whether the ISO's local.conf and rescue.conf make `rear recover` open this run's archive
     (`archive`: its path on an NFS target; None with SFTP, where it is inside the ISO)."""
-    files = split_config(output)
-    missing = [name for name in ("local.conf", "rescue.conf") if name not in files]
+    files = {"local.conf": local_conf, "rescue.conf": rescue_conf}
+    missing = [name for name, text in files.items() if not text.strip()]
     iso = next((item.path for item in found.files if item.kind == "iso"), "ISO")
     if missing:
         return (Problem(iso, f"no {' or '.join(missing)} in the rescue system"),)

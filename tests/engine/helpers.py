@@ -45,13 +45,16 @@ def inner_argv(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def is_read_only(argv: Sequence[str]) -> bool:
-    """True for probes: status, listings, hiera, and mysql queries that set nothing."""
+    """True for probes: status, listings, hiera, mysql queries that set nothing, dd reads."""
     words = tuple(argv)
     if any(words[: len(prefix)] == prefix for prefix in READ_ONLY_PREFIXES):
         return True
     inner = inner_argv(words)
     if inner and inner[0] == "mysql":
         return not any("SET GLOBAL" in word for word in inner)
+    # dd without an output file writes to stdout: reading an ISO on the target, not imaging.
+    if words[:1] == ("dd",):
+        return not any(word.startswith("of=") for word in words)
     return False
 
 

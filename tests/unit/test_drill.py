@@ -1,96 +1,191 @@
-"""The restore drill over a runner: each node's newest verified run proven on the target."""
+"""The restore drill over real files: a run directory under tmp_path read by the real tools
+(sha256sum, tar, dd, od, gzip, cpio) through `tests.fakes.LocalRunner`, as on the backup node."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
 from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
 
 from barctl.model import Node
-from barctl.run import drill, rear_config, target_listing
+from barctl.run import drill, manifest, rear_config, target_listing
 from barctl.run.manifest import Manifest
 from barctl.run.plan import BackupTarget
 from barctl.run.rear_config import RearSettings, RearTarget
-from barctl.run.retention import RunState
-from tests.fakes import FakeRunner, failed, ok
-from tests.target_runs import run_files, run_id, sample
+from tests.fakes import FakeRunner, LocalRunner
+from tests.target_runs import run_id, sample
 
-BACKUP = Node("backup-0", "198.18.0.14", "heat-admin")
-REAR = RearTarget("nfs", "198.18.0.14", "/ctl_plane_backups")
-TARGET = BackupTarget(BACKUP, "/ctl_plane_backups", REAR)
-SCOPE = drill.Scope((Node("ctl-0", "198.18.0.11", "heat-admin"),), TARGET, 60, 600)
+pytestmark = pytest.mark.skipif(not shutil.which("xorriso"), reason="xorriso: ./dev installs it")
+
+BACKUP = Node("backup-0", "198.18.0.14", "root")
 OLDER = run_id(datetime(2026, 11, 28, 2, 30, tzinfo=timezone.utc))
 NEWER = run_id(datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc))
+DUMP = "restore/openstack-backup-mysql.sql"
 
 
-def listed(found: Manifest, state: RunState) -> target_listing.ListedRun:
-    """A run directory of the listing with its manifest."""
-    directory = target_listing.RunDirectory(found.node, found.run_id, found.started_at, "x")
-    return target_listing.ListedRun(directory, state, found)
+def archive() -> bytes:
+    """A gzip'd tar of two members, as ReaR's backup.tar.gz."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in ("etc/hostname", "var/lib/barctl/run/openstack-backup-mysql.sql"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"abc"))
+    return buffer.getvalue()
 
 
-def listing() -> tuple[target_listing.Listing, Manifest]:
-    """ctl-0: a verified run, then a newer one whose verification failed."""
-    good = sample("ctl-0", OLDER, files=run_files("ctl-0", OLDER))
-    bad = sample("ctl-0", NEWER, passed=False, files=run_files("ctl-0", NEWER))
-    runs = (listed(bad, RunState.FAILED), listed(good, RunState.VERIFIED))
-    return target_listing.Listing("/ctl_plane_backups", runs), good
-
-
-def answers(found: Manifest, *, tampered: str = "") -> dict[str, object]:
-    """What the target prints for a sound run; `tampered` names a file whose sum changed."""
-    directory = f"/ctl_plane_backups/ctl-0/{found.run_id}"
-    sums = "".join(
-        f"{'0' * 64 if item.path == tampered else item.sha256}  {directory}/{item.path}\n"
-        for item in found.files
+def rescue_iso(path: Path, target: RearTarget, prefix: str, inside: bytes | None = None) -> None:
+    """An ISO 9660 image holding isolinux/initrd.cgz (gzip'd newc cpio) whose etc/rear has
+    barctl's local.conf and a rescue.conf naming NETFS_PREFIX, as ReaR builds it; with
+    `inside`, the archive at backup/backup.tar.gz (SFTP: BACKUP_URL=iso:///backup)."""
+    stage = path.parent / "stage"
+    rear = stage / "rootfs" / "etc" / "rear"
+    rear.mkdir(parents=True)
+    (rear / "local.conf").write_text(rear_config.render_local_conf(target, RearSettings()))
+    (rear / "rescue.conf").write_text(f'CONFIG_DIR="/etc/rear"\nNETFS_PREFIX={prefix}\n')
+    (stage / "iso" / "isolinux").mkdir(parents=True)
+    pack = 'find . ! -name "*~" | cpio -H newc --create --quiet | gzip'
+    initrd = subprocess.run(
+        ["sh", "-c", pack], cwd=stage / "rootfs", check=True, capture_output=True
     )
-    local = rear_config.render_local_conf(REAR, RearSettings(), "bios")
-    rescue = f"NETFS_PREFIX=ctl-0/{found.run_id}\n"
-    config = f"==> local.conf\n{local}==> rescue.conf\n{rescue}"
-    return {
-        "checksums": ok(sums),
-        "archive_member_count": ok("1742\n"),
-        "iso_rear_config": ok(config),
+    (stage / "iso" / "isolinux" / "initrd.cgz").write_bytes(initrd.stdout)
+    if inside is not None:
+        (stage / "iso" / "backup").mkdir()
+        (stage / "iso" / "backup" / "backup.tar.gz").write_bytes(inside)
+    # A boot image placeholder: verification reads only ISOs with an El Torito boot record
+    # (output/ISO/Linux-i386/820_create_iso_image.sh's -b/-c arguments).
+    (stage / "iso" / "isolinux" / "isolinux.bin").write_bytes(bytes(2048))
+    boot = ["-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat", "-no-emul-boot"]
+    subprocess.run(
+        ["xorriso", "-as", "mkisofs", "-quiet", *boot, "-boot-load-size", "4", "-R", "-J",
+         "-o", str(path), str(stage / "iso")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    shutil.rmtree(stage)
+
+
+def written(directory: Path, node: str, run: str, *, passed: bool = True) -> Manifest:
+    """`<directory>/<node>/<run>` with a real ISO, archive and dump; its manifest."""
+    where = directory / node / run
+    (where / "restore").mkdir(parents=True)
+    target = RearTarget("nfs", "198.18.0.14", str(directory))
+    rescue_iso(where / f"{node}-{run}.iso", target, f"{node}/{run}")
+    (where / "backup.tar.gz").write_bytes(archive())
+    (where / DUMP).write_text("-- Dump completed on 2026-11-28\n")
+    files = {
+        name: (where / name).read_bytes() for name in (f"{node}-{run}.iso", "backup.tar.gz", DUMP)
     }
+    found = sample(node, run, passed=passed, files=files)
+    (where / manifest.MANIFEST_NAME).write_text(manifest.render(found))
+    return found
 
 
-def test_a_sound_run_is_restorable_and_only_read_on_the_target() -> None:
-    """The newest *verified* run is drilled (not the newer failed one); every command runs on
-    the backup node and none changes anything."""
-    found, good = listing()
-    runner = FakeRunner(answers(good))  # type: ignore[arg-type]
-    verdict = drill.drill_node(runner, SCOPE, found, "ctl-0")
+def scope(directory: Path) -> drill.Scope:
+    """A drill of ctl-0 on a target whose directory is `directory`."""
+    rear = RearTarget("nfs", "198.18.0.14", str(directory))
+    target = BackupTarget(BACKUP, str(directory), rear)
+    return drill.Scope((Node("ctl-0", "198.18.0.11", "root"),), target, 60, 600)
+
+
+def listed(directory: Path) -> target_listing.Listing:
+    """What the target holds for ctl-0."""
+    return target_listing.read_target(LocalRunner(), BACKUP, str(directory), ("ctl-0",), 30)
+
+
+def test_a_sound_run_is_restorable_and_only_read_on_the_target(tmp_path: Path) -> None:
+    """The newest *verified* run (not a newer failed one) is proven with the real tools, every
+    command on the backup node and none changing anything; nothing on the target changes."""
+    written(tmp_path, "ctl-0", OLDER)
+    written(tmp_path, "ctl-0", NEWER, passed=False)
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    runner = LocalRunner()
+    verdict = drill.drill_node(runner, scope(tmp_path), listed(tmp_path), "ctl-0")
     assert verdict.passed, verdict.reason
     assert verdict.reason == f"run {OLDER} restorable"
-    assert {node for node, _ in runner.ran_on()} == {"backup-0"}
-    assert runner.ran() == ["checksums", "archive_member_count", "iso_rear_config"]
-    assert [call.argv[0] for call in runner.calls] == ["sha256sum", "tar", "bash"]
+    assert {call.node for call in runner.calls} == {"backup-0"}
+    assert {call.name for call in runner.calls} == {
+        "checksums", "archive_member_count", "iso_sectors", "initrd_member",
+    }  # fmt: skip
+    assert before == {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
 
 
-def test_a_tampered_file_fails_the_drill_naming_node_and_file() -> None:
-    """A dump whose sha256 changed on the target fails ctl-0 with the file and both sums."""
-    found, good = listing()
-    dump = "restore/openstack-backup-mysql.sql"
-    runner = FakeRunner(answers(good, tampered=dump))  # type: ignore[arg-type]
-    verdict = drill.drill_node(runner, SCOPE, found, "ctl-0")
+def test_a_tampered_file_fails_the_drill_naming_it(tmp_path: Path) -> None:
+    """One byte appended to the dump on the target: ctl-0 fails with the file and its sha256."""
+    written(tmp_path, "ctl-0", OLDER)
+    with (tmp_path / "ctl-0" / OLDER / DUMP).open("a") as handle:
+        handle.write("x")
+    verdict = drill.drill_node(LocalRunner(), scope(tmp_path), listed(tmp_path), "ctl-0")
     assert not verdict.passed
-    assert verdict.reason.startswith(f"run {OLDER}: {dump}: sha256 {'0' * 64} on the target")
+    assert verdict.reason.startswith(f"run {OLDER}: {DUMP}: sha256 ")
 
 
-def test_a_corrupt_archive_and_an_unreadable_iso_are_each_named() -> None:
-    """tar's error and the ISO's unreadable configuration are both reported."""
-    found, good = listing()
-    script = answers(good)
-    script["archive_member_count"] = failed(2, "tar: Unexpected EOF in archive")
-    script["iso_rear_config"] = failed(1, "cpio: premature end of archive")
-    verdict = drill.drill_node(FakeRunner(script), SCOPE, found, "ctl-0")  # type: ignore[arg-type]
-    assert "backup.tar.gz: tar -t failed: tar: Unexpected EOF in archive" in verdict.reason
-    assert f"ctl-0-{OLDER}.iso: configuration unreadable: cpio" in verdict.reason
+def test_a_truncated_archive_and_an_iso_of_another_run_are_named(tmp_path: Path) -> None:
+    """A truncated archive fails tar; an ISO whose rescue.conf names another run would restore
+    that run: both named, with the sums re-recorded so only these checks can fail."""
+    found = written(tmp_path, "ctl-0", OLDER)
+    where = tmp_path / "ctl-0" / OLDER
+    data = (where / "backup.tar.gz").read_bytes()
+    (where / "backup.tar.gz").write_bytes(data[: len(data) // 2])
+    iso = where / f"ctl-0-{OLDER}.iso"
+    iso.unlink()
+    rescue_iso(iso, RearTarget("nfs", "198.18.0.14", str(tmp_path)), f"ctl-0/{NEWER}")
+    sums = {
+        item.path: hashlib.sha256((where / item.path).read_bytes()).hexdigest()
+        for item in found.files
+    }
+    files = tuple(
+        manifest.ManifestFile(item.path, item.kind, item.size_bytes, sums[item.path])
+        for item in found.files
+    )
+    (where / manifest.MANIFEST_NAME).write_text(manifest.render(sample_with(found, files)))
+    verdict = drill.drill_node(LocalRunner(), scope(tmp_path), listed(tmp_path), "ctl-0")
+    assert "backup.tar.gz: tar -t failed" in verdict.reason
+    assert f"NETFS_PREFIX is 'ctl-0/{NEWER}', not ctl-0/{OLDER}" in verdict.reason
 
 
-def test_a_node_without_a_verified_run_fails() -> None:
-    """Only failed or no runs: the drill fails the node and runs nothing."""
-    found, _ = listing()
-    only_failed = target_listing.Listing(found.directory, found.runs[:1])
+def sample_with(found: Manifest, files: tuple[manifest.ManifestFile, ...]) -> Manifest:
+    """`found` listing `files` instead."""
+    return Manifest(**{**vars(found), "files": files})
+
+
+def test_a_node_without_a_verified_run_fails_without_reading_anything(tmp_path: Path) -> None:
+    """Only a failed run: the drill fails the node and runs nothing on the target."""
+    written(tmp_path, "ctl-0", NEWER, passed=False)
     runner = FakeRunner()
-    verdict = drill.drill_node(runner, SCOPE, only_failed, "ctl-0")
+    verdict = drill.drill_node(runner, scope(tmp_path), listed(tmp_path), "ctl-0")
     assert (verdict.passed, verdict.reason) == (False, "no verified run on the target")
     assert runner.calls == []
+
+
+def sftp_run(directory: Path, inside: bytes | None) -> None:
+    """ctl-0's SFTP run: the ISO alone (the archive inside it, or not), and its manifest."""
+    where = directory / "ctl-0" / OLDER
+    where.mkdir(parents=True)
+    target = RearTarget("sftp", "198.18.0.14", str(directory), "backup")
+    rescue_iso(where / f"ctl-0-{OLDER}.iso", target, f"ctl-0/{OLDER}", inside)
+    files = {f"ctl-0-{OLDER}.iso": (where / f"ctl-0-{OLDER}.iso").read_bytes()}
+    (where / manifest.MANIFEST_NAME).write_text(
+        manifest.render(sample("ctl-0", OLDER, files=files))
+    )
+
+
+def test_sftp_archive_inside_the_iso_is_listed(tmp_path: Path) -> None:
+    """SFTP: the archive is read out of the ISO and listed; an ISO without it fails, named."""
+    rear = RearTarget("sftp", "198.18.0.14", str(tmp_path), "backup")
+    drilled = drill.Scope(
+        (Node("ctl-0", "198.18.0.11", "root"),), BackupTarget(BACKUP, str(tmp_path), rear), 60, 600
+    )
+    sftp_run(tmp_path, archive())
+    verdict = drill.drill_node(LocalRunner(), drilled, listed(tmp_path), "ctl-0")
+    assert verdict.passed, verdict.reason
+    shutil.rmtree(tmp_path / "ctl-0")
+    sftp_run(tmp_path, None)
+    verdict = drill.drill_node(LocalRunner(), drilled, listed(tmp_path), "ctl-0")
+    assert verdict.reason == f"run {OLDER}: ctl-0-{OLDER}.iso: no backup/ directory"

@@ -28,12 +28,12 @@ ARCHIVE = ManifestFile("backup.tar.gz", "archive", 8192, "b" * 64)
 DUMP = ManifestFile("restore/openstack-backup-mysql.sql", "database_dump", 10, "c" * 64)
 
 
-def iso_config(local_conf: str, netfs_prefix: str) -> str:
-    """`iso_rear_config`'s output for a rescue system with this local.conf and NETFS_PREFIX,
+def iso_config(local_conf: str, netfs_prefix: str) -> tuple[str, str]:
+    """(local.conf, rescue.conf) of a rescue system with this local.conf and NETFS_PREFIX,
     rescue.conf as ReaR writes it (prep/default/100_init_workflow_conf.sh, then `set | grep
     '^NETFS_'`, which quotes only values that need it)."""
     rescue = f'SHARE_DIR="/usr/share/rear"\nCONFIG_DIR="/etc/rear"\nNETFS_PREFIX={netfs_prefix}\n'
-    return f"==> local.conf\n{local_conf}==> rescue.conf\n{rescue}"
+    return local_conf, rescue
 
 
 def test_matching_checksums_pass_and_a_changed_file_is_named() -> None:
@@ -56,7 +56,7 @@ def test_iso_rendered_by_barctl_resolves_its_own_archive() -> None:
     local = rear_config.render_local_conf(NFS, RearSettings(), "bios")
     output = iso_config(local, f"ctl-0/{RUN}")
     archive = f"{DIRECTORY}/backup.tar.gz"
-    assert drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, archive, output) == ()
+    assert drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, archive, *output) == ()
 
 
 def test_iso_of_another_run_or_target_is_refused() -> None:
@@ -65,13 +65,13 @@ def test_iso_of_another_run_or_target_is_refused() -> None:
     local = rear_config.render_local_conf(NFS, RearSettings(), "bios")
     archive = f"{DIRECTORY}/backup.tar.gz"
     other_run = iso_config(local, "ctl-0/20261129T023000Z-controlplane-0000")
-    problems = drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, archive, other_run)
+    problems = drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, archive, *other_run)
     assert [item.file for item in problems] == [ISO.path, ISO.path]
     assert "NETFS_PREFIX is 'ctl-0/20261129T023000Z-controlplane-0000'" in problems[0].message
     assert "recover would open /ctl_plane_backups/ctl-0/2026112" in problems[1].message
     elsewhere = rear_config.render_local_conf(RearTarget("nfs", "192.0.2.9", "/x"), RearSettings())
     problems = drill_checks.resolution_problems(
-        manifest(ISO, ARCHIVE), NFS, archive, iso_config(elsewhere, f"ctl-0/{RUN}")
+        manifest(ISO, ARCHIVE), NFS, archive, *iso_config(elsewhere, f"ctl-0/{RUN}")
     )
     assert "BACKUP_URL is 'nfs://192.0.2.9/x'" in problems[0].message
 
@@ -80,18 +80,18 @@ def test_sftp_iso_must_read_its_own_medium() -> None:
     """SFTP: the ISO's BACKUP_URL must be iso:///backup; there is no archive path to match."""
     local = rear_config.render_local_conf(SFTP, RearSettings(), "uefi")
     output = iso_config(local, f"ctl-0/{RUN}")
-    assert drill_checks.resolution_problems(manifest(ISO), SFTP, None, output) == ()
+    assert drill_checks.resolution_problems(manifest(ISO), SFTP, None, *output) == ()
     nfs_local = rear_config.render_local_conf(NFS, RearSettings())
     problems = drill_checks.resolution_problems(
-        manifest(ISO), SFTP, None, iso_config(nfs_local, f"ctl-0/{RUN}")
+        manifest(ISO), SFTP, None, *iso_config(nfs_local, f"ctl-0/{RUN}")
     )
     assert "the target is iso:///backup" in problems[0].message
 
 
 def test_rescue_system_without_its_configuration_fails() -> None:
     """No rescue.conf in the ISO's initrd is a problem, not a pass."""
-    output = "==> local.conf\nBACKUP_URL=nfs://198.18.0.14/ctl_plane_backups\n"
-    problems = drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, None, output)
+    local = "BACKUP_URL=nfs://198.18.0.14/ctl_plane_backups\n"
+    problems = drill_checks.resolution_problems(manifest(ISO, ARCHIVE), NFS, None, local, "")
     assert [str(item) for item in problems] == [f"{ISO.path}: no rescue.conf in the rescue system"]
 
 
@@ -119,8 +119,8 @@ def test_drill_commands_only_read_and_quote_every_word() -> None:
     assert listing.argv == ("tar", "--gzip", "-t", "-f", f"{DIRECTORY}/backup.tar.gz")
     assert "set -o pipefail; tar --gzip -t -f" in commands.render(listing, "root")
     assert commands.render(listing, "root").endswith("| wc -l'")
-    config = commands.iso_rear_config(f"{DIRECTORY}/x.iso", 60)
-    assert config.argv[-2:] == (f"{DIRECTORY}/x.iso", "/isolinux/initrd.cgz")
+    config = commands.initrd_member(f"{DIRECTORY}/x.iso", 4096, 100, "etc/rear/rescue.conf", 60)
+    assert config.argv[-4:] == (f"{DIRECTORY}/x.iso", "4096", "100", "etc/rear/rescue.conf")
     checks = commands.checksums((f"{DIRECTORY}/a b",), 60)
     assert "'/ctl_plane_backups/ctl-0/" in commands.render(checks, "heat-admin")
     for command in (listing, config, checks):
