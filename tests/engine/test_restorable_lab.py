@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from barctl.config.inventory import load_inventory
+from barctl.config.policy import load_policy
+from barctl.observe.metrics import MetricsSource, render
 from lab import Lab
 from tests.engine.helpers import barctl, changes, history, set_up
+from tests.metrics.helpers import parse, value
 
 pytestmark = pytest.mark.lab
 
@@ -23,13 +28,14 @@ EXPORT = "/ctl_plane_backups"
 TARGET_PATH = re.compile(rf"{EXPORT}(?:/[^\s'\"`]+)?")
 
 
-def policy_for(lab: Lab, directory: Path) -> Path:
-    """The lab's policy with this test's state and runtime directories, its nodes set up
-    (`barctl setup`, as an operator does once)."""
+def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
+    """The lab's policy with this test's state and runtime directories (and `overrides`), its
+    nodes set up (`barctl setup`, as an operator does once)."""
     policy = lab.write_policy(
         directory / "policy.yaml",
         state_directory=str(directory / "state"),
         runtime_directory=str(directory / "run"),
+        **overrides,
     )
     set_up(policy)
     return policy
@@ -119,3 +125,36 @@ def test_drill_proves_real_runs_and_names_a_tampered_file(lab: Lab, tmp_path: Pa
     rows = node_rows(history(policy)[0])
     assert rows["ctl-1"]["outcome"] == "failed"
     assert rows["ctl-0"]["outcome"] == rows["undercloud"]["outcome"] == "success"
+
+
+def test_metrics_after_real_runs_a_failed_verification_and_a_drill(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Real runs read by the metrics: a verified undercloud backup gives sizes per artifact and
+    its verified time; a truncated archive the next night sets verification failed, the
+    previous verified sizes kept; a drill's success time follows; the gate's df reading is the
+    target's free bytes."""
+    policy = policy_for(lab, tmp_path, plans={"drill": {"covers": ["undercloud"]}})
+    backed_up(policy, "undercloud")
+    lab.set_rear(corrupt="truncated_archive", host="undercloud")
+    failed = barctl(policy, "run", "undercloud", timeout=300)
+    assert failed.exit_code == 1, failed.stdout + failed.stderr
+    lab.set_rear(corrupt="")
+    assert barctl(policy, "run", "drill", timeout=300).exit_code == 0
+    loaded = load_policy(policy)
+    inventory = load_inventory(str(loaded.inventory.path))
+    source = MetricsSource(
+        lambda: loaded,
+        lambda: inventory,
+        loaded.state_directory,
+        lambda: datetime.now(timezone.utc),
+    )
+    samples = parse(render(source))
+    node = {"plan": "undercloud", "node": "undercloud"}
+    assert value(samples, "barctl_node_verification_failed", **node) == 1
+    assert value(samples, "barctl_node_backup_size_bytes", **node, artifact="archive") > 0
+    assert value(samples, "barctl_node_backup_size_bytes", **node, artifact="iso") > 0
+    assert value(samples, "barctl_node_last_verified_timestamp_seconds", **node) > 0
+    assert value(samples, "barctl_node_last_drill_success_timestamp_seconds", **node) > 0
+    assert value(samples, "barctl_node_drill_failing", **node) == 0
+    assert value(samples, "barctl_target_free_bytes") > 0
