@@ -19,6 +19,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from barctl.config.inventory import Inventory
 from barctl.config.policy import DRILL_PLAN, Policy
 from barctl.config.site import Site
+from barctl.errors import BarctlError
 from barctl.history.store import open_history
 from barctl.outcome import RunOutcome, Trigger
 from barctl.run import backup, drill, prune, target_listing
@@ -176,6 +177,10 @@ def prune_after_run(policy: Policy, inventory: Inventory, site: Site, plan: str)
         return
     except target_listing.TargetUnreadable as error:
         log.warning("Prune skipped: the target cannot be listed", plan=plan, error=str(error))
+        return
+    except (BarctlError, OSError) as error:
+        # A credential file gone, the runtime directory refusing a lock: the run said so too.
+        log.warning("Prune skipped", plan=plan, error=backup.describe(error))
         return
     except Exception:
         log.exception("Prune crashed", plan=plan)

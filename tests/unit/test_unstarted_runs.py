@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 import yaml
 
 from barctl import redaction
 from barctl.config.inventory import load_inventory
 from barctl.config.policy import load_policy
+from barctl.config.site import Site
 from barctl.console import cli
 from barctl.errors import BarctlError
 from barctl.history.records import RunRecord
 from barctl.history.store import Store, history_path
 from barctl.outcome import RunOutcome, Trigger
 from barctl.run import backup
+from barctl.service import scheduled
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SECRET = "db-Secret-42"
@@ -189,3 +192,18 @@ def test_cli_run_with_an_unusable_runtime_directory_exits_1_and_records_it(
     assert run.outcome is RunOutcome.FAILED
     assert "cannot open lock file" in run.summary
     assert f"run {run.run_id}: failed: {run.summary}" in output
+
+
+def test_daemon_prune_after_a_run_that_could_not_start_only_warns(site: Path) -> None:
+    """The key gone: the daemon's prune after that run warns naming the file and returns;
+    nothing reaches the scheduler, no traceback is logged."""
+    prepared = request(site)
+    (site.parent / "id_ed25519").unlink()
+    with structlog.testing.capture_logs() as logged:
+        scheduled.prune_after_run(
+            prepared.policy, prepared.inventory, Site.from_policy(prepared.policy, {}), "undercloud"
+        )
+    (entry,) = logged
+    assert (entry["event"], entry["log_level"]) == ("Prune skipped", "warning")
+    assert "cannot read the SSH private key" in entry["error"]
+    assert "exc_info" not in entry
