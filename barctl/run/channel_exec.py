@@ -82,9 +82,7 @@ def execute(
     channel = transport.open_session(timeout=open_timeout_seconds)
     try:
         channel.exec_command(command_line)
-        if stdin:
-            channel.sendall(stdin.encode())
-        channel.shutdown_write()
+        _send_input(channel, stdin)
         streams = _Stream("stdout", on_line), _Stream("stderr", on_line)
         deadline = time.monotonic() + timeout_seconds
         probe = None if abort is None else AbortProbe(transport, abort)
@@ -96,6 +94,19 @@ def execute(
         return ChannelResult(result, streams[0].text(), streams[1].text(), code is None)
     finally:
         channel.close()
+
+
+def _send_input(channel: paramiko.Channel, stdin: str | None) -> None:
+    """Send stdin whole, then EOF. A command that exits without reading it closes the channel
+    under a large write: that is the command's result (its exit status follows), not a lost
+    connection (a dead transport is told apart by the caller)."""
+    try:
+        if stdin:
+            channel.sendall(stdin.encode())
+        channel.shutdown_write()
+    except OSError:
+        if not channel.closed:
+            raise
 
 
 def _pump(

@@ -110,3 +110,18 @@ def test_unknown_host_key_is_refused_with_its_reason(
     with SessionPool(session_opener(settings)) as pool:
         result = pool.run(node, RemoteCommand("name", ("uname", "-n"), 10))
     assert result.reason is Reason.UNKNOWN_HOST_KEY, result
+
+
+def test_a_command_exiting_without_reading_its_stdin_keeps_its_exit_code(
+    lab_factory: LabFactory,
+) -> None:
+    """A command that exits before reading a large stdin gives its own exit code on a session
+    that stays up, not "connection lost" (the write into the closed channel is its result)."""
+    lab = lab_factory(standard_hosts(1, ceph=False))
+    node = Node("ctl-0", lab.address("ctl-0"), "root")
+    with SessionPool(session_opener(settings_of(lab))) as pool:
+        for size in (10, 5_000_000, 5_000_000):
+            command = RemoteCommand("exits", ("sh", "-c", "exit 7"), 10, stdin="a" * size)
+            result = pool.run(node, command)
+            assert (result.exit_code, result.reason) == (7, None), (size, result)
+        assert pool.run(node, RemoteCommand("after", ("true",), 10)).ok
