@@ -98,3 +98,27 @@ def test_daemon_does_not_prune_after_a_refusal(
         assert "below the floor of 1 GiB" in store.history("undercloud")[0].summary
     assert daemon.events("Prune ended") == [] and daemon.events("Run pruned") == []
     assert on_target(lab) == ids
+
+
+def test_daemon_prunes_the_previous_verified_run_after_the_next(
+    lab: Lab, tmp_path: Path, daemons: DaemonRunner
+) -> None:
+    """Real scheduled runs, each verified on the target, keep_last 1: the prune after the
+    second run deletes the first run's directory, and nothing before it was deleted."""
+    path = policy(lab, tmp_path)
+    set_up(path, "undercloud")
+    daemon, notify = daemons.start(path)
+    notify.wait("READY", "1", timeout=30)
+    first = daemon.wait_event("Prune ended", timeout=120)
+    second = daemon.wait_event("Prune ended", count=2, timeout=120)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit(60) == 0
+    jobs = daemon.events("Job ended")
+    assert [job["outcome"] for job in jobs[:2]] == ["success", "success"]
+    assert (first["deleted"], second["deleted"]) == (0, 1)
+    pruned = daemon.events("Run pruned")
+    assert pruned[0]["run_id"] == jobs[0]["run_id"]
+    assert not (lab.export_directory / "undercloud" / jobs[0]["run_id"]).exists()
+    assert (
+        lab.export_directory / "undercloud" / jobs[1]["run_id"] / "barctl-manifest.json"
+    ).is_file()
