@@ -324,6 +324,11 @@ class ScheduleSection(_Model):
         description="Start up to this many seconds after the slot, at random.",
         examples=[600],
     )
+    enabled: bool = Field(
+        default=True,
+        description="false keeps the plan in the file but never runs it.",
+        examples=[False],
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -346,11 +351,6 @@ class PlanSection(ScheduleSection):
     groups: Groups = Field(
         description="Inventory groups backed up by this plan (names as inventory.stacks).",
         examples=[("Controller",)],
-    )
-    enabled: bool = Field(
-        default=True,
-        description="false keeps the plan in the file but never runs it.",
-        examples=[False],
     )
     timeouts: TimeoutsSection = Field(
         default=TimeoutsSection(), description="Time limits of one run.", examples=[{}]

@@ -158,10 +158,11 @@ def _time(moment: datetime | None) -> str | None:
 
 
 def status_rows(policy: Policy, site: Site, now: datetime) -> list[dict[str, Any]]:
-    """Per plan: last run and its outcome, last success, next scheduled run."""
+    """Per plan (the restore drill included): last run and its outcome, last success, next
+    scheduled run."""
     rows = []
     with existing_history(site) as store:
-        for name, section in policy.plans.items():
+        for name, section in policy.plans.scheduled():
             last = store.last_run(name) if store else None
             success = store.last_success(name) if store else None
             rows.append(

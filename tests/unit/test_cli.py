@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,11 @@ def test_plan_shows_each_nodes_rear_configuration(
     assert "write_local_conf" not in text
     assert "BACKUP_PROG_EXCLUDE+=(" in text
     assert "verifies on the target: /ctl_plane_backups/" in text
+
+
+def test_status_lists_the_restore_drill(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`status --json` has a row for the drill, disabled by default, so with no next run."""
+    assert cli.main(["-c", str(policy), "status", "--json"]) == 0
+    rows = {row["plan"]: row for row in json.loads(capsys.readouterr().out)}
+    assert list(rows) == ["undercloud", "controlplane", "drill"]
+    assert (rows["drill"]["enabled"], rows["drill"]["next_run"]) == (False, None)
