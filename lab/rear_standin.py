@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lab import rear_iso, rear_shell
+from lab import rear_iso, rear_shell, rear_tar
 from lab.rear_iso import LabTarget, RearError
 
 
@@ -85,18 +85,34 @@ def payload(seed: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-def archive_bytes(host: str, seed: str, fault: str = "") -> bytes:
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes | None, mode: int) -> None:
+    """One member with a fixed time; None: a directory."""
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime = mode, 1700000000
+    if data is None:
+        info.type = tarfile.DIRTYPE
+    else:
+        info.size = len(data)
+    tar.addfile(info, None if data is None else io.BytesIO(data))
+
+
+def archive_bytes(
+    host: str,
+    seed: str,
+    fault: str = "",
+    node_members: tuple[tuple[str, bytes | None], ...] = (),
+) -> bytes:
     """A small real `tar --gzip` archive of the node (500_make_backup.sh), deterministic: the
-    same run gives the same bytes (tar and gzip times fixed), spoiled as `fault` says."""
+    same run gives the same bytes (tar and gzip times fixed), spoiled as `fault` says.
+    `node_members` are the node's own files tar took (rear_tar: /var/lib/barctl minus the
+    excludes); None marks a directory."""
     buffer = io.BytesIO()
+    fixed = (("etc/hostname", f"{host}\n".encode()), ("var/lib/lab/payload", payload(seed, 4096)))
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in (
-            ("etc/hostname", f"{host}\n".encode()),
-            ("var/lib/lab/payload", payload(seed, 4096)),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 1700000000
-            tar.addfile(info, io.BytesIO(data))
+        for name, data in fixed:
+            _add_member(tar, name, data, 0o644)
+        for name, node_data in node_members:
+            _add_member(tar, name, node_data, 0o700 if node_data is None else 0o600)
     content = buffer.getvalue()
     if fault == TRUNCATED_TAR:
         content = content[: len(content) // 2]
@@ -172,7 +188,8 @@ def _mkbackup(
     output_url = config.get("OUTPUT_URL") or backup_url  # prep/default/020_translate_url.sh
     name = rear_iso.archive_name(config)
     seed = f"{ctx.host}:{config.get('NETFS_PREFIX')}:{name}"
-    data = archive_bytes(ctx.host, seed, host.fault)
+    excludes = config.arrays.get("BACKUP_PROG_EXCLUDE", [])
+    data = archive_bytes(ctx.host, seed, host.fault, tuple(rear_tar.node_members(excludes)))
     in_iso: tuple[str, bytes] | None = None
     if backup == "NETFS" and workflow == "mkbackup":
         in_iso = _write_archive(ctx, config, host, name, data)

@@ -4,6 +4,7 @@ each run's ReaR excludes the others, and nothing barctl writes on a node is worl
 from __future__ import annotations
 
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,28 @@ def test_undercloud_keeps_the_last_runs_and_excludes_the_others(lab: Lab, tmp_pa
     assert run_directories(lab, "undercloud") == [second, third]
     line = excluded_runs(lab, "undercloud")
     assert line == f"BACKUP_PROG_EXCLUDE+=( /var/lib/barctl/{first} /var/lib/barctl/{second} )"
+
+
+def archived_runs(lab: Lab, host: str, run_id: str) -> set[str]:
+    """The run directories under var/lib/barctl in the archive of `host`'s run `run_id`."""
+    archive = lab.export_directory / host / run_id / "backup.tar.gz"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    prefix = "var/lib/barctl/"
+    return {name[len(prefix) :].split("/")[0] for name in names if name.startswith(prefix)}
+
+
+def test_each_archive_holds_only_its_own_run_directory(lab: Lab, tmp_path: Path) -> None:
+    """Three undercloud runs: each run's archive (ReaR's tar with the run's excludes) holds
+    its own run directory and dump, never an earlier run's."""
+    policy = set_up(policy_for(lab, tmp_path), "undercloud")
+    runs = [run_backup(policy, "undercloud") for _ in range(3)]
+    assert run_directories(lab, "undercloud") == runs
+    for run_id in runs:
+        assert archived_runs(lab, "undercloud", run_id) == {run_id}
+    archive = lab.export_directory / "undercloud" / runs[2] / "backup.tar.gz"
+    with tarfile.open(archive) as tar:
+        assert f"var/lib/barctl/{runs[2]}/openstack-backup-mysql.sql" in tar.getnames()
 
 
 def test_a_stray_entry_in_var_lib_barctl_is_never_removed(lab: Lab, tmp_path: Path) -> None:
