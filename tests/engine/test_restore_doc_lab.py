@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -253,6 +254,28 @@ def assert_iso_recovers_named_archive(lab: Lab, runs: Runs) -> None:
         assert result.shown.endswith(shown[1])
 
 
+def assert_archive_members(lab: Lab, runs: Runs) -> None:
+    """Section 2's NFS `tar -tzf ... | grep` lists the run's directory and its `tar -xzf` names
+    a member of the run's archive (the lab archive is ReaR's tar of /var/lib/barctl)."""
+    _, controlplane, undercloud = runs
+    section = next(body for heading, body in doc_sections().items() if heading.startswith("2."))
+    checked = 0
+    for node, run_id in (("ctl-0", controlplane), ("undercloud", undercloud)):
+        for line in fenced(fill(section, nfs_values(lab, node, run_id))):
+            words = shlex.split(line.split("|")[0])
+            if words[:2] not in (["tar", "-tzf"], ["tar", "-xzf"]) or not words[2].startswith(
+                EXPORT
+            ):
+                continue
+            with tarfile.open(on_lab(lab, node, words[2])) as tar:
+                names = tar.getnames()
+            wanted = words[3:] or shlex.split(line.split("|")[1])[1:]
+            for member in wanted:
+                assert any(name.startswith(member) for name in names), (node, member)
+                checked += 1
+    assert checked >= 4
+
+
 def assert_commands_work(runs: Runs) -> None:
     """`barctl history` and `barctl precheck` as the document gives them exit 0 on the lab."""
     policy = runs[0]
@@ -269,11 +292,13 @@ def assert_commands_work(runs: Runs) -> None:
 
 def test_restore_md_holds_against_real_nfs_runs(lab: Lab, tmp_path: Path) -> None:
     """After a rolling control-plane and an undercloud run, restore.md's paths exist, its
-    run-directory table is right, its ISO recovers its archive and its commands work."""
+    run-directory table is right, its ISO recovers its archive, the archive holds the members
+    it names and its commands work."""
     runs = nfs_runs(lab, tmp_path)
     assert_paths_exist(lab, runs)
     assert_run_directory_table(lab, runs)
     assert_iso_recovers_named_archive(lab, runs)
+    assert_archive_members(lab, runs)
     assert_commands_work(runs)
 
 
