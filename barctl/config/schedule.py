@@ -28,6 +28,7 @@ NUMERIC_DAY_OF_WEEK = (
 _NUMERIC_TOKEN = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?")
 _NAME_TOKEN = re.compile(r"[a-z]{3}(-[a-z]{3})?", re.IGNORECASE)
 _ONE_MICROSECOND = timedelta(microseconds=1)
+_GAP_SLOTS = 2000
 
 
 class ScheduledPlan(Protocol):
@@ -138,6 +139,27 @@ def expected_interval_seconds(plan: ScheduledPlan, now: datetime) -> float:
     if first is None or second is None:
         return float("inf")
     return (_utc(second) - _utc(first)).total_seconds()
+
+
+def longest_gap_seconds(plan: ScheduledPlan, start: datetime) -> float:
+    """The longest time between two consecutive nominal slots in the year after `start`.
+
+    A year covers every weekday pattern and both daylight-saving changes of the plan's zone;
+    at most _GAP_SLOTS slots are walked (an every-5-minutes plan stops after about a week).
+    Interval plans: their interval. Fewer than two slots ahead: infinity.
+    """
+    if plan.interval_seconds is not None:
+        return float(plan.interval_seconds)
+    trigger = _trigger(plan, 0, None)
+    until = _utc(start) + timedelta(days=366)
+    fire, longest, count = _fire_after(trigger, _utc(start)), float("-inf"), 0
+    while fire is not None and count < _GAP_SLOTS:
+        following = _fire_after(trigger, fire)
+        if following is None or (fire > until and longest > 0):
+            break
+        longest = max(longest, (_utc(following) - _utc(fire)).total_seconds())
+        fire, count = following, count + 1
+    return longest if longest > 0 else float("inf")
 
 
 def previous_slot(plan: ScheduledPlan, last_attempt: datetime, now: datetime) -> datetime | None:

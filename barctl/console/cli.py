@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     runbook.add_argument("node")
     runbook.add_argument("run_id", nargs="?", help="default: the node's newest verified run")
     runbook.add_argument("--json", action="store_true", help="JSON, schema in docs/restore.md")
+    rules = commands.add_parser("alert-rules", help="Prometheus alert rules for this policy")
+    rules.add_argument("--runbook-base", help="http(s) URL of docs/monitoring.md (runbook links)")
+    rules.add_argument("--output", help="write to this file instead of standard output")
     daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
     daemon.set_defaults(daemon=True)
     return parser
@@ -355,6 +358,16 @@ def command_restore_runbook(arguments: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def command_alert_rules(arguments: argparse.Namespace) -> int:
+    """Print (or write) the policy's alert rules (barctl/observe/alert_rules.py)."""
+    from barctl.console import alert_rules_command  # noqa: PLC0415 - see the imports
+
+    print(
+        alert_rules_command.run(arguments.config, arguments.runbook_base, arguments.output), end=""
+    )
+    return EXIT_SUCCESS
+
+
 def command_daemon(arguments: argparse.Namespace) -> int:
     """Run the scheduler until stopped (see barctl/service/daemon.py)."""
     from barctl.service import daemon  # noqa: PLC0415 - only the daemon needs APScheduler and systemd
@@ -375,6 +388,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": command_history,
     "install-service": command_install_service,
     "restore-runbook": command_restore_runbook,
+    "alert-rules": command_alert_rules,
     "daemon": command_daemon,
 }
 
