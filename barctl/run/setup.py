@@ -106,7 +106,7 @@ def _facts(runner: Runner, node: Node, inputs: NodeInputs, timeout: int) -> Node
     return replace(inputs, firmware=firmware, ceph=mount)
 
 
-def _probe(runner: Runner, node: Node, wanted: Desired, timeout: int) -> Probed:
+def _probe(runner: Runner, node: Node, wanted: Desired, server: str, timeout: int) -> Probed:
     """What the node has of everything `wanted` names; read-only."""
     installed: frozenset[str] = frozenset()
     if wanted.packages:
@@ -132,7 +132,11 @@ def _probe(runner: Runner, node: Node, wanted: Desired, timeout: int) -> Probed:
     for path in wanted.directories:
         if _run(runner, node, commands.directory_exists(path, timeout)).exit_code == 0:
             directories.add(path)
-    return Probed(node.name, installed, frozenset(present), contents, known, frozenset(directories))
+    offered = ""
+    if wanted.export is not None:  # asked of the server itself: "" when mountd does not answer
+        offered = _run(runner, node, setup_commands.offered_exports(server, timeout)).stdout
+    found = frozenset(present), contents, known, frozenset(directories), offered
+    return Probed(node.name, installed, *found)
 
 
 def _apply(
@@ -152,7 +156,8 @@ def set_up_node(runner: Runner, node: Node, inputs: NodeInputs, request: Request
     try:
         inputs = _facts(runner, node, inputs, timeout)
         wanted = setup_plan.desired(request.resolved.target.rear, inputs)
-        found = setup_state.diff(wanted, _probe(runner, node, wanted, timeout))
+        server = request.resolved.target.rear.host
+        found = setup_state.diff(wanted, _probe(runner, node, wanted, server, timeout))
         if request.apply and found:
             _apply(runner, node, wanted, found, timeout)
             return NodeReport(node.name, found, applied=True)

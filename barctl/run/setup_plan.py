@@ -51,6 +51,7 @@ def desired(target: RearTarget, inputs: NodeInputs) -> Desired:
         packages += tuple(p for p in setup_state.NFS_SERVER_PACKAGES if p not in packages)
         files.append(setup_state.exports_file(directory, clients))
         directories = (directory,)
+    export = inputs.export
     return Desired(
         inputs.name,
         packages if inputs.packages else (),
@@ -58,6 +59,7 @@ def desired(target: RearTarget, inputs: NodeInputs) -> Desired:
         tuple(files),
         inputs.known_hosts if inputs.rear else (),
         directories,
+        export,
     )
 
 
@@ -83,6 +85,6 @@ def repairs(
     lines = tuple(d.addition for d in differences if d.kind == "known_hosts")
     if lines:
         found.append(setup_commands.add_root_known_hosts(lines, timeout))
-    if any(d.item == setup_state.EXPORTS_FILE for d in differences):
+    if any(d.item == setup_state.EXPORTS_FILE or d.kind == "export" for d in differences):
         found.append(setup_commands.reload_exports(timeout))
     return tuple(found)

@@ -14,7 +14,8 @@ idempotent and owned by barctl:
 - root's `known_hosts` knows the SFTP target (vendor BZ 1955495: lftp's ssh cannot ask);
 - on the NFS backup node: `/etc/exports.d/barctl.exports` exporting the target directory to
   each node's address (never `*`: the vendor role's 0777 share was open to any client), and
-  the directory itself; `exportfs -ra` after the file changed.
+  the directory itself; `exportfs -ra` after the file changed, or when mountd's live table
+  (`showmount -e` on the backup node) does not offer the directory to every node.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from barctl.model import Firmware
+from barctl.run import reachability
 from barctl.run.rear_config import LOCAL_CONF, LOCAL_CONF_ORIGINAL
 
 BASE_PACKAGES = ("rear", "syslinux", "genisoimage", "nfs-utils", "lftp")
@@ -34,6 +36,7 @@ EXPORTS_HEADER = "# Managed by barctl: the backup target's NFS export, one addre
 # The vendor role's options (tripleo.md §4d): ReaR writes as root, so no_root_squash.
 EXPORT_OPTIONS = "rw,sync,no_root_squash,no_subtree_check"
 KNOWN_HOSTS_ITEM = "root's known_hosts"
+LIVE_EXPORT_ITEM = "live NFS exports (showmount -e)"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class Desired:
     files: tuple[ManagedFile, ...] = ()
     known_hosts: tuple[KnownHost, ...] = ()
     directories: tuple[str, ...] = ()
+    # On the NFS backup node: (directory, clients) that `showmount -e` must offer (live).
+    export: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Probed:
     contents: Mapping[str, str | None] = field(default_factory=dict)
     known_hosts: str = ""
     directories: frozenset[str] = frozenset()
+    # `showmount -e` asked on the backup node itself: the export table mountd serves now.
+    offered: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +214,22 @@ def diff(desired: Desired, probed: Probed) -> tuple[Difference, ...]:
         for key in desired.known_hosts
         if not knows(probed.known_hosts, key)
     ]
+    found += _live_export_differences(desired, probed)
     return tuple(found)
+
+
+def _live_export_differences(desired: Desired, probed: Probed) -> list[Difference]:
+    """The export file can be right while mountd serves an older table (a hand edit put back
+    without `exportfs -ra`): each client not offered the directory now is a difference, the
+    same judgement the gate makes from each node (reachability)."""
+    if desired.export is None:
+        return []
+    directory, clients = desired.export
+    return [
+        Difference(desired.node, "export", LIVE_EXPORT_ITEM, f"{directory} not offered to {client}")
+        for client in sorted(set(clients))
+        if reachability.export_problem(probed.offered, directory, desired.node, client)
+    ]
 
 
 def local_conf(content: str) -> ManagedFile:

@@ -97,6 +97,22 @@ def test_export_lists_every_plans_nodes_and_is_offered(lab: Lab, tmp_path: Path)
     assert called(lab, "backup-0", "exportfs -ra")
     shown = lab.ssh("ctl-0", f"showmount -e {lab.address('backup-0')}")
     assert lab.address("ctl-0") in shown.stdout
+    # The file put back by hand without exportfs -ra: --check sees the stale table, setup
+    # re-exports without rewriting the file.
+    right = exports.read_text()
+    exports.write_text(right.replace(lab.address("ctl-2"), "198.18.0.1"))
+    assert lab.ssh("backup-0", "exportfs -ra").returncode == 0
+    exports.write_text(right)
+    stale = barctl(policy(lab, tmp_path), "setup", "undercloud", "--check")
+    assert stale.exit_code == 1
+    assert (
+        f"DRIFT  backup-0: live NFS exports (showmount -e): /ctl_plane_backups not offered to"
+        f" {lab.address('ctl-2')}"
+    ) in stale.stdout
+    assert barctl(policy(lab, tmp_path), "setup", "undercloud").exit_code == 0
+    assert (
+        lab.address("ctl-2") in lab.ssh("ctl-2", f"showmount -e {lab.address('backup-0')}").stdout
+    )
 
 
 def test_ceph_hooks_follow_the_nodes_own_var_mount(lab: Lab, tmp_path: Path) -> None:

@@ -389,3 +389,26 @@ def test_unreachable_node_is_named_and_nothing_is_tried() -> None:
     (node,) = [r for r in setup.set_up(request, runner, 1) if r.node == "ctl-0"]
     assert node.problem == "firmware: connect timeout: scripted"
     assert runner.ran("ctl-0") == ["firmware"]
+
+
+def test_stale_export_table_is_drift_repaired_by_exportfs_alone() -> None:
+    """The export file is right but mountd offers an older table: one difference per client
+    not offered, repaired by `exportfs -ra` only (no rewrite)."""
+    inputs = setup_plan.NodeInputs(
+        "backup-0", rear=False, packages=False, export=("/b", ("192.0.2.10", "192.0.2.11"))
+    )
+    wanted = setup_plan.desired(NFS, inputs)
+    have = Probed(
+        "backup-0",
+        contents={setup_state.EXPORTS_FILE: wanted.files[0].content},
+        directories=frozenset({"/b"}),
+        offered="Export list for 192.0.2.250:\n/b 192.0.2.10\n",
+    )
+    found = setup_state.diff(wanted, have)
+    assert [d.describe() for d in found] == [
+        "backup-0: live NFS exports (showmount -e): /b not offered to 192.0.2.11"
+    ]
+    assert [c.name for c in setup_plan.repairs(wanted, found, 30)] == ["reload_exports"]
+    live = Probed("backup-0", contents=have.contents, directories=have.directories,
+                  offered="Export list for s:\n/b 192.0.2.10,192.0.2.11\n")  # fmt: skip
+    assert setup_state.diff(wanted, live) == ()
