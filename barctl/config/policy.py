@@ -132,6 +132,14 @@ class MetricsSection(_Model):
         " on loopback or a management network.",
         examples=["192.168.24.2:17643"],
     )
+    cloud: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] | None = Field(
+        default=None,
+        description="Name of this cloud, added as label cloud=NAME to every barctl series, so"
+        " that one Prometheus scraping several underclouds can select one cloud (the"
+        " dashboard's cloud variable, Alertmanager grouping). Letters, digits, `_ . -`, at most"
+        " 63; null: no cloud label.",
+        examples=["east"],
+    )
 
 
 class LogSection(_Model):

@@ -16,6 +16,7 @@ from prometheus_client.metrics_core import CounterMetricFamily as Counter
 from prometheus_client.metrics_core import GaugeMetricFamily as Gauge
 from prometheus_client.metrics_core import HistogramMetricFamily as Histogram
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 PLAN = ("plan",)
 NODE = ("plan", "node")
@@ -243,3 +244,20 @@ class Families:
     def all(self) -> list[Metric]:
         """Every family, in declaration order (the order of the exposition)."""
         return [value for value in vars(self).values() if isinstance(value, Metric)]
+
+
+def with_label(families: list[Metric], name: str, value: str | None) -> list[Metric]:
+    """`families` with label `name`=`value` on every sample (metrics.cloud); as is for None.
+
+    A constant label set by the daemon rather than by Prometheus's target labels: the policy
+    that names the cloud travels with the daemon, and the label reaches every series without
+    each scrape configuration having to repeat it.
+    """
+    if value is None:
+        return families
+    for family in families:
+        family.samples = [
+            Sample(sample.name, {**sample.labels, name: value}, *sample[2:])
+            for sample in family.samples
+        ]
+    return families

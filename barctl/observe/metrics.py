@@ -38,7 +38,7 @@ from barctl.history.records import PlanTotals
 from barctl.history.store import Store, StoreError, history_path
 from barctl.history.store_schema import DURATION_BUCKETS, SUMMARY_TABLES
 from barctl.observe import metrics_runs
-from barctl.observe.metric_families import Families
+from barctl.observe.metric_families import Families, with_label
 from barctl.observe.metrics_runs import VerifiedHistory
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.reasons import Reason
@@ -262,7 +262,7 @@ class HistoryCollector(Collector):
         families.history_readable.add_metric([], 0.0 if read is None else 1.0)
         families.reload_success.add_metric([], 1.0 if source.reload_success() else 0.0)
         families.build_info.add_metric([__version__], 1.0)
-        yield from families.all()
+        yield from with_label(families.all(), "cloud", policy.metrics.cloud)
 
     def _members(
         self, policy: Policy, name: str, plan: PlanSection

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "etc/grafana/barctl-dashboard.json"
-VARIABLES = {"$job": "barctl", "$instance": ".*", "$__range": "7d"}
+VARIABLES = {"$job": "barctl", "$cloud": ".*", "$instance": ".*", "$__range": "7d"}
 
 
 def expressions(dashboard: dict[str, Any]) -> list[str]:

@@ -65,7 +65,7 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) ->
 class Prometheus:
     """A Prometheus server child process and its HTTP API."""
 
-    def __init__(self, directory: Path, target_port: int) -> None:
+    def __init__(self, directory: Path, target_port: int, *more_ports: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         config = {
@@ -75,7 +75,9 @@ class Prometheus:
                 {
                     "job_name": "barctl",
                     "scrape_timeout": "1s",
-                    "static_configs": [{"targets": [f"127.0.0.1:{target_port}"]}],
+                    "static_configs": [
+                        {"targets": [f"127.0.0.1:{port}" for port in (target_port, *more_ports)]}
+                    ],
                 }
             ],
         }
@@ -296,3 +298,89 @@ def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
     # The range spans the restart (Prometheus's clock may run a few ms ahead of ours).
     assert points[0][0] < stopped_at + 0.5 and points[-1][0] > stopped_at + 1
     assert {float(value) for _, value in points} == {last_success}
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "etc/grafana/barctl-dashboard.json"
+
+
+def dashboard_queries(cloud: str) -> list[str]:
+    """Every panel query of the shipped dashboard with $cloud set as Grafana substitutes it."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    values = {"$job": "barctl", "$cloud": cloud, "$instance": ".*", "$__range": "1h"}
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            query = target["expr"]
+            for variable, value in values.items():
+                query = query.replace(variable, value)
+            queries.append(query)
+    return queries
+
+
+@pytest.fixture
+def fleet(lab: Lab, tmp_path: Path, prometheus_binary: Path) -> Iterator[dict[str, Any]]:
+    """Two daemons (clouds east and west, different schedules), one Prometheus scraping both."""
+    daemons: dict[str, Daemon] = {}
+    schedules = {"east": "30 2 * * sun", "west": "30 2 * * *"}
+    for cloud, schedule in schedules.items():
+        port = free_port()
+        policy_path = lab.write_policy(
+            tmp_path / f"{cloud}.yaml",
+            state_directory=str(tmp_path / cloud / "state"),
+            runtime_directory=str(tmp_path / cloud / "run"),
+            metrics={"listen": f"127.0.0.1:{port}", "cloud": cloud},
+            log={"format": "json"},
+            plans={"controlplane": {"schedule": schedule}},
+        )
+        daemons[cloud] = Daemon(policy_path, port, tmp_path / f"{cloud}.log")
+    prometheus = Prometheus(tmp_path / "prometheus", *(d.port for d in daemons.values()))
+    try:
+        for daemon in daemons.values():
+            daemon.start()
+        wait_for("prometheus ready", prometheus.ready, timeout=30)
+        yield {"prometheus": prometheus, "daemons": daemons}
+    finally:
+        prometheus.stop()
+        for daemon in daemons.values():
+            daemon.stop()
+
+
+def test_two_daemons_stay_apart_under_the_dashboard_cloud_selector(
+    fleet: dict[str, Any],
+) -> None:
+    """One Prometheus scrapes two daemons with metrics.cloud east and west: the dashboard's cloud
+    variable lists both, each cloud's instance variable lists only its own daemon, and every
+    panel query with $cloud=east returns only east's series (weekly interval), with west only
+    west's (daily); All returns both."""
+    prometheus: Prometheus = fleet["prometheus"]
+    daemons: dict[str, Daemon] = fleet["daemons"]
+    wait_for("both targets up", lambda: len(prometheus.query('up{job="barctl"} == 1')) == 2)
+    wait_for("both clouds scraped", lambda: len(prometheus.query("barctl_build_info")) == 2)
+    clouds = prometheus.get(
+        "/api/v1/label/cloud/values", **{"match[]": 'barctl_build_info{job="barctl"}'}
+    )
+    assert clouds["data"] == ["east", "west"]
+    for cloud, daemon in daemons.items():
+        instances = {
+            sample["metric"]["instance"]
+            for sample in prometheus.query(f'barctl_build_info{{job="barctl",cloud=~"{cloud}"}}')
+        }
+        assert instances == {f"127.0.0.1:{daemon.port}"}
+    interval = {"east": "604800", "west": "86400"}
+    for cloud, daemon in daemons.items():
+        answered = 0
+        for query in dashboard_queries(cloud):
+            for sample in prometheus.query(query):
+                answered += 1
+                assert sample["metric"].get("instance") == f"127.0.0.1:{daemon.port}", query
+                if "cloud" in sample["metric"]:
+                    assert sample["metric"]["cloud"] == cloud, query
+        assert answered >= 4
+        # Panel "Time since last success vs. stale threshold", its expected-interval query.
+        seen = {
+            sample["metric"]["plan"]: sample["value"][1]
+            for sample in prometheus.query(dashboard_queries(cloud)[4])
+        }
+        assert seen == {"undercloud": "86400", "controlplane": interval[cloud]}
+    both = prometheus.query(dashboard_queries(".*")[4])
+    assert sorted(sample["metric"]["cloud"] for sample in both) == ["east"] * 2 + ["west"] * 2
