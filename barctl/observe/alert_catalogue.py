@@ -3,7 +3,8 @@
 Pure data for barctl.observe.alert_rules, which adds the per-plan staleness rules and the runbook
 links. Each alert has a section of the same name (lower-cased: its anchor) in docs/monitoring.md.
 Joins use on(job, instance, ...) so that two barctl daemons scraped by one Prometheus never match
-each other's series.
+each other's series, with group_left() (and sums by cloud) so that an alert keeps every label of
+its series, metrics.cloud's `cloud` included: a plain `a > on(...) b` keeps only the on() labels.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Alert:
     description: str
     for_: str | None = None
     plan: str | None = None  # a label, set on the rules generated for one plan
+    cloud: str | None = None  # a label, set on the rules generated for one cloud's schedules
 
 
 # Group "barctl": runs, nodes and the daemon itself.
@@ -80,7 +82,7 @@ BARCTL = (
         expr=(
             "(\n"
             "    (time() - barctl_plan_last_success_timestamp_seconds)\n"
-            "  > on(job, instance, plan)\n"
+            "  > on(job, instance, plan) group_left()\n"
             "    (barctl_plan_expected_interval_seconds * 1.5 + 3600)\n"
             ")\n"
             "and on(job, instance, plan) (barctl_plan_last_success_timestamp_seconds > 0)\n"
@@ -106,7 +108,7 @@ BARCTL = (
         expr=(
             "(\n"
             "    (time() - barctl_plan_configured_timestamp_seconds)\n"
-            "  > on(job, instance, plan)\n"
+            "  > on(job, instance, plan) group_left()\n"
             "    (barctl_plan_expected_interval_seconds * 1.5 + 3600)\n"
             ")\n"
             "and on(job, instance, plan) (barctl_plan_last_success_timestamp_seconds == 0)\n"
@@ -129,7 +131,7 @@ BARCTL = (
         expr=(
             "(\n"
             "    (time() - barctl_plan_run_started_timestamp_seconds)\n"
-            "  > on(job, instance, plan)\n"
+            "  > on(job, instance, plan) group_left()\n"
             "    barctl_plan_run_timeout_seconds\n"
             ")\n"
             "and on(job, instance, plan) (barctl_plan_running == 1)\n"
@@ -233,8 +235,8 @@ RESTORABLE = (
         name="BarctlTargetWillFill",
         expr=(
             "predict_linear(barctl_target_free_bytes[3d], 86400)\n"
-            "  < on(job, instance)\n"
-            "sum by (job, instance) (barctl_node_backup_size_bytes)\n"
+            "  < on(job, instance) group_left()\n"
+            "sum by (cloud, job, instance) (barctl_node_backup_size_bytes)\n"
         ),
         for_="30m",
         severity="warning",
@@ -251,8 +253,8 @@ RESTORABLE = (
     Alert(
         name="BarctlBackupSizeDropped",
         expr=(
-            "sum by (job, instance, plan, node) (barctl_node_backup_size_bytes)\n"
-            "  < 0.5 * sum by (job, instance, plan, node)"
+            "sum by (cloud, job, instance, plan, node) (barctl_node_backup_size_bytes)\n"
+            "  < 0.5 * sum by (cloud, job, instance, plan, node)"
             " (barctl_node_previous_backup_size_bytes)\n"
         ),
         severity="warning",

@@ -61,11 +61,12 @@ def rules_document(policy: Policy, start: datetime, runbook_base: str) -> str:
     found = {name: stale_threshold_seconds(plan, start) for name, plan in policy.plans.items()}
     thresholds = {name: seconds for name, seconds in found.items() if seconds is not None}
     drill = stale_threshold_seconds(policy.plans.drill, start)
+    cloud = policy.metrics.cloud
     groups = [
-        {"name": "barctl", "rules": _rules(_barctl_alerts(thresholds), runbook_base)},
+        {"name": "barctl", "rules": _rules(_barctl_alerts(thresholds, cloud), runbook_base)},
         {
             "name": "barctl-restorable",
-            "rules": _rules(_restorable_alerts(drill), runbook_base),
+            "rules": _rules(_restorable_alerts(drill, cloud), runbook_base),
         },
     ]
     return HEADER + yaml.dump(
@@ -73,47 +74,69 @@ def rules_document(policy: Policy, start: datetime, runbook_base: str) -> str:
     )
 
 
-def _barctl_alerts(thresholds: dict[str, int]) -> list[Alert]:
+def _barctl_alerts(thresholds: dict[str, int], cloud: str | None) -> list[Alert]:
     alerts: list[Alert] = []
     for alert in BARCTL:
         if alert.name in _PER_PLAN:
-            alerts.extend(_per_plan(alert, name, seconds) for name, seconds in thresholds.items())
-            alerts.append(_other_plans(alert, sorted(thresholds)))
+            alerts.extend(
+                _per_plan(alert, name, seconds, cloud) for name, seconds in thresholds.items()
+            )
+            alerts.append(_other_plans(alert, sorted(thresholds), cloud))
         else:
             alerts.append(alert)
     return alerts
 
 
-def _restorable_alerts(drill_threshold: int | None) -> list[Alert]:
+def _restorable_alerts(drill_threshold: int | None, cloud: str | None) -> list[Alert]:
     if drill_threshold is None:
         return list(RESTORABLE)
+    alerts: list[Alert] = []
+    for alert in RESTORABLE:
+        if alert.name != "BarctlDrillStale":
+            alerts.append(alert)
+        elif cloud is None:
+            alerts.append(replace(alert, expr=_drill_threshold(alert.expr, drill_threshold)))
+        else:
+            alerts.extend(_cloud_drill(alert, drill_threshold, cloud))
+    return alerts
+
+
+def _cloud_drill(alert: Alert, seconds: int, cloud: str) -> list[Alert]:
+    """This cloud's drill judged by its schedule, every other daemon's by its interval metric."""
+    operand = "barctl_node_last_drill_success_timestamp_seconds)"
+    scoped = alert.expr.replace(operand, f'{operand[:-1]}{{cloud="{cloud}"}})', 1)
+    others = f'{alert.expr}unless on(job, instance) barctl_drill_enabled{{cloud="{cloud}"}}\n'
     return [
-        replace(alert, expr=_drill_threshold(alert.expr, drill_threshold))
-        if alert.name == "BarctlDrillStale"
-        else alert
-        for alert in RESTORABLE
+        replace(alert, expr=_drill_threshold(scoped, seconds), cloud=cloud),
+        replace(alert, expr=others),
     ]
 
 
-def _per_plan(alert: Alert, plan: str, seconds: int) -> Alert:
-    """The catalogue's metric-based rule narrowed to `plan` with its literal threshold."""
+def _per_plan(alert: Alert, plan: str, seconds: int, cloud: str | None) -> Alert:
+    """The catalogue's metric-based rule narrowed to `plan` (of `cloud`) with its threshold."""
     operand = _FIRST_OPERAND[alert.name]
-    expr = alert.expr.replace(operand, f'{operand[:-1]}{{plan="{plan}"}})', 1)
+    selector = f'plan="{plan}"' if cloud is None else f'cloud="{cloud}",plan="{plan}"'
+    expr = alert.expr.replace(operand, f"{operand[:-1]}{{{selector}}})", 1)
     expr = re.sub(
-        r"> on\(job, instance, plan\)\n"
+        r"> on\(job, instance, plan\) group_left\(\)\n"
         r"\s*\(barctl_plan_expected_interval_seconds \* 1\.5 \+ 3600\)",
         f"> {seconds}",
         expr,
     )
-    # The plan label (the series carry it already) keeps promtool's lint from seeing
-    # duplicate rules: one rule per plan and one for the others.
-    return replace(alert, expr=expr, plan=plan)
+    return replace(alert, expr=expr, plan=plan, cloud=cloud)
 
 
-def _other_plans(alert: Alert, plans: Sequence[str]) -> Alert:
-    """The metric-based rule for every plan the per-plan rules do not name."""
-    operand = _FIRST_OPERAND[alert.name]
+def _other_plans(alert: Alert, plans: Sequence[str], cloud: str | None) -> Alert:
+    """The metric-based rule for every plan the per-plan rules do not name.
+
+    With metrics.cloud set, that is also every plan of the other daemons one Prometheus scrapes
+    (a fleet): their schedules are not this policy's.
+    """
     names = "|".join(re.escape(plan).replace("\\", "\\\\") for plan in plans)
+    if cloud is not None:
+        named = f'barctl_plan_enabled{{cloud="{cloud}",plan=~"{names}"}}'
+        return replace(alert, expr=f"{alert.expr}unless on(job, instance, plan) {named}\n")
+    operand = _FIRST_OPERAND[alert.name]
     expr = alert.expr.replace(operand, f'{operand[:-1]}{{plan!~"{names}"}})', 1)
     return replace(alert, expr=expr)
 
@@ -136,8 +159,11 @@ def _rule(alert: Alert, runbook_base: str) -> dict[str, object]:
     if alert.for_ is not None:
         rule["for"] = alert.for_
     rule["labels"] = {"severity": alert.severity}
-    if alert.plan is not None:
-        rule["labels"] = {"severity": alert.severity, "plan": alert.plan}
+    # The plan and cloud labels (the series carry them already) keep promtool's lint from
+    # seeing duplicate rules: one rule per plan, one for the others.
+    for name, label in (("plan", alert.plan), ("cloud", alert.cloud)):
+        if label is not None:
+            rule["labels"] = {**rule["labels"], name: label}  # type: ignore[dict-item]
     rule["annotations"] = {
         "summary": alert.summary,
         "description": _Folded(alert.description),
