@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -57,6 +56,8 @@ exit codes:
 policy: -c/--config, else $BARCTL_CONFIG, else /etc/barctl/policy.yaml
 """
 
+JSON_HELP = "one JSON object, schema barctl.COMMAND/1 (docs/json.md)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per operator task."""
@@ -71,12 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"barctl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("validate", help="check the policy and the inventory groups it names")
-    commands.add_parser("inventory", help="show each plan's nodes: address, user, groups")
+    inventory = commands.add_parser(
+        "inventory", help="show each plan's nodes: address, user, groups"
+    )
+    inventory.add_argument("--json", action="store_true", help=JSON_HELP)
     for name, text in (
         ("plan", "print a plan's steps and commands without connecting anywhere"),
         ("precheck", "run the gate alone: reachability and health, nothing changed"),
     ):
-        commands.add_parser(name, help=text).add_argument("plan")
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("plan")
+        sub.add_argument("--json", action="store_true", help=JSON_HELP)
     setup = commands.add_parser(
         "setup", help="bring each node's ReaR set-up to the policy (idempotent)"
     )
@@ -97,16 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="delete old runs on the target (plan retention)")
     prune.add_argument("plan")
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
-    prune.add_argument("--json", action="store_true")
+    prune.add_argument("--json", action="store_true", help=JSON_HELP)
     backups = commands.add_parser("backups", help="every run on the target, from its manifests")
     backups.add_argument("node", nargs="?")
     backups.add_argument("--plan", help="only the nodes of this plan")
-    backups.add_argument("--json", action="store_true")
+    backups.add_argument("--json", action="store_true", help=JSON_HELP)
     status = commands.add_parser("status", help="last and next run of each plan")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     history = commands.add_parser("history", help="recent runs, newest first")
     history.add_argument("plan", nargs="?")
-    history.add_argument("--json", action="store_true")
+    history.add_argument("--json", action="store_true", help=JSON_HELP)
     history.add_argument("--limit", type=int, default=20)
     service = commands.add_parser("install-service", help="put unit, sysusers, tmpfiles in place")
     service.add_argument("--prefix", default="/", metavar="DIR", help="write under DIR (staging)")
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runbook.add_argument("node")
     runbook.add_argument("run_id", nargs="?", help="default: the node's newest verified run")
-    runbook.add_argument("--json", action="store_true", help="JSON, schema in docs/restore.md")
+    runbook.add_argument("--json", action="store_true", help=JSON_HELP)
     rules = commands.add_parser("alert-rules", help="Prometheus alert rules for this policy")
     rules.add_argument("--runbook-base", help="http(s) URL of docs/monitoring.md (runbook links)")
     rules.add_argument("--output", help="write to this file instead of standard output")
@@ -149,25 +155,34 @@ def command_validate(arguments: argparse.Namespace) -> int:
 
 def command_inventory(arguments: argparse.Namespace) -> int:
     """Print every plan's resolved nodes."""
-    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
     from barctl.run.resolution import resolve  # noqa: PLC0415
 
     policy, inventory, _ = _unpack(_load(arguments))
+    plans = []
     for name, section in policy.plans.items():
         resolved = resolve(policy, inventory, name)
         excluded = [host.name for host in inventory.excluded_in(list(section.groups))]
-        print(report.inventory_text(resolved, excluded))
+        if arguments.json:
+            plans.append(json_views.inventory_plan(resolved, excluded))
+        else:
+            print(report.inventory_text(resolved, excluded))
+    if arguments.json:
+        print(json_views.render("inventory", {"plans": plans}))
     return EXIT_SUCCESS
 
 
 def command_plan(arguments: argparse.Namespace) -> int:
     """Print the plan built from facts assumed from the inventory's service groups."""
-    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
     policy, inventory, _ = _unpack(_load(arguments))
     resolved = backup.resolve(policy, inventory, arguments.plan)
     plan = backup.build_plan(resolved, backup.assumed_facts(resolved), "RUN_ID", "")
+    if arguments.json:
+        print(json_views.render("plan", json_views.plan_body(resolved, plan)))
+        return EXIT_SUCCESS
     print(report.plan_text(plan, assumed=True))
     print(
         "ReaR configuration per node (local.conf is placed by `barctl setup` and checked by the"
@@ -222,7 +237,7 @@ def command_setup(arguments: argparse.Namespace) -> int:
 
 def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
-    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
     from barctl.history.store import existing_history  # noqa: PLC0415 - see the imports
     from barctl.run import backup  # noqa: PLC0415 - see the imports
 
@@ -232,7 +247,10 @@ def command_precheck(arguments: argparse.Namespace) -> int:
     with existing_history(site) as store:
         need = backup.space_need(store, resolved)
     verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel, need)
-    print(report.gate_text(verdict))
+    if arguments.json:
+        print(json_views.render("precheck", json_views.precheck_body(arguments.plan, verdict)))
+    else:
+        print(report.gate_text(verdict))
     return EXIT_SUCCESS if verdict.passed else EXIT_REFUSED
 
 
@@ -261,7 +279,7 @@ def command_run(arguments: argparse.Namespace) -> int:
 def command_prune(arguments: argparse.Namespace) -> int:
     """Apply the plan's retention on the target; exit 1 when a deletion failed, 3 when the
     target cannot be listed (nothing deleted)."""
-    from barctl.console import target_report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, target_report  # noqa: PLC0415 - see the imports
     from barctl.run import prune, target_listing  # noqa: PLC0415
 
     policy, inventory, site = _unpack(_load(arguments))
@@ -270,15 +288,17 @@ def command_prune(arguments: argparse.Namespace) -> int:
     except target_listing.TargetUnreadable as error:
         print(f"barctl: {error}; nothing deleted", file=sys.stderr)
         return EXIT_REFUSED
-    rows = target_report.prune_rows(result)
-    print(json.dumps(rows, indent=2) if arguments.json else target_report.prune_text(result))
+    if arguments.json:
+        print(json_views.render("prune", target_report.prune_body(result)))
+    else:
+        print(target_report.prune_text(result))
     return EXIT_SUCCESS if result.ok else EXIT_FAILED
 
 
 def command_backups(arguments: argparse.Namespace) -> int:
     """Every run on the target per node, newest first, read from the manifests only (works
     without the history database); exit 3 when the target cannot be listed."""
-    from barctl.console import target_report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, target_report  # noqa: PLC0415 - see the imports
     from barctl.run import prune, target_listing  # noqa: PLC0415
 
     policy, inventory, site = _unpack(_load(arguments))
@@ -292,7 +312,11 @@ def command_backups(arguments: argparse.Namespace) -> int:
         print(f"barctl: {error}", file=sys.stderr)
         return EXIT_REFUSED
     rows = target_report.backup_rows(listing, arguments.node)
-    print(json.dumps(rows, indent=2) if arguments.json else target_report.backups_text(rows))
+    print(
+        json_views.render("backups", {"runs": rows})
+        if arguments.json
+        else target_report.backups_text(rows)
+    )
     return EXIT_SUCCESS
 
 
@@ -316,21 +340,27 @@ class abort_on_signals:
 
 def command_status(arguments: argparse.Namespace) -> int:
     """Last run, last success and next run of every plan."""
-    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
 
     loaded = _load(arguments)
     rows = report.status_rows(loaded.policy, loaded.site, datetime.now(timezone.utc))
-    print(json.dumps(rows, indent=2) if arguments.json else report.status_text(rows))
+    print(
+        json_views.render("status", {"plans": rows}) if arguments.json else report.status_text(rows)
+    )
     return EXIT_SUCCESS
 
 
 def command_history(arguments: argparse.Namespace) -> int:
     """Recent runs with their nodes."""
-    from barctl.console import report  # noqa: PLC0415 - see the imports
+    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
 
     loaded = _load(arguments)
     rows = report.history_rows(loaded.site, arguments.plan, arguments.limit)
-    print(json.dumps(rows, indent=2) if arguments.json else report.history_text(rows))
+    print(
+        json_views.render("history", {"runs": rows})
+        if arguments.json
+        else report.history_text(rows)
+    )
     return EXIT_SUCCESS
 
 

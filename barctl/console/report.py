@@ -21,7 +21,7 @@ from barctl.run.rear_config import NodeFile
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.model import Progress
     from barctl.run.backup import Resolved, Result
-    from barctl.run.gate import GateResult
+    from barctl.run.gate import GateResult, Probe
 
 
 def inventory_text(resolved: Resolved, excluded: Sequence[str] = ()) -> str:
@@ -82,26 +82,34 @@ def plan_text(plan: Plan, *, assumed: bool = False) -> str:
     return "\n".join(lines)
 
 
-def gate_text(verdict: GateResult) -> str:
-    """One line per node: ok with its facts, or REFUSED once with every reason it refuses."""
+def gate_entries(verdict: GateResult) -> list[tuple[str, list[str], Probe | None]]:
+    """Per node in the verdict's order: its name, every reason it refuses (none: ok) and its
+    probe; cluster-wide reasons ("pacemaker") come last without a probe. Text and JSON share it."""
     reasons = verdict.reasons()
-    lines = []
+    entries: list[tuple[str, list[str], Probe | None]] = []
     for probe in (*verdict.probes, verdict.target):
         # The verdict's order (membership before its consequences); a probe problem the
         # verdict does not hold comes first.
         found = dict.fromkeys([probe.problem] if probe.problem else [])
         known = reasons.pop(probe.node, [])
         found = dict.fromkeys(known) if probe.problem in known else found | dict.fromkeys(known)
-        if found:
-            lines.append(f"  REFUSED  {probe.node}: {'; '.join(found)}")
+        entries.append((probe.node, list(found), probe))
+    entries += [(node, remaining, None) for node, remaining in reasons.items()]
+    return entries
+
+
+def gate_text(verdict: GateResult) -> str:
+    """One line per node: ok with its facts, or REFUSED once with every reason it refuses."""
+    lines = []
+    for node, found, probe in gate_entries(verdict):
+        if found or probe is None:
+            lines.append(f"  REFUSED  {node}: {'; '.join(found)}")
             continue
         member = " pacemaker" if probe.facts.pacemaker_member else ""
         if probe.facts.pacemaker_name and probe.facts.pacemaker_name != probe.node:
             member += f" (as {probe.facts.pacemaker_name})"
         galera = f" galera={probe.galera.state}" if probe.galera else ""
         lines.append(f"  ok       {probe.node}{member}{galera}")
-    for node, remaining in reasons.items():  # cluster-wide reasons ("pacemaker")
-        lines.append(f"  REFUSED  {node}: {'; '.join(remaining)}")
     verdict_line = "gate passed" if verdict.passed else "gate REFUSED the run: nothing was changed"
     return "\n".join([*lines, verdict_line])
 

@@ -11,7 +11,7 @@ from barctl.console import runbook_database, runbook_recover
 from barctl.console.runbook import Runbook, Section, Subject
 from barctl.run import rear_config
 
-RUNBOOK_SCHEMA = 1
+RUNBOOK_SCHEMA = "barctl.restore-runbook/1"
 
 
 def build(subject: Subject) -> Runbook:

@@ -37,6 +37,11 @@ def prune_rows(result: PruneResult) -> list[dict[str, Any]]:
     return rows
 
 
+def prune_body(result: PruneResult) -> dict[str, Any]:
+    """`barctl prune --json`'s body (schema barctl.prune/1, docs/json.md)."""
+    return {"plan": result.plan, "dry_run": result.dry_run, "runs": prune_rows(result)}
+
+
 def prune_text(result: PruneResult) -> str:
     """`barctl prune`'s report: each run with what happened to it, then a count."""
     rows = prune_rows(result)

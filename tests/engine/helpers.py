@@ -161,10 +161,12 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60, step: float = 0
 
 
 def history(policy: Path) -> list[dict[str, object]]:
-    """`barctl history --json`, newest first."""
+    """`barctl history --json`'s runs (schema barctl.history/1), newest first."""
     result = barctl(policy, "history", "--json", "--limit", "50")
     assert result.exit_code == 0, result.stderr
-    rows: list[dict[str, object]] = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema"] == "barctl.history/1"
+    rows: list[dict[str, object]] = document["runs"]
     return rows
 
 

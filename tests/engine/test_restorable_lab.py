@@ -77,7 +77,7 @@ def test_runbook_names_only_paths_that_exist_on_the_target(
     document = barctl(policy, "restore-runbook", node, run, "--json")
     assert document.exit_code == 0, document.stderr
     book = json.loads(document.stdout)
-    assert (book["schema"], book["node"], book["run_id"]) == (1, node, run)
+    assert (book["schema"], book["node"], book["run_id"]) == ("barctl.restore-runbook/1", node, run)
     assert f"NETFS_PREFIX={node}/{run}" in text.stdout
     named = set(book["paths_on_target"]) | set(TARGET_PATH.findall(text.stdout))
     missing = [path for path in sorted(named) if not on_export(lab, path).exists()]

@@ -134,7 +134,9 @@ def test_backups_lists_exactly_what_is_there_also_without_history(lab: Lab, tmp_
     before = tree(lab)
     first = barctl(path, "backups", "--json")
     assert first.exit_code == 0, first.stdout + first.stderr
-    rows = json.loads(first.stdout)
+    document = json.loads(first.stdout)
+    assert document["schema"] == "barctl.backups/1"
+    rows = document["runs"]
     assert [(row["node"], row["run_id"], row["state"]) for row in rows] == [
         ("ctl-0", ids[0], "failed"),
         ("ctl-0", ids[1], "verified"),
@@ -154,8 +156,8 @@ def test_backups_lists_exactly_what_is_there_also_without_history(lab: Lab, tmp_
     (tmp_path / "state" / "history.db").unlink()
     again = barctl(path, "backups", "--json")
     assert again.exit_code == 0, again.stdout + again.stderr
-    assert json.loads(again.stdout) == rows
-    only = json.loads(barctl(path, "backups", "ctl-2", "--json").stdout)
+    assert json.loads(again.stdout) == document
+    only = json.loads(barctl(path, "backups", "ctl-2", "--json").stdout)["runs"]
     assert [row["run_id"] for row in only] == [ids[1]]
     assert tree(lab) == before
     assert changes(lab) == []
@@ -218,7 +220,7 @@ def test_four_real_runs_then_keep_last_two(lab: Lab, tmp_path: Path) -> None:
     for node in CONTROLLERS:
         assert on_target(lab, node) == ids[:2]
     (tmp_path / "state" / "history.db").unlink()
-    listed = json.loads(barctl(path, "backups", "--json").stdout)
+    listed = json.loads(barctl(path, "backups", "--json").stdout)["runs"]
     assert [(row["node"], row["run_id"], row["state"]) for row in listed] == [
         (node, run, "verified") for node in CONTROLLERS for run in ids[:2]
     ]

@@ -162,11 +162,12 @@ def test_uefi_run_selects_the_no_secure_boot_entry() -> None:
 
 
 def test_json_is_versioned_and_lists_every_path_on_the_target() -> None:
-    """`--json` is schema 1, round-trips through json, and `paths_on_target` holds the ISO,
-    the archive and every restore file, each also named in the text."""
+    """`--json` is schema barctl.restore-runbook/1, round-trips through json, and
+    `paths_on_target` holds the ISO, the archive and every restore file, each also named in the
+    text."""
     book = runbook_output.build(controller())
     document = json.loads(json.dumps(runbook_output.to_json(book)))
-    assert document["schema"] == 1
+    assert document["schema"] == "barctl.restore-runbook/1"
     assert document["role"] == "controller"
     assert document["ceph_monitor"] is True
     assert document["recover"]["netfs_prefix"] == f"ctl-0/{RUN}"
