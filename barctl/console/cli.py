@@ -339,14 +339,16 @@ class abort_on_signals:
 
 
 def command_status(arguments: argparse.Namespace) -> int:
-    """Last run, last success and next run of every plan."""
+    """Whether the daemon runs (since when, its policy, next runs), and each plan's last run,
+    last success and next run. Reads the policy alone: its credential files are root's."""
+    from barctl.config.policy import load_policy_document, resolve_policy_path  # noqa: PLC0415
+    from barctl.config.site import Site  # noqa: PLC0415
     from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
 
-    loaded = _load(arguments)
-    rows = report.status_rows(loaded.policy, loaded.site, datetime.now(timezone.utc))
-    print(
-        json_views.render("status", {"plans": rows}) if arguments.json else report.status_text(rows)
-    )
+    policy, _ = load_policy_document(resolve_policy_path(arguments.config, os.environ))
+    site = Site.from_policy(policy, os.environ)
+    body = report.status_body(policy, site, datetime.now(timezone.utc))
+    print(json_views.render("status", body) if arguments.json else report.status_text(body))
     return EXIT_SUCCESS
 
 

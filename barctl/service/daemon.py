@@ -13,6 +13,7 @@ their next safe point and run their undos while EXTEND_TIMEOUT_USEC keeps system
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -33,7 +34,7 @@ from barctl.errors import BarctlError, InputError
 from barctl.history.store import open_history
 from barctl.observe import logs
 from barctl.run import backup
-from barctl.service import metrics_listener
+from barctl.service import daemon_state, metrics_listener
 from barctl.service.catchup import (
     Verdict,
     decide,
@@ -70,6 +71,10 @@ class Daemon:
         self.next_ping = time.monotonic()
         self.keys: dict[str, tuple[object, ...]] = {}
         self.last_status = ""
+        self.started_at = backup.utc_now()
+        self.policy_path = loaded.path
+        # The next runs last written to the state file (None: write at the next update).
+        self.written: dict[str, datetime | None] | None = None
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc, executors={"default": ThreadPoolExecutor(max_workers=4)}
         )
@@ -109,6 +114,8 @@ class Daemon:
             self.stop()
         finally:
             listener.close()
+            with contextlib.suppress(OSError):
+                daemon_state.remove(self.runtime.site.runtime_directory, os.getpid())
         log.info("Daemon stopped")
         return 0
 
@@ -237,6 +244,21 @@ class Daemon:
                 next_runs[plan] = getattr(job, "next_run_time", None)
         with self.runtime.status.lock:
             self.runtime.status.next_runs = next_runs
+        if next_runs != self.written:
+            self.write_state(next_runs)
+
+    def write_state(self, next_runs: dict[str, datetime | None]) -> None:
+        """The state file `barctl status` reads (daemon_state): at start, after a reload and
+        whenever a next run changed; a failed write is logged, never stops the daemon."""
+        text = daemon_state.render(
+            os.getpid(), self.started_at, self.policy_path, next_runs, backup.utc_now()
+        )
+        directory = self.runtime.site.runtime_directory
+        try:
+            daemon_state.write(directory, text)
+        except OSError as error:
+            log.warning("State file not written", directory=str(directory), error=str(error))
+        self.written = dict(next_runs)
 
     def status_text(self) -> str:
         """The STATUS= text: running plans, next runs, a failed reload."""
@@ -260,6 +282,8 @@ class Daemon:
         else:
             self.apply(loaded)
             self.runtime.status.reload_success = True
+            self.policy_path = loaded.path
+            self.written = None
             log.info("Policy reloaded", path=str(loaded.path), jobs=self.job_ids())
         self.update_next_runs()
         notify("READY=1", status(self.status_text()))

@@ -23,6 +23,7 @@ from barctl.run.prune import PruneResult
 from barctl.run.rear_config import RearTarget
 from barctl.run.retention import Rules, decide
 from barctl.run.target_listing import Listing, RunDirectory, judge
+from barctl.service import daemon_state
 from tests.target_runs import run_files, run_id, sample
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ ssh:
   private_key: DIRECTORY/id_ed25519
   known_hosts: DIRECTORY/known_hosts
 state_directory: DIRECTORY/state
+runtime_directory: DIRECTORY/run
 """
 
 
@@ -133,8 +135,13 @@ def test_plan_json_holds_each_steps_command_and_rear_files(
 
 
 def test_status_and_history_json(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`status --json` has a row per plan, `history --json` the recorded run with its node."""
+    """`status --json` has the daemon (here from a state file) and a row per plan,
+    `history --json` the recorded run with its node."""
+    runs = {"undercloud": NOW, "controlplane": None}
+    text = daemon_state.render(os.getpid(), NOW, policy, runs, NOW)
+    daemon_state.write(policy.parent / "run", text)
     status = assert_documented(run_cli(policy, capsys, "status"), "status")
+    assert status["daemon"]["state"] == "stale state file"
     assert [row["plan"] for row in status["plans"]] == ["undercloud", "controlplane"]
     history = assert_documented(run_cli(policy, capsys, "history"), "history")
     assert history["runs"][0]["nodes"][0]["node"] == "undercloud"
