@@ -224,6 +224,6 @@ def test_plan_shows_each_nodes_rear_configuration(
 def test_status_lists_the_restore_drill(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`status --json` has a row for the drill, disabled by default, so with no next run."""
     assert cli.main(["-c", str(policy), "status", "--json"]) == 0
-    rows = {row["plan"]: row for row in json.loads(capsys.readouterr().out)}
+    rows = {row["plan"]: row for row in json.loads(capsys.readouterr().out)["plans"]}
     assert list(rows) == ["undercloud", "controlplane", "drill"]
     assert (rows["drill"]["enabled"], rows["drill"]["next_run"]) == (False, None)

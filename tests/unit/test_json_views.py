@@ -142,7 +142,7 @@ def test_status_and_history_json(policy: Path, capsys: pytest.CaptureFixture[str
     daemon_state.write(policy.parent / "run", text)
     status = assert_documented(run_cli(policy, capsys, "status"), "status")
     assert status["daemon"]["state"] == "stale state file"
-    assert [row["plan"] for row in status["plans"]] == ["undercloud", "controlplane"]
+    assert [row["plan"] for row in status["plans"]] == ["undercloud", "controlplane", "drill"]
     history = assert_documented(run_cli(policy, capsys, "history"), "history")
     assert history["runs"][0]["nodes"][0]["node"] == "undercloud"
 
