@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,8 @@ def status_json(policy: Path) -> dict[str, Any]:
 
 def test_status_as_nobody_follows_the_daemon(public_directory: Path, daemons: DaemonRunner) -> None:
     """Running with the daemon's pid, policy and both plans' next runs (the history, 0600, is
-    said unreadable); the state file is 0644; after SIGTERM not running; after SIGKILL a stale
-    state file naming the dead pid."""
+    said unreadable); the state file is 0644; a reload's new interval shows at once; after
+    SIGTERM not running; after SIGKILL a stale state file naming the dead pid."""
     policy = write_yaml(public_directory / "policy.yaml", offline_policy(public_directory))
     daemon, notify = daemons.start(policy)
     notify.wait("READY", "1", timeout=30)
@@ -79,6 +80,16 @@ def test_status_as_nobody_follows_the_daemon(public_directory: Path, daemons: Da
     assert text.startswith(f"daemon: running, pid {daemon.pid} since ")
     assert f"policy {policy}" in text and "next runs: controlplane 20" in text
     assert "history: not readable as this user" in text
+
+    document = offline_policy(public_directory)
+    document["plans"]["undercloud"]["interval_seconds"] = 120
+    write_yaml(policy, document)
+    daemon.signal(signal.SIGHUP)
+    notify.wait("READY", "1", count=2)
+    after = {row["plan"]: row["next_run"] for row in status_json(policy)["daemon"]["next_runs"]}
+    moved = datetime.fromisoformat(after["undercloud"]) - datetime.now(timezone.utc)
+    assert 100 < moved.total_seconds() <= 121, after
+    assert after["controlplane"] == plans["controlplane"]
 
     daemon.signal(signal.SIGTERM)
     assert daemon.wait_exit(20) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -367,14 +368,22 @@ def test_strict_policy_refuses_unknown_host_keys(lab: Lab, tmp_path: Path) -> No
 
 
 def test_precheck_runs_the_gate_alone(lab: Lab, policy: Path) -> None:
-    """`barctl precheck` passes on a healthy lab, refuses with a node down, and changes nothing."""
+    """`barctl precheck` passes on a healthy lab, refuses with a node down, and changes nothing;
+    `--json` says the same (barctl.precheck/1) with the same exit codes."""
     healthy = barctl(policy, "precheck", "controlplane")
     assert healthy.exit_code == 0, healthy.stdout
     assert "gate passed" in healthy.stdout
+    document = json.loads(barctl(policy, "precheck", "controlplane", "--json").stdout)
+    assert (document["schema"], document["passed"]) == ("barctl.precheck/1", True)
+    assert all(node["ok"] for node in document["nodes"])
     lab.link_down("ctl-1")
     refused = barctl(policy, "precheck", "controlplane")
     assert refused.exit_code == 3
     assert "REFUSED  ctl-1: connect timeout" in refused.stdout
+    refused_json = barctl(policy, "precheck", "controlplane", "--json")
+    assert refused_json.exit_code == 3
+    nodes = {node["node"]: node for node in json.loads(refused_json.stdout)["nodes"]}
+    assert (nodes["ctl-1"]["ok"], nodes["ctl-1"]["reasons"]) == (False, ["connect timeout"])
     assert change_calls(lab) == []
     assert history(policy) == []
 
