@@ -34,6 +34,7 @@ OFFLINE_RATIO_TARGET = 2.0
 # Issue 12's measurements of the engine before this change (same lab, 2 cores).
 BEFORE = {3: 4.2, 10: 5.4, 30: 10.6}
 CORES = os.cpu_count() or 1
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def measure(size: int, mode: str, barctl_path: str | None = None) -> Figures:
             text=True,
             check=False,
             env=environment,
+            # `-m` puts the working directory first on sys.path: run where the chosen barctl is.
+            cwd=barctl_path or REPOSITORY,
         )
         wall = time.monotonic() - started
         node_cpu = node_cpu_seconds(lab) - node_before
