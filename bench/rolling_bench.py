@@ -1,6 +1,8 @@
 """Rolling control-plane cost per controller, out-of-cluster window, offline mode at 3 vs 30.
 
-Run by hand as root: `.venv/bin/python -m bench.rolling_bench [--quick] [--sizes 3 10 30]`.
+Run by hand as root: `.venv/bin/python -m bench.rolling_bench [--quick] [--sizes 3 10 30]
+[--before DIR]` (DIR: another checkout's barctl package, measured alternately in the same
+sitting, e.g. `git archive OLD barctl | tar -x -C DIR`).
 Prints figures and ratios against issue 12's targets; asserts nothing.
 
 - Overhead per controller = (wall time of `barctl run controlplane` - the sum of ReaR's own
@@ -113,6 +115,11 @@ def measure(size: int, mode: str, barctl_path: str | None = None) -> Figures:
         Lab.running(Path(directory), standard_hosts(size, ceph=True)) as lab,
     ):
         policy = lab.write_policy(plans={"controlplane": {"mode": mode}})
+        # Once per site, as an operator does: a run refuses nodes without barctl's local.conf.
+        command = [sys.executable, "-m", "barctl", "-c", str(policy), "setup", "controlplane"]
+        subprocess.run(
+            command, capture_output=True, check=True, env=environment, cwd=barctl_path or REPOSITORY
+        )
         lab.clear_invocations()
         node_before, barctl_before = node_cpu_seconds(lab), children_cpu_seconds()
         started = time.monotonic()
