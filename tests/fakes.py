@@ -6,7 +6,7 @@ import hashlib
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
 
@@ -80,6 +80,12 @@ class FakeRunner:
                 on_line("stdout", line)
         return result
 
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> tuple[CommandResult, CommandResult]:
+        """Each side answered as `run` answers it (nothing flows between them)."""
+        return self.run(source, read), self.run(destination, write)
+
     def ran(self, node: str | None = None) -> list[str]:
         """Command names run (on `node`, or anywhere), in order."""
         return [call.name for call in self.calls if node is None or call.node == node]
@@ -117,6 +123,13 @@ class LocalRunner:
         )
         return CommandResult(done.returncode, done.stdout, done.stderr, 0.01)
 
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> tuple[CommandResult, CommandResult]:
+        """`read`'s stdout handed to `write` as its stdin, both run here."""
+        first = self.run(source, read)
+        return first, self.run(destination, replace(write, stdin=first.stdout))
+
 
 def cluster_view(crm_mon_xml: str, galera: str | None = None, crm_mon_exit: int = 0) -> str:
     """What `commands.cluster_view` prints: crm_mon's XML and its exit marker, then (when the
@@ -153,8 +166,11 @@ def target_sizes(node: Node, command: RemoteCommand) -> CommandResult:
 
 
 def target_checksums(node: Node, command: RemoteCommand) -> CommandResult:
-    """`sha256sum PATHS`: coreutils' `<hex>  <path>` lines (the hex: sha256 of the path)."""
-    lines = [f"{hashlib.sha256(path.encode()).hexdigest()}  {path}" for path in _paths(command)]
+    """`sha256sum PATHS`: coreutils' `<hex>  <path>` lines; the hex is the sha256 of the file's
+    name, so a copy and its source (same name, other directory) agree."""
+    digests = [(hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest(), path)
+               for path in _paths(command)]  # fmt: skip
+    lines = [f"{digest}  {path}" for digest, path in digests]
     return ok("\n".join(lines))
 
 

@@ -656,3 +656,24 @@ def write_manifest(directory: str, name: str, content: str, timeout_seconds: int
     """Write `content` (stdin) as `directory/name` on the target: a temporary file, renamed."""
     argv = ("bash", "-c", _WRITE_MANIFEST, "barctl-write-manifest", directory, name)
     return RemoteCommand("write_manifest", argv, timeout_seconds, True, stdin=content)
+
+
+# --- restore material, node -> barctl -> target (issue 11; piping.py streams between them) ----
+
+# umask 077: the dump and grants hold every credential. Written under a dot name and renamed,
+# so a copy cut short never looks complete; the partial file is removed on failure.
+_WRITE_RESTORE = (
+    'set -e; umask 077; mkdir -p -m 0700 -- "$1"; trap \'rm -f -- "$1/.$2.part"\' ERR; '
+    'cat > "$1/.$2.part"; mv -f -- "$1/.$2.part" "$1/$2"'
+)
+
+
+def read_file(path: str, timeout_seconds: int) -> RemoteCommand:
+    """A file's bytes on stdout (the run's restore material on a node, root's 0600 file)."""
+    return RemoteCommand("read_restore_material", ("cat", "--", path), timeout_seconds)
+
+
+def write_restore_file(directory: str, name: str, timeout_seconds: int) -> RemoteCommand:
+    """stdin as `directory/name` on the target (0600), complete or not at all."""
+    argv = ("bash", "-c", _WRITE_RESTORE, "barctl-write-restore", directory, name)
+    return RemoteCommand("copy_restore_material", argv, timeout_seconds, True)

@@ -43,6 +43,11 @@ def _files(subject: Subject, verified: Verified) -> tuple[ManifestFile, ...]:
     kinds = {subject.iso: "iso"}
     if subject.archive is not None:
         kinds[subject.archive] = "archive"
+    restore = f"{subject.directory}/{manifest.RESTORE_DIRECTORY}"
+    for name in subject.material:
+        kind = manifest.restore_kind(name)
+        if kind is not None:
+            kinds[f"{restore}/{name}"] = kind
     digests = dict(verified.sha256)
     return tuple(
         ManifestFile(

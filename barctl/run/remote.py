@@ -25,7 +25,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
-from barctl.run import channel_exec
+from barctl.run import channel_exec, piping
 from barctl.run.commands import RemoteCommand, client_timeout_seconds, render
 from barctl.run.host_keys import known_host_keys
 from barctl.run.liveness import bound_dead_connections
@@ -297,6 +297,25 @@ class SessionPool:
         if result.connection_lost:
             self._drop(node)
         return result
+
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> tuple[CommandResult, CommandResult]:
+        """`read` on `source` streamed into `write` on `destination` (piping.py)."""
+        started = time.monotonic()
+        try:
+            reader, writer = self._session(source).transport, self._session(destination).transport
+            if reader is None or writer is None:
+                raise paramiko.SSHException("the SSH connection is closed")
+            return piping.pipe(reader, (read, source.user), writer, (write, destination.user))
+        except ConnectError as error:
+            stderr, reason = f"{error.reason.words}: {error.detail}", error.reason
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            self._drop(source)
+            self._drop(destination)
+            stderr, reason = f"{LOST_PREFIX}{error or type(error).__name__}", Reason.CONNECTION_LOST
+        result = CommandResult(None, "", stderr, time.monotonic() - started, reason)
+        return result, result
 
     def close(self) -> None:
         """Close every connection."""

@@ -35,3 +35,10 @@ class Runner(Protocol):
         set, a command blocked on a silent peer returns within seconds.
         """
         ...
+
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> tuple[CommandResult, CommandResult]:
+        """Stream `read`'s stdout on `source` into `write`'s stdin on `destination`, a chunk at
+        a time (barctl.run.piping); both results, the reader's first. Never raises."""
+        ...

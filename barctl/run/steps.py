@@ -66,6 +66,30 @@ class StepRecorder:
         self._progress(node.name, command.name, f"{outcome.value} ({result.duration_seconds:.1f}s)")
         return result
 
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> CommandResult:
+        """Stream `read` on `source` into `write` on `destination`, recorded as one step of
+        `destination`; the reader's failure when it failed, else the writer's result."""
+        described = f"{read.describe()} (on {source.name}) | {write.describe()}"
+        step_id = self.store.start_step(
+            self.run_id, destination.name, write.name, described, self.clock()
+        )
+        self._progress(destination.name, write.name, "started")
+        reader, writer = self.runner.pipe(source, read, destination, write)
+        result = writer if reader.ok else reader
+        outcome = step_outcome(result)
+        self.store.finish_step(
+            step_id,
+            outcome,
+            self.clock(),
+            exit_code=result.exit_code,
+            stderr=result.stderr,
+            secrets=self.secrets,
+        )
+        self._progress(destination.name, write.name, outcome.value)
+        return result
+
     def read(self, node: Node, command: RemoteCommand) -> CommandResult:
         """Run a read-only status query, not recorded (the cluster checks poll with these)."""
         return self.runner.run(node, command, abort=self.abort)

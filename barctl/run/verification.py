@@ -193,3 +193,13 @@ def dump_problem(tail: str) -> str:
     if lines and lines[-1].startswith(DUMP_TRAILER):
         return ""
     return f"database dump has no '{DUMP_TRAILER}' trailer: it was cut short"
+
+
+def copy_problem(
+    pairs: list[tuple[str, str]], on_node: dict[str, str], on_target: dict[str, str]
+) -> str:
+    """ "" when each copy's sha256 on the target is its source's on the node, else which is not."""
+    differ = [copy for source, copy in pairs if on_node.get(source) != on_target.get(copy)]
+    if differ:
+        return "copy differs from the node's file (sha256): " + ", ".join(differ)
+    return ""

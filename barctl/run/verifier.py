@@ -37,6 +37,12 @@ class CommandSteps(Protocol):
         """Run a read-only query without recording it."""
         ...
 
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> CommandResult:
+        """Stream `read` on `source` into `write` on `destination`, recorded as one step."""
+        ...
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -50,8 +56,10 @@ class Subject:
     mode: VerifyMode
     # The run's directory on the target (`<dir>/<node>/<run_id>`): the manifest goes there.
     directory: str = ""
-    # The run's database dump on the cluster node, when this node made one.
-    dump: str | None = None
+    # The restore material this node made (restore_material file names), in its run
+    # directory on the node (`material_from`); copied to `<directory>/restore/`.
+    material: tuple[str, ...] = ()
+    material_from: str = ""
     # SFTP: where lftp left the ISO (the target path itself); moved to `iso` first.
     place_from: str | None = None
 
@@ -75,7 +83,6 @@ def subject(target: BackupTarget, node: str, run_id: str, material: tuple[str, .
     settings = target.settings_for(node)
     paths = target.artifact_paths(node, run_id)
     in_iso = target.rear.backup_url == rear_config.ISO_BACKUP_URL
-    dump = restore_material.DATABASE_DUMP
     directory = f"{target.directory.rstrip('/')}/{manifest.run_directory(node, run_id)}"
     iso = f"{directory}/{rear_config.iso_name(node, run_id)}.iso"
     return Subject(
@@ -86,7 +93,8 @@ def subject(target: BackupTarget, node: str, run_id: str, material: tuple[str, .
         compress=settings.compress,
         mode="quick" if target.verify == "quick" else "full",
         directory=directory,
-        dump=f"{run_directory(run_id)}/{dump}" if dump in material else None,
+        material=material,
+        material_from=run_directory(run_id),
         place_from=paths[0] if paths[0] != iso else None,
     )
 
@@ -120,6 +128,11 @@ def _problem(what: str, result: CommandResult) -> str:
     return f"{what}: {problem}" if problem else ""
 
 
+def _sizes_missing(paths: tuple[str, ...], sizes: dict[str, int]) -> str:
+    missing = [path for path in paths if path not in sizes]
+    return "missing on the backup target: " + ", ".join(missing) if missing else ""
+
+
 def _missing_digest(paths: tuple[str, ...], digests: dict[str, str]) -> str:
     missing = [path for path in paths if path not in digests]
     return "sha256sum printed no checksum for " + ", ".join(missing) if missing else ""
@@ -149,12 +162,44 @@ class _Checks:
         _check(_problem("sha256sum", result) or _missing_digest(paths, digests))
         if subject.mode == "full":
             self._check_archive(span)
-        if subject.dump is not None:
-            tail = commands.file_tail(subject.dump, verification.DUMP_TAIL_BYTES, short)
-            result = self.steps.run(self.node, tail)
+        artifacts = [Artifact(path, sizes[path]) for path in paths]
+        measured = [(path, digests[path]) for path in paths]
+        copied = self._copy_material()
+        artifacts += [artifact for artifact, _ in copied]
+        measured += [(artifact.path, digest) for artifact, digest in copied]
+        return Verified("", tuple(artifacts), tuple(measured))
+
+    def _copy_material(self) -> list[tuple[Artifact, str]]:
+        """Each restore file streamed node -> barctl -> target, then sha256 on both ends
+        compared; the copied dump must end with mysqldump's trailer."""
+        subject, (short, long) = self.subject, self.timeouts
+        names = subject.material
+        if not names:
+            return []
+        destination = f"{subject.directory}/{manifest.RESTORE_DIRECTORY}"
+        sources = tuple(f"{subject.material_from}/{name}" for name in names)
+        copies = tuple(f"{destination}/{name}" for name in names)
+        for name, source in zip(names, sources):
+            read = commands.read_file(source, long)
+            write = commands.write_restore_file(destination, name, long)
+            result = self.steps.pipe(self.node, read, self.target, write)
+            _check(_problem(f"copying {source} to the backup target", result))
+        result = self.steps.run(self.node, commands.file_checksums(sources, long))
+        on_node = verification.checksums(result.stdout)
+        _check(_problem("sha256sum on the node", result) or _missing_digest(sources, on_node))
+        result = self.steps.run(self.target, commands.file_checksums(copies, long))
+        on_target = verification.checksums(result.stdout)
+        _check(_problem("sha256sum of the copies", result) or _missing_digest(copies, on_target))
+        _check(verification.copy_problem(list(zip(sources, copies)), on_node, on_target))
+        result = self.steps.run(self.target, commands.file_sizes(copies, short))
+        sizes = verification.file_sizes(result.stdout)
+        _check(_problem("stat of the copies", result) or _sizes_missing(copies, sizes))
+        if restore_material.DATABASE_DUMP in names:
+            dump = f"{destination}/{restore_material.DATABASE_DUMP}"
+            tail = commands.file_tail(dump, verification.DUMP_TAIL_BYTES, short)
+            result = self.steps.run(self.target, tail)
             _check(_problem("reading the dump", result) or verification.dump_problem(result.stdout))
-        artifacts = tuple(Artifact(path, sizes[path]) for path in paths)
-        return Verified("", artifacts, tuple((path, digests[path]) for path in paths))
+        return [(Artifact(copy, sizes[copy]), on_target[copy]) for copy in copies]
 
     def _sectors(self, first: int, count: int) -> bytes:
         iso = self.subject.iso

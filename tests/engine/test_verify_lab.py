@@ -113,7 +113,7 @@ def test_a_good_sftp_run_streams_the_archive_out_of_the_iso(lab: Lab, tmp_path: 
     result = barctl(policy, "run", "undercloud", timeout=300)
     assert result.exit_code == 0, result.stdout + result.stderr
     run_id = str(history(policy)[0]["run_id"])
-    assert_manifest(lab, "undercloud", run_id, {"iso"})
+    assert_manifest(lab, "undercloud", run_id, {"iso", "database_dump"})
     commands = step_commands(tmp_path, run_id)
     assert any(line.startswith(f"dd if=/ctl_plane_backups/undercloud/{run_id}/undercloud-") and
                line.endswith("| gzip -t") for line in commands)  # fmt: skip
@@ -131,10 +131,44 @@ def test_a_good_run_records_what_the_target_holds(lab: Lab, tmp_path: Path) -> N
     assert [Path(str(path)).name for path in recorded] == [
         f"undercloud-{run['run_id']}.iso",
         "backup.tar.gz",
+        "openstack-backup-mysql.sql",
     ]
     for path in recorded:
         assert (lab.export_directory / Path(str(path)).relative_to("/ctl_plane_backups")).is_file()
-    assert_manifest(lab, "undercloud", str(run["run_id"]), {"iso", "archive"})
+    found = assert_manifest(
+        lab, "undercloud", str(run["run_id"]), {"iso", "archive", "database_dump"}
+    )
+    # The dump was streamed node -> barctl -> target: the copy is the node's file, byte for byte.
+    (dump,) = found.files_of("database_dump")
+    assert dump.path == "restore/openstack-backup-mysql.sql"
+    source = (
+        lab.host_directory("undercloud", "var-lib-barctl")
+        / str(run["run_id"])
+        / Path(dump.path).name
+    )
+    copy = lab.export_directory / "undercloud" / str(run["run_id"]) / dump.path
+    assert copy.read_bytes() == source.read_bytes()
+    assert copy.stat().st_mode & 0o777 == 0o600
     commands = " ; ".join(step_commands(tmp_path, str(run["run_id"])))
     for command in ("sha256sum -- ", "gzip -t -- ", "tar --list --gzip --file ", "tail -c 4096"):
         assert command in commands
+
+
+def test_a_rolling_run_puts_each_controllers_restore_material_beside_its_iso(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Rolling: each controller's dump, grants, CIB, `pcs config backup` and ceph auth export
+    are copied to `restore/` on the target, listed in its manifest with the sha256 of the
+    bytes there, each the node's own file."""
+    policy = policy_for(lab, tmp_path)
+    result = barctl(policy, "run", "controlplane", timeout=600)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    run_id = str(history(policy)[0]["run_id"])
+    kinds = {"iso", "archive", "database_dump", "grants", "cib", "pacemaker_config", "ceph_auth"}
+    for node in ("ctl-0", "ctl-1", "ctl-2"):
+        found = assert_manifest(lab, node, run_id, kinds)
+        node_directory = lab.host_directory(node, "var-lib-barctl") / run_id
+        for item in found.files:
+            if item.path.startswith("restore/"):
+                source = node_directory / Path(item.path).name
+                assert hashlib.sha256(source.read_bytes()).hexdigest() == item.sha256

@@ -96,9 +96,10 @@ def test_a_healthy_run_backs_up_both_nodes_one_after_the_other(store: Store) -> 
     assert fake.ran_on().index(("cluster01", "ceph_start")) < first_of_second
     detail = store.run_detail("RUN")
     assert detail is not None
+    # ISO, archive and the three restore files copied beside them, 100 bytes each.
     assert {(n.node, n.outcome, n.size_bytes) for n in detail.nodes} == {
-        ("cluster01", NodeOutcome.SUCCESS, 200),
-        ("cluster02", NodeOutcome.SUCCESS, 200),
+        ("cluster01", NodeOutcome.SUCCESS, 500),
+        ("cluster02", NodeOutcome.SUCCESS, 500),
     }
 
 
@@ -173,11 +174,18 @@ def test_each_verified_node_gets_a_manifest_on_the_target_and_in_the_history(
     assert writes[0].stdin is not None
     written = manifest.parse(writes[0].stdin, "stdin")
     assert written.rear_version == "2.6" and written.verification.passed
-    directory = f"/backups/cluster01/{REAL_RUN}"
     iso, archive = f"cluster01-{REAL_RUN}.iso", "backup.tar.gz"
     assert [(item.path, item.kind, item.sha256) for item in written.files] == [
-        (iso, "iso", hashlib.sha256(f"{directory}/{iso}".encode()).hexdigest()),
-        (archive, "archive", hashlib.sha256(f"{directory}/{archive}".encode()).hexdigest()),
+        (iso, "iso", hashlib.sha256(iso.encode()).hexdigest()),
+        (archive, "archive", hashlib.sha256(archive.encode()).hexdigest()),
+        *(
+            (f"restore/{name}", kind, hashlib.sha256(name.encode()).hexdigest())
+            for name, kind in (
+                ("pacemaker_backup.tar.bz2", "pacemaker_config"),
+                ("cib.xml", "cib"),
+                ("ceph_auth_export.bak", "ceph_auth"),
+            )
+        ),
     ]
     (record,) = store.artifact_records("cluster01")
     assert record.verified and record.files[0].sha256 == written.files[0].sha256

@@ -39,6 +39,13 @@ class Steps:
 
     read = run
 
+    def pipe(
+        self, source: Node, read: RemoteCommand, destination: Node, write: RemoteCommand
+    ) -> CommandResult:
+        """Both sides through the fake; the reader's failure first."""
+        reader, writer = self.fake.pipe(source, read, destination, write)
+        return writer if reader.ok else reader
+
 
 def _verify(
     target: plan.BackupTarget = NFS,
@@ -46,7 +53,9 @@ def _verify(
     **answers: Answer,
 ) -> tuple[verifier.Verified, FakeRunner]:
     script = healthy_target()
-    script.update(answers)
+    for key, answer in answers.items():  # `node__name` answers on that node only
+        node, _, name = key.rpartition("__")
+        script[(node, name) if node else name] = answer
     fake = FakeRunner(script)
     subject = verifier.subject(target, "ctl-0", RUN, material)
     return verifier.verify(Steps(fake), TARGET_NODE, NODE, subject, (300, 14400)), fake
@@ -88,19 +97,25 @@ def test_dump_trailer_sizes_and_checksums_are_read_as_the_tools_print_them() -> 
 
 
 def test_full_verification_of_an_nfs_run_passes_with_sha256_per_file() -> None:
-    """A healthy target: every check runs on it, the dump's tail on the node, sha256 measured."""
+    """A healthy target: every check runs on it, sha256 measured there; the node's dump is
+    streamed beside the artifacts, checksummed on both ends, its trailer read on the copy."""
     verified, fake = _verify()
     assert verified.problem == ""
     iso = f"/backups/ctl-0/{RUN}/ctl-0-{RUN}.iso"
+    dump = f"/backups/ctl-0/{RUN}/restore/openstack-backup-mysql.sql"
     assert [artifact.path for artifact in verified.artifacts] == [
         iso,
         f"/backups/ctl-0/{RUN}/backup.tar.gz",
+        dump,
     ]
-    assert len(verified.digest(iso)) == 64
+    assert len(verified.digest(iso)) == 64 and len(verified.digest(dump)) == 64
     assert fake.ran("backup-0") == [
         "file_sizes", "iso_sectors", "file_checksums", "compression_test", "archive_listing",
+        "copy_restore_material", "file_checksums", "file_sizes", "file_tail",
     ]  # fmt: skip
-    assert fake.ran("ctl-0") == ["file_tail"]
+    assert fake.ran("ctl-0") == ["read_restore_material", "file_checksums"]
+    (copy,) = [call for call in fake.calls if call.name == "copy_restore_material"]
+    assert copy.argv[-2:] == (f"/backups/ctl-0/{RUN}/restore", "openstack-backup-mysql.sql")
 
 
 def test_each_failing_check_fails_with_its_reason() -> None:
@@ -118,6 +133,20 @@ def test_each_failing_check_fails_with_its_reason() -> None:
     assert "El Torito" in _verify(iso_sectors=no_boot)[0].problem
     assert "cut short" in _verify(file_tail=ok("INSERT INTO `t` VALUES (1),("))[0].problem
     assert "missing on the backup target" in _verify(file_sizes=ok(""))[0].problem
+
+
+def test_a_copy_whose_checksum_differs_fails() -> None:
+    """The copy's sha256 on the target must be the node's file's: a difference fails, named."""
+
+    def node_differs(node: Node, command: RemoteCommand) -> CommandResult:
+        paths = [word for word in command.argv if word.startswith("/")]
+        return ok("".join(f"{'0' * 64}  {path}\n" for path in paths))
+
+    verified, _ = _verify(**{"ctl-0__file_checksums": node_differs})
+    assert verified.problem == (
+        "copy differs from the node's file (sha256): "
+        f"/backups/ctl-0/{RUN}/restore/openstack-backup-mysql.sql"
+    )
 
 
 def test_quick_mode_skips_the_two_decompressing_passes() -> None:
