@@ -340,15 +340,11 @@ class abort_on_signals:
 
 def command_status(arguments: argparse.Namespace) -> int:
     """Whether the daemon runs (since when, its policy, next runs), and each plan's last run,
-    last success and next run. Reads the policy alone: its credential files are root's."""
-    from barctl.config.policy import load_policy_document, resolve_policy_path  # noqa: PLC0415
-    from barctl.config.site import Site  # noqa: PLC0415
-    from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
+    last success and next run, for any user (console/status_view.py)."""
+    from barctl.console import json_views, status_view  # noqa: PLC0415 - see the imports
 
-    policy, _ = load_policy_document(resolve_policy_path(arguments.config, os.environ))
-    site = Site.from_policy(policy, os.environ)
-    body = report.status_body(policy, site, datetime.now(timezone.utc))
-    print(json_views.render("status", body) if arguments.json else report.status_text(body))
+    body = status_view.status(arguments.config, os.environ, datetime.now(timezone.utc))
+    print(json_views.render("status", body) if arguments.json else status_view.status_text(body))
     return EXIT_SUCCESS
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import shlex
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from barctl.config import schedule
-from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.history.store import existing_history
 from barctl.redaction import SECRETS
 from barctl.run.plan import Plan, Step, StepKind
 from barctl.run.rear_config import NodeFile
-from barctl.service import daemon_state
 
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.model import Progress
@@ -165,75 +161,6 @@ def result_text(result: Result, *, dry_run: bool) -> str:
 
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment is not None else None
-
-
-def status_body(policy: Policy, site: Site, now: datetime) -> dict[str, Any]:
-    """`barctl status`: the daemon (its state file, daemon_state) and each plan's runs. A user
-    who may not read the history (history.db is 0600) still sees the daemon and schedules."""
-    verdict = daemon_state.read(site.runtime_directory)
-    found = verdict.found
-    daemon = {
-        "state": verdict.state,
-        "detail": verdict.detail,
-        "state_file": str(site.runtime_directory / daemon_state.STATE_FILE_NAME),
-        "pid": found.pid if found else None,
-        "started_at": found.started_at if found else None,
-        "policy": found.policy if found else None,
-        "next_runs": [{"plan": plan, "next_run": moment} for plan, moment in found.next_runs]
-        if found
-        else [],
-    }
-    try:
-        rows, readable = status_rows(policy, site, now), True
-    except (OSError, sqlite3.Error):
-        rows, readable = status_rows(policy, None, now), False
-    return {"daemon": daemon, "history_readable": readable, "plans": rows}
-
-
-def status_rows(policy: Policy, site: Site | None, now: datetime) -> list[dict[str, Any]]:
-    """Per plan (the restore drill included): last run and its outcome, last success (history
-    unread: `site` None), next scheduled run."""
-    rows = []
-    with existing_history(site) if site else contextlib.nullcontext() as store:
-        for name, section in policy.plans.scheduled():
-            last = store.last_run(name) if store else None
-            success = store.last_success(name) if store else None
-            rows.append(
-                {
-                    "plan": name,
-                    "enabled": section.enabled,
-                    "last_run": _time(last.started_at) if last else None,
-                    "last_outcome": (last.outcome.value if last.outcome else "running")
-                    if last
-                    else None,
-                    "last_success": _time(success.started_at) if success else None,
-                    "next_run": _time(schedule.next_run(section, now)) if section.enabled else None,
-                }
-            )
-    return rows
-
-
-def status_text(body: dict[str, Any]) -> str:
-    """`status_body` as text: the daemon first, then one aligned line per plan."""
-    daemon = body["daemon"]
-    lines = [f"daemon: {daemon['state']} ({daemon['detail']}, {daemon['state_file']})"]
-    if daemon["state"] == "running":
-        lines[0] = (
-            f"daemon: running, pid {daemon['pid']} since {daemon['started_at']},"
-            f" policy {daemon['policy']}"
-        )
-        runs = ", ".join(f"{row['plan']} {row['next_run']}" for row in daemon["next_runs"])
-        lines.append(f"  next runs: {runs or 'none scheduled'}")
-    if not body["history_readable"]:
-        lines.append("history: not readable as this user (last runs unknown)")
-    for row in body["plans"]:
-        last = f"{row['last_outcome']} at {row['last_run']}" if row["last_run"] else "never"
-        next_run = row["next_run"] or "not scheduled (disabled)"
-        lines.append(
-            f"{row['plan']:<13} last run: {last}; last success: {row['last_success'] or 'never'};"
-            f" next run: {next_run}"
-        )
-    return "\n".join(lines)
 
 
 def history_rows(site: Site, plan: str | None, limit: int) -> list[dict[str, Any]]:

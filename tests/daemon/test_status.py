@@ -38,9 +38,12 @@ def public_directory() -> Iterator[Path]:
         shutil.rmtree(directory)
 
 
-def status_as_nobody(policy: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """`barctl -c POLICY status ARGUMENTS` run as user nobody."""
+def status_as_nobody(
+    policy: Path, *arguments: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`barctl -c POLICY status ARGUMENTS` run as user nobody (`extra`: more environment)."""
     environ = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "BARCTL_LOG_FORMAT": "json"}
+    environ |= extra
     command = [*NOBODY, sys.executable, "-m", "barctl", "-c", str(policy), "status", *arguments]
     return subprocess.run(
         command, env=environ, cwd="/", capture_output=True, text=True, timeout=60, check=False
@@ -58,8 +61,9 @@ def status_json(policy: Path) -> dict[str, Any]:
 
 def test_status_as_nobody_follows_the_daemon(public_directory: Path, daemons: DaemonRunner) -> None:
     """Running with the daemon's pid, policy and both plans' next runs (the history, 0600, is
-    said unreadable); the state file is 0644; a reload's new interval shows at once; after
-    SIGTERM not running; after SIGKILL a stale state file naming the dead pid."""
+    said unreadable), also to a user who may not read the policy; the state file is 0644; a
+    reload's new interval shows at once; after SIGTERM not running; after SIGKILL a stale state
+    file naming the dead pid."""
     policy = write_yaml(public_directory / "policy.yaml", offline_policy(public_directory))
     daemon, notify = daemons.start(policy)
     notify.wait("READY", "1", timeout=30)
@@ -80,6 +84,14 @@ def test_status_as_nobody_follows_the_daemon(public_directory: Path, daemons: Da
     assert text.startswith(f"daemon: running, pid {daemon.pid} since ")
     assert f"policy {policy}" in text and "next runs: controlplane 20" in text
     assert "history: not readable as this user" in text
+
+    policy.chmod(0o600)  # as /etc/barctl/policy.yaml (0640 root:barctl) to a user outside barctl
+    hidden = status_as_nobody(policy, "--json", RUNTIME_DIRECTORY=str(state_file.parent))
+    assert hidden.returncode == 0, hidden.stderr
+    without = json.loads(hidden.stdout)
+    assert (without["policy_readable"], without["plans"]) == (False, [])
+    assert (without["daemon"]["state"], without["daemon"]["pid"]) == ("running", daemon.pid)
+    policy.chmod(0o644)
 
     document = offline_policy(public_directory)
     document["plans"]["undercloud"]["interval_seconds"] = 120
