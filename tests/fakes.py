@@ -12,7 +12,8 @@ from typing import Union
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
-from barctl.run.commands import VIEW_MARKER, RemoteCommand, render
+from barctl.run.commands import RemoteCommand, render
+from barctl.run.commands_services import VIEW_MARKER
 from barctl.run.runner import LineCallback
 
 # typing.Union: a module-level alias is evaluated at import, and `|` on types needs 3.10.
@@ -132,8 +133,9 @@ class LocalRunner:
 
 
 def cluster_view(crm_mon_xml: str, galera: str | None = None, crm_mon_exit: int = 0) -> str:
-    """What `commands.cluster_view` prints: crm_mon's XML and its exit marker, then (when the
-    node runs galera) mysql's status lines and theirs; `galera` None: mysql was not asked."""
+    """What `commands_services.cluster_view` prints: crm_mon's XML and its exit marker, then
+    (when the node runs galera) mysql's status lines and theirs; `galera` None: mysql was not
+    asked."""
     marker = VIEW_MARKER
     text = f"{crm_mon_xml.rstrip()}\n{marker} crm_mon {crm_mon_exit}\n"
     if galera is not None:
@@ -142,7 +144,7 @@ def cluster_view(crm_mon_xml: str, galera: str | None = None, crm_mon_exit: int 
 
 
 def galera_lines(state: str, size: int, addresses: list[str]) -> str:
-    """mysql -N -B's answer to `commands.GALERA_STATUS_QUERY`."""
+    """mysql -N -B's answer to `commands_services.GALERA_STATUS_QUERY`."""
     return (
         f"wsrep_local_state_comment\t{state}\nwsrep_cluster_size\t{size}\n"
         f"wsrep_incoming_addresses\t{','.join(addresses)}\n"

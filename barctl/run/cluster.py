@@ -162,7 +162,7 @@ def parse_pacemaker_status(text: str) -> PacemakerStatus:
 
 
 def parse_pcs_status(text: str) -> PacemakerStatus:
-    """The name engine.py calls: `commands.pcs_status` now runs crm_mon's XML output."""
+    """The name engine.py calls: `commands_probe.pcs_status` now runs crm_mon's XML output."""
     return parse_pacemaker_status(text)
 
 
@@ -236,8 +236,8 @@ def galera_problems(node: str, status: GaleraStatus, expected_size: int) -> list
 
 @dataclass(frozen=True)
 class ClusterView:
-    """What one node answered to `commands.cluster_view`: pacemaker's membership as it sees it
-    and, when asked, its galera status (`galera` None then says why in `galera_problem`)."""
+    """What one node answered to `commands_services.cluster_view`: pacemaker's membership as it
+    sees it and, when asked, its galera status (`galera` None then says why in `galera_problem`)."""
 
     node: str
     pacemaker: PacemakerStatus

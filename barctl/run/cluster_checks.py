@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from barctl.model import Node, NodeFacts
-from barctl.run import cluster, commands, verdicts
+from barctl.run import cluster, commands_probe, commands_services, verdicts
 from barctl.run.steps import StepRecorder
 
 POLL_FLOOR_SECONDS = 0.1
@@ -118,14 +118,17 @@ class ClusterChecks:
         why = ""
         for name in askers:
             container = galera.get(name)
-            command = commands.cluster_view(container, self.password, self.timeout)
+            command = commands_services.cluster_view(container, self.password, self.timeout)
             result = self.steps.read(self.nodes[name], command)
             if not result.ok:
                 failed.append(name)
                 why = f": {verdicts.command_problem(result)}"
                 continue
             view = cluster.parse_cluster_view(
-                name, result.stdout, commands.VIEW_MARKER, galera_asked=container is not None
+                name,
+                result.stdout,
+                commands_services.VIEW_MARKER,
+                galera_asked=container is not None,
             )
             if view.answered:
                 return view, failed, why
@@ -155,7 +158,7 @@ class ClusterChecks:
         return problems
 
     def _galera_status(self, name: str, container: str) -> tuple[cluster.GaleraStatus | None, str]:
-        command = commands.galera_status(container, self.password, self.timeout)
+        command = commands_services.galera_status(container, self.password, self.timeout)
         result = self.steps.read(self.nodes[name], command)
         if not result.ok:
             return None, f"{name}: galera status unavailable ({verdicts.command_problem(result)})"
@@ -172,7 +175,9 @@ class ClusterChecks:
             return self._addresses
 
     def _bind_address(self, name: str) -> tuple[str, str]:
-        lookup = commands.hiera_lookup(commands.GALERA_BIND_ADDRESS_KEY, self.timeout)
+        lookup = commands_probe.hiera_lookup(
+            commands_services.GALERA_BIND_ADDRESS_KEY, self.timeout
+        )
         result = self.steps.read(self.nodes[name], lookup)
         return name, cluster.galera_address(result.stdout) if result.ok else ""
 

@@ -26,7 +26,15 @@ from barctl.history.store import Store, open_history
 from barctl.model import Node
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.run import backup, commands, drill_checks, drill_iso, locks, remote, target_listing
+from barctl.run import (
+    backup,
+    commands_target,
+    drill_checks,
+    drill_iso,
+    locks,
+    remote,
+    target_listing,
+)
 from barctl.run.manifest import Manifest
 from barctl.run.plan import BackupTarget
 from barctl.run.resolution import check_credentials, resolve
@@ -79,7 +87,7 @@ def check_run(runner: Runner, drill: Scope, found: Manifest) -> tuple[drill_chec
     target = drill.target
     directory = f"{target.directory.rstrip('/')}/{found.node}/{found.run_id}"
     paths = tuple(f"{directory}/{item.path}" for item in found.files)
-    answer = runner.run(target.node, commands.checksums(paths, drill.check_seconds))
+    answer = runner.run(target.node, commands_target.checksums(paths, drill.check_seconds))
     problems = list(drill_checks.checksum_problems(found, directory, answer.stdout))
     archives = found.files_of("archive")
     archive = f"{directory}/{archives[0].path}" if archives else None
@@ -100,7 +108,7 @@ def _nfs_listing(
     """The archive lists fully on the target (only its member count comes back)."""
     # The compression suffix of the archive as written (rear.compress may change later).
     suffix = name.rpartition(".tar")[2]
-    listing = commands.archive_member_count(archive, suffix, drill.check_seconds)
+    listing = commands_target.archive_member_count(archive, suffix, drill.check_seconds)
     result = runner.run(drill.target.node, listing)
     problem = drill_checks.listing_problem(name, result.exit_code, result.stdout, result.stderr)
     return [problem] if problem is not None else []

@@ -3,7 +3,8 @@
 Read-only and without an ISO tool on the target (verification's reasoning: a minimal RHEL has
 neither xorriso nor isoinfo): the volume descriptors and directories are read with `dd | od`
 and parsed by `verification` (ECMA-119), which gives where `isolinux/initrd.cgz` lies in the
-image; `commands.initrd_member` streams it through `gzip -dc | cpio --to-stdout` for one file.
+image; `commands_target.initrd_member` streams it through `gzip -dc | cpio --to-stdout` for
+one file.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from barctl.model import Node
-from barctl.run import commands, verdicts, verification
+from barctl.run import commands_target, verdicts, verification
 from barctl.run.runner import Runner
 
 LOCAL_CONF = "etc/rear/local.conf"
@@ -33,7 +34,7 @@ class IsoReader:
 
     def sectors(self, first: int, count: int) -> bytes:
         """`count` sectors from `first`, as bytes."""
-        command = commands.iso_sectors(self.iso, first, count, self.timeout)
+        command = commands_target.iso_sectors(self.iso, first, count, self.timeout)
         result = self.runner.run(self.target, command)
         if not result.ok:
             raise _Unreadable(f"dd: {verdicts.command_problem(result)}")
@@ -60,7 +61,7 @@ class IsoReader:
 
     def member(self, span: tuple[int, int], member: str) -> str:
         """One file of the rescue system; empty when the initrd has no such file."""
-        command = commands.initrd_member(self.iso, *span, member, self.timeout)
+        command = commands_target.initrd_member(self.iso, *span, member, self.timeout)
         result = self.runner.run(self.target, command)
         if not result.ok:
             raise _Unreadable(f"{member}: {verdicts.command_problem(result)}")
@@ -73,7 +74,7 @@ def rescue_configuration(
     """(local.conf, rescue.conf) of the rescue system in `iso`, or why they cannot be read."""
     reader = IsoReader(runner, target, iso, timeout)
     try:
-        span = reader.span(*commands.ISO_INITRD)
+        span = reader.span(*commands_target.ISO_INITRD)
         return reader.member(span, LOCAL_CONF), reader.member(span, RESCUE_CONF)
     except _Unreadable as error:
         return str(error)
@@ -90,6 +91,6 @@ def archive_listing(
         span = reader.span(folder, name)
     except _Unreadable as error:
         return str(error)
-    result = runner.run(target, commands.iso_file_listing(iso, *span, compress, timeout))
+    result = runner.run(target, commands_target.iso_file_listing(iso, *span, compress, timeout))
     problem = verdicts.command_problem(result)
     return f"{folder}/{name} inside the ISO: tar --list failed: {problem}" if problem else ""

@@ -27,7 +27,14 @@ from barctl.model import Artifact, Node, NodeFacts, UndoFailure
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
 from barctl.redaction import redact
-from barctl.run import cluster_checks, commands, manifest_writer, verdicts, verifier
+from barctl.run import (
+    cluster_checks,
+    commands_probe,
+    commands_target,
+    manifest_writer,
+    verdicts,
+    verifier,
+)
 from barctl.run.plan import Phase, Plan, Step, StepKind
 from barctl.run.runner import Runner
 from barctl.run.steps import Clock, StepRecorder
@@ -252,7 +259,7 @@ class Execution:
         """The node's manifest on the target and in the history, whether verification passed or
         not; a problem when it could not be written (the run is then not findable)."""
         timeout = self.plan.timeouts.command
-        rear = self.steps.read(self.nodes[node], commands.rear_version(timeout))
+        rear = self.steps.read(self.nodes[node], commands_probe.rear_version(timeout))
         redacted = replace(verified, problem=redact(verified.problem, self.steps.secrets))
         found = manifest_writer.compose(
             self.run_facts,
@@ -264,7 +271,7 @@ class Execution:
             checked_at=self.environment.clock(),
         )
         name, text = manifest_writer.document(found)
-        write = commands.write_manifest(subject.directory, name, text, timeout)
+        write = commands_target.write_manifest(subject.directory, name, text, timeout)
         result = self.steps.run(self.plan.target.node, write)
         if not result.ok:
             return f"manifest not written on the backup target: {verdicts.command_problem(result)}"

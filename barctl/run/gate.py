@@ -15,7 +15,15 @@ from dataclasses import dataclass, field, replace
 
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason, root_cause
-from barctl.run import cluster, commands, gate_setup, rear_capability
+from barctl.run import (
+    cluster,
+    commands,
+    commands_probe,
+    commands_rear,
+    commands_services,
+    gate_setup,
+    rear_capability,
+)
 from barctl.run.plan import UNDERCLOUD_DATABASE_CONTAINER
 from barctl.run.rear_config import RearSettings, RearTarget
 from barctl.run.remote import LOST_PREFIX
@@ -141,11 +149,13 @@ class _Prober:
 
 def _database_facts(prober: _Prober, container: str) -> tuple[str, str]:
     timeout = prober.timeout
-    lookup = prober.run(commands.hiera_lookup(commands.MYSQL_PASSWORD_KEY, timeout))
-    password, problem = commands.mysql_password(lookup)
+    lookup = prober.run(commands_probe.hiera_lookup(commands_probe.MYSQL_PASSWORD_KEY, timeout))
+    password, problem = commands_probe.mysql_password(lookup)
     if problem:
         raise _ProbeFailed(problem)
-    status = prober.checked(commands.galera_status(container, password, timeout), "mysql failed")
+    status = prober.checked(
+        commands_services.galera_status(container, password, timeout), "mysql failed"
+    )
     return password, status
 
 
@@ -164,7 +174,7 @@ def _pacemaker_facts(
     inventory puts in `pacemaker` must answer; any other node that cannot is a non-member.
     """
     in_group = PACEMAKER_GROUP in prober.node.groups
-    answer = prober.run(commands.pacemaker_node_name(prober.timeout))
+    answer = prober.run(commands_probe.pacemaker_node_name(prober.timeout))
     name = answer.stdout.strip().splitlines()[0].strip() if answer.stdout.strip() else ""
     if not answer.ok or not name:
         if in_group:
@@ -172,7 +182,7 @@ def _pacemaker_facts(
             problem = f"cannot tell its pacemaker node name (crm_node -n): {detail}"
             raise _ProbeFailed(problem, Reason.UNHEALTHY)
         return facts, None
-    result = prober.run(commands.pacemaker_status(prober.timeout))
+    result = prober.run(commands_probe.pacemaker_status(prober.timeout))
     status = cluster.parse_pacemaker_status(result.stdout)
     if not result.ok and not status.problem:
         status = cluster.unreadable(_detail(result))
@@ -185,9 +195,9 @@ def _pacemaker_facts(
 def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool) -> Probe:
     password, galera_text = _database_facts(prober, container)
     timeout = prober.timeout
-    names = commands.database_names(container, password, timeout)
+    names = commands_services.database_names(container, password, timeout)
     databases = prober.checked(names, "mysql failed").split()
-    listing = commands.database_accounts(container, password, timeout)
+    listing = commands_services.database_accounts(container, password, timeout)
     accounts = _accounts(prober.checked(listing, "mysql failed"))
     if judged and not accounts:
         # A galera cluster always has accounts (root at least): none means the query or its
@@ -201,8 +211,8 @@ def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool
 
 def _setup_problems(prober: _Prober, settings: RearSettings) -> tuple[str, ...]:
     """The node's ReaR version and the rear package's cron file, judged (rear_capability)."""
-    version = prober.checked(commands.rear_version(prober.timeout), "rear not installed")
-    cron = prober.run(commands.cron_file_absent(prober.timeout))
+    version = prober.checked(commands_probe.rear_version(prober.timeout), "rear not installed")
+    cron = prober.run(commands_probe.cron_file_absent(prober.timeout))
     problems = rear_capability.version_problems(version, settings)
     cron_problem = rear_capability.cron_problem(cron.exit_code if cron.reason is None else None)
     return (*problems, cron_problem) if cron_problem else problems
@@ -212,11 +222,13 @@ def _node_hygiene_facts(prober: _Prober, probe: Probe, *, controlplane: bool) ->
     """The run directories already on the node (excluded from this run's archive, the oldest
     pruned after it) and, on the control plane, its config-drive partition (guide 2.5 step 1).
     A blkid that cannot answer refuses the node: its image would silently be missing."""
-    runs = commands.run_directories_of(prober.run(commands.list_run_directories(prober.timeout)))
+    runs = commands_rear.run_directories_of(
+        prober.run(commands_rear.list_run_directories(prober.timeout))
+    )
     drive, problem = "", ""
     if controlplane:
-        answer = prober.run(commands.config_drive_device(prober.timeout))
-        drive, problem = commands.config_drive_of(answer)
+        answer = prober.run(commands_rear.config_drive_device(prober.timeout))
+        drive, problem = commands_rear.config_drive_of(answer)
     facts = replace(probe.facts, run_directories=runs, config_drive=drive)
     problems = (*probe.setup_problems, problem) if problem else probe.setup_problems
     return replace(probe, facts=facts, setup_problems=problems)
@@ -236,15 +248,15 @@ def probe_node(
     prober = _Prober(runner, node, timeout)
     probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
-        prober.checked(commands.node_name(timeout), "shell failed")
+        prober.checked(commands_probe.node_name(timeout), "shell failed")
         setup = _setup_problems(prober, settings or RearSettings())
         probe = replace(probe, setup_problems=setup)
-        firmware = commands.firmware_of(prober.run(commands.firmware(timeout)))
+        firmware = commands_probe.firmware_of(prober.run(commands_probe.firmware(timeout)))
         if target is not None:
             own = settings or RearSettings()
             found = gate_setup.problems(prober.run, node.address, target, own, firmware, timeout)
             probe = replace(probe, setup_problems=(*setup, *found))
-        names = prober.checked(commands.container_names(timeout), "podman failed").split()
+        names = prober.checked(commands_probe.container_names(timeout), "podman failed").split()
         facts = NodeFacts(tuple(names), firmware=firmware)
         probe = _node_hygiene_facts(prober, replace(probe, facts=facts), controlplane=pacemaker)
         if pacemaker:
@@ -272,12 +284,12 @@ def probe_target(  # noqa: PLR0917 - the target and its two space rules
     `min_free_bytes` free under it (0: not measured) and room for `need` (None: not judged)."""
     prober = _Prober(runner, node, timeout)
     try:
-        prober.checked(commands.node_name(timeout), "shell failed")
-        exists = commands.directory_exists(directory, timeout)
+        prober.checked(commands_probe.node_name(timeout), "shell failed")
+        exists = commands_probe.directory_exists(directory, timeout)
         prober.checked(exists, f"no directory {directory}")
         free = None
         if min_free_bytes > 0 or need is not None:
-            answer = prober.checked(commands.free_space(directory, timeout), "df failed")
+            answer = prober.checked(commands_probe.free_space(directory, timeout), "df failed")
             free = rear_capability.parse_free_bytes(answer)
             problem = rear_capability.space_problem(answer, directory, min_free_bytes, need)
             if problem:

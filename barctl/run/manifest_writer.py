@@ -1,7 +1,8 @@
 """Each node's manifest: composed from what verification measured, written on the target last.
 
 Pure composition (`compose`, `history_record`); `write` is the one command that puts it on the
-target (commands.write_manifest: a temporary file renamed, so a reader never sees half of it). A
+target (commands_target.write_manifest: a temporary file renamed, so a reader never sees half
+of it). A
 manifest is written after verification whether it passed or not (manifest.py): a run directory
 without one is a run that crashed or is still going, never a verified one.
 """
@@ -116,5 +117,5 @@ def history_record(found: Manifest) -> ArtifactRecord:
 
 
 def document(found: Manifest) -> tuple[str, str]:
-    """(file name, JSON text) of the manifest, for commands.write_manifest."""
+    """(file name, JSON text) of the manifest, for commands_target.write_manifest."""
     return manifest.MANIFEST_NAME, manifest.render(found)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from barctl.model import Firmware, Node, NodeFacts
-from barctl.run import commands, rear_config
+from barctl.run import commands_rear, commands_services, rear_config
 from barctl.run.commands import RemoteCommand
 from barctl.run.rear_config import NodeFile, RearSettings, RearTarget
 from barctl.run.restore_material import DATABASE_DUMP, material, offline_material
@@ -148,7 +148,7 @@ class Plan:
 
 def run_directory(run_id: str) -> str:
     """Absolute, run-stamped directory on each node for dumps and cluster configuration."""
-    return f"{commands.NODE_RUN_DIRECTORY}/{run_id}"
+    return f"{commands_rear.NODE_RUN_DIRECTORY}/{run_id}"
 
 
 def _command(node: str, command: RemoteCommand) -> Step:
@@ -175,8 +175,8 @@ def rear_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ...
     )
     timeouts = context.timeouts
     return (
-        _command(node, commands.write_rear_config(run_conf.content, timeouts.command)),
-        _command(node, commands.rear_mkbackup(timeouts.rear)),
+        _command(node, commands_rear.write_rear_config(run_conf.content, timeouts.command)),
+        _command(node, commands_rear.rear_mkbackup(timeouts.rear)),
     )
 
 
@@ -189,7 +189,7 @@ def verify_steps(node: str, context: Context, made: tuple[str, ...] = ()) -> tup
     note = "ISO and archive on the backup target"
     return (
         Step(node, StepKind.VERIFY_ARTIFACTS, note=note, material=made),
-        _command(node, commands.remove_local_iso(iso_prefix, context.timeouts.command)),
+        _command(node, commands_rear.remove_local_iso(iso_prefix, context.timeouts.command)),
     )
 
 
@@ -197,7 +197,7 @@ def other_run_directories(facts: NodeFacts, run_id: str) -> tuple[str, ...]:
     """Paths of the earlier runs' dump directories the gate found on the node: excluded from
     this run's archive, so each archive holds its own run's dumps only (issue 10 item 7)."""
     return tuple(
-        commands.run_directory_path(name) for name in facts.run_directories if name != run_id
+        commands_rear.run_directory_path(name) for name in facts.run_directories if name != run_id
     )
 
 
@@ -216,7 +216,9 @@ def prune_steps(node: str, facts: NodeFacts, context: Context) -> tuple[Step, ..
     expired = expired_run_directories(facts, context.run_id, context.keep_run_directories)
     if not expired:
         return ()
-    return (_command(node, commands.remove_run_directories(expired, context.timeouts.command)),)
+    return (
+        _command(node, commands_rear.remove_run_directories(expired, context.timeouts.command)),
+    )
 
 
 def database_steps(
@@ -228,7 +230,7 @@ def database_steps(
     return (
         _command(
             node,
-            commands.grants_dump(
+            commands_services.grants_dump(
                 container,
                 facts.accounts,
                 context.password,
@@ -238,7 +240,7 @@ def database_steps(
         ),
         _command(
             node,
-            commands.database_dump(
+            commands_services.database_dump(
                 container,
                 facts.databases,
                 context.password,
@@ -255,8 +257,11 @@ def pacemaker_backup_steps(node: str, context: Context) -> tuple[Step, ...]:
     directory = run_directory(context.run_id)
     timeout = context.timeouts.command
     return (
-        _command(node, commands.pacemaker_config_backup(f"{directory}/pacemaker_backup", timeout)),
-        _command(node, commands.pacemaker_cib(f"{directory}/cib.xml", timeout)),
+        _command(
+            node,
+            commands_services.pacemaker_config_backup(f"{directory}/pacemaker_backup", timeout),
+        ),
+        _command(node, commands_services.pacemaker_cib(f"{directory}/cib.xml", timeout)),
     )
 
 
@@ -269,7 +274,7 @@ def config_drive_steps(node: str, facts: NodeFacts, context: Context) -> tuple[S
     if not facts.config_drive:
         return ()
     timeout = context.timeouts.command
-    return (_command(node, commands.image_config_drive(facts.config_drive, timeout)),)
+    return (_command(node, commands_rear.image_config_drive(facts.config_drive, timeout)),)
 
 
 def preparation_phase(
@@ -281,11 +286,11 @@ def preparation_phase(
     timeout = context.timeouts.command
     steps = []
     for node in nodes:
-        node_steps = [_command(node.name, commands.make_run_directory(directory, timeout))]
+        node_steps = [_command(node.name, commands_rear.make_run_directory(directory, timeout))]
         if facts[node.name].has_ceph_monitor(node.name):
             path = f"{directory}/ceph_auth_export.bak"
             node_steps.append(
-                _command(node.name, commands.ceph_auth_export(node.name, path, timeout))
+                _command(node.name, commands_services.ceph_auth_export(node.name, path, timeout))
             )
         node_steps += config_drive_steps(node.name, facts[node.name], context)
         steps.append((node.name, tuple(node_steps)))
@@ -297,14 +302,14 @@ def build_undercloud_plan(node: Node, facts: NodeFacts, context: Context) -> Pla
     directory = run_directory(context.run_id)
     timeouts = context.timeouts
     steps: list[Step] = [
-        _command(node.name, commands.make_run_directory(directory, timeouts.command))
+        _command(node.name, commands_rear.make_run_directory(directory, timeouts.command))
     ]
     dumped = UNDERCLOUD_DATABASE_CONTAINER in facts.containers
     if dumped:
         steps.append(
             _command(
                 node.name,
-                commands.database_dump(
+                commands_services.database_dump(
                     UNDERCLOUD_DATABASE_CONTAINER,
                     (),
                     context.password,
@@ -331,8 +336,12 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
     ]
     container = facts.galera_container()
     if container is not None:
-        desync_on = commands.galera_desync(container, True, context.password, timeouts.command)
-        desync_off = commands.galera_desync(container, False, context.password, timeouts.command)
+        desync_on = commands_services.galera_desync(
+            container, True, context.password, timeouts.command
+        )
+        desync_off = commands_services.galera_desync(
+            container, False, context.password, timeouts.command
+        )
         steps.append(_guarded(name, desync_on, desync_off, "galera_desync"))
         steps += database_steps(name, container, facts, context)
         steps.append(_undo(name, "galera_desync"))
@@ -340,11 +349,13 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
         steps += pacemaker_backup_steps(name, context)
     ceph = facts.has_ceph_monitor(name)
     if ceph:
-        stop = commands.ceph_stop(name, timeouts.command)
-        steps.append(_guarded(name, stop, commands.ceph_start(name, timeouts.command), "ceph"))
+        stop = commands_services.ceph_stop(name, timeouts.command)
+        steps.append(
+            _guarded(name, stop, commands_services.ceph_start(name, timeouts.command), "ceph")
+        )
     if facts.pacemaker_member:
-        stop = commands.pcs_cluster_stop(timeouts.command)
-        start = commands.pcs_cluster_start(timeouts.command)
+        stop = commands_services.pcs_cluster_stop(timeouts.command)
+        start = commands_services.pcs_cluster_start(timeouts.command)
         steps.append(_guarded(name, stop, start, "pacemaker"))
     steps += rear_steps(name, facts, context)
     # Everything this node changed comes back before the rejoin wait: a peer lost during the
@@ -406,16 +417,18 @@ def _pause(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
     names = found.pausable_containers()
     if not names:
         return ()
-    pause = commands.pause_containers(names, timeout)
-    return (_guarded(node, pause, commands.unpause_containers(names, timeout), "containers"),)
+    pause = commands_services.pause_containers(names, timeout)
+    return (
+        _guarded(node, pause, commands_services.unpause_containers(names, timeout), "containers"),
+    )
 
 
 def _stop_ceph(node: str, found: NodeFacts, timeout: int) -> tuple[Step, ...]:
     """Stop the node's ceph monitor, if it runs one (started again by the `ceph` undo)."""
     if not found.has_ceph_monitor(node):
         return ()
-    stop = commands.ceph_stop(node, timeout)
-    return (_guarded(node, stop, commands.ceph_start(node, timeout), "ceph"),)
+    stop = commands_services.ceph_stop(node, timeout)
+    return (_guarded(node, stop, commands_services.ceph_start(node, timeout), "ceph"),)
 
 
 def _resume(node: str, found: NodeFacts) -> tuple[Step, ...]:
@@ -448,8 +461,8 @@ def _cluster_phases(
     if not members:
         return (), (), ()
     first, timeout = members[0], context.timeouts.command
-    stop_all = commands.pcs_cluster_stop(timeout, every_node=True)
-    start_all = commands.pcs_cluster_start(timeout, every_node=True)
+    stop_all = commands_services.pcs_cluster_stop(timeout, every_node=True)
+    start_all = commands_services.pcs_cluster_start(timeout, every_node=True)
     rejoin = Step(first, StepKind.WAIT_REJOIN, note="every node online, quorate, galera Synced")
     return (
         (_single("pacemaker configuration", first, pacemaker_backup_steps(first, context)),),

@@ -22,7 +22,7 @@ from barctl.config.site import Site
 from barctl.errors import BarctlError
 from barctl.history.store import Store, open_history
 from barctl.observe import logs
-from barctl.run import backup, commands, remote
+from barctl.run import backup, commands_target, remote
 from barctl.run.resolution import Resolved, check_credentials, resolve
 from barctl.run.retention import Rules, Verdict, decide, deletions
 from barctl.run.runner import Runner
@@ -108,7 +108,7 @@ def _delete(  # noqa: PLR0917 - internal step of prune, arguments all distinct
         size_bytes=size,
         now=clock(),
     )
-    command = commands.remove_run_directory(path, resolved.timeouts.command)
+    command = commands_target.remove_run_directory(path, resolved.timeouts.command)
     result = runner.run(resolved.target.node, command)
     detail = "" if result.ok else _detail(result.stderr_tail(), result.exit_code)
     store.finish_prune(prune_id, result.ok, detail, clock())

@@ -16,7 +16,7 @@ from pathlib import Path
 import paramiko
 
 from barctl.model import CommandResult, Node, NodeFacts
-from barctl.run import ceph_hooks, commands, setup_commands, setup_plan, setup_state
+from barctl.run import ceph_hooks, commands, commands_probe, setup_commands, setup_plan, setup_state
 from barctl.run.resolution import Resolved
 from barctl.run.runner import Runner
 from barctl.run.setup_plan import NodeInputs
@@ -93,8 +93,8 @@ def _facts(runner: Runner, node: Node, inputs: NodeInputs, timeout: int) -> Node
     node, where /var/lib/ceph lives (for the 4.1 hooks)."""
     if not inputs.rear:
         return inputs
-    firmware = commands.firmware_of(_run(runner, node, commands.firmware(timeout)))
-    listing = _run(runner, node, commands.container_names(timeout))
+    firmware = commands_probe.firmware_of(_run(runner, node, commands_probe.firmware(timeout)))
+    listing = _run(runner, node, commands_probe.container_names(timeout))
     names = tuple(listing.stdout.split()) if listing.ok else ()  # no podman: no monitor
     mount = None
     if NodeFacts(names).has_ceph_monitor(node.name):
@@ -130,7 +130,7 @@ def _probe(runner: Runner, node: Node, wanted: Desired, server: str, timeout: in
         known = _checked(runner, node, setup_commands.read_root_known_hosts(timeout))
     directories = set()
     for path in wanted.directories:
-        if _run(runner, node, commands.directory_exists(path, timeout)).exit_code == 0:
+        if _run(runner, node, commands_probe.directory_exists(path, timeout)).exit_code == 0:
             directories.add(path)
     offered = ""
     if wanted.export is not None:  # asked of the server itself: "" when mountd does not answer

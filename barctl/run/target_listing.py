@@ -18,7 +18,7 @@ from datetime import datetime
 from barctl.errors import BarctlError
 from barctl.history.records import run_id_parts
 from barctl.model import CommandResult, Node
-from barctl.run import commands, manifest
+from barctl.run import commands_target, manifest
 from barctl.run.retention import RunState, TargetRun
 from barctl.run.runner import Runner
 
@@ -138,7 +138,7 @@ def read_target(
     runner: Runner, target: Node, directory: str, nodes: Collection[str], timeout: int
 ) -> Listing:
     """List `directory` on `target` and read every manifest of `nodes`' runs (read-only)."""
-    result = runner.run(target, commands.target_entries(directory, timeout))
+    result = runner.run(target, commands_target.target_entries(directory, timeout))
     if not result.ok:
         raise TargetUnreadable(f"cannot list {directory} on {target.name}: {_last_line(result)}")
     directories, ignored = parse_entries(result.stdout, nodes)
@@ -181,7 +181,7 @@ def _records(
     runner: Runner, target: Node, batch: tuple[str, ...], timeout: int
 ) -> list[tuple[str, str]] | None:
     """(text, why empty) per file of `batch`, None when the answer has not one record each."""
-    result = runner.run(target, commands.read_manifests(batch, timeout))
+    result = runner.run(target, commands_target.read_manifests(batch, timeout))
     if result.reason is not None:
         return [("", _last_line(result))] * len(batch)
     parts = result.stdout.split("\0")

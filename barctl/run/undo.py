@@ -22,7 +22,7 @@ from barctl.history.store import Store
 from barctl.model import Node, UndoFailure
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome
-from barctl.run import commands, verdicts
+from barctl.run import commands, commands_probe, verdicts
 from barctl.run.commands import RemoteCommand
 from barctl.run.runner import Runner
 from barctl.run.steps import Clock, StepRecorder
@@ -140,12 +140,14 @@ class UndoJournal:
         """Crash recovery of one undo of a dead run, re-reading the MySQL password if needed."""
         node, command, needs_password = decode(record.payload)
         if needs_password:
-            lookup = commands.hiera_lookup(commands.MYSQL_PASSWORD_KEY, command.timeout_seconds)
+            lookup = commands_probe.hiera_lookup(
+                commands_probe.MYSQL_PASSWORD_KEY, command.timeout_seconds
+            )
             answer = self.steps.runner.run(node, lookup)
             if answer.unreachable or answer.connection_lost:
                 self._leave(node.name, command.name)
                 return
-            password, problem = commands.mysql_password(answer)
+            password, problem = commands_probe.mysql_password(answer)
             if problem:
                 self.steps.store.complete_undo(record.undo_id, False, None, self.steps.clock())
                 self._failed(UndoFailure(node.name, command.name, None, problem))

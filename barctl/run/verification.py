@@ -1,7 +1,8 @@
 """What the checks on the backup target found: every command's output interpreted here (issue 11).
 
-Pure. The shell (`verifier.py`) runs the commands of `commands.py` on the target node and hands
-their output to these functions; each returns facts or a problem in operator words ("" = none).
+Pure. The shell (`verifier.py`) runs the commands of `commands_target.py` on the target node
+and hands their output to these functions; each returns facts or a problem in operator words
+("" = none).
 
 Why these checks, and why with these tools: the target node is any NFS/SFTP server (on RHEL a
 minimal install), so only coreutils, gzip and tar are assumed. `isoinfo` (genisoimage) and

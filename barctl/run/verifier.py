@@ -1,8 +1,9 @@
 """Verification of one node's run on the backup target, right after its ReaR (issue 11).
 
-The imperative half of `verification.py`: it runs the read-only commands of `commands.py` on the
-target node (and reads the dump's tail on the cluster node) and lets `verification` judge each
-output. The first problem ends the checks: the node is `failed` with it.
+The imperative half of `verification.py`: it runs the read-only commands of
+`commands_target.py` on the target node (and reads the dump's tail on the cluster node) and
+lets `verification` judge each output. The first problem ends the checks: the node is `failed`
+with it.
 
 `full` (the default): presence and size, the ISO's volume descriptors (ISO 9660 with an El Torito
 boot record), sha256 of each file computed on the target, the archive's compressed stream
@@ -18,7 +19,15 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from barctl.model import Artifact, CommandResult, Node
-from barctl.run import commands, manifest, rear_config, restore_material, verdicts, verification
+from barctl.run import (
+    commands_probe,
+    commands_target,
+    manifest,
+    rear_config,
+    restore_material,
+    verdicts,
+    verification,
+)
 from barctl.run.commands import RemoteCommand
 from barctl.run.plan import BackupTarget, run_directory
 
@@ -150,14 +159,16 @@ class _Checks:
         short, long = self.timeouts
         subject = self.subject
         if subject.place_from is not None:
-            place = commands.place_in_run_directory(subject.place_from, subject.directory, short)
+            place = commands_target.place_in_run_directory(
+                subject.place_from, subject.directory, short
+            )
             _check(_problem(f"moving {subject.place_from}", self.steps.run(self.target, place)))
         paths = (subject.iso,) if subject.archive is None else (subject.iso, subject.archive)
-        result = self.steps.run(self.target, commands.file_sizes(paths, short))
+        result = self.steps.run(self.target, commands_probe.file_sizes(paths, short))
         sizes = verification.file_sizes(result.stdout)
         _check(verification.size_problem(paths, sizes) or _problem("stat", result))
         span = self._archive_span(self._iso_facts())
-        result = self.steps.run(self.target, commands.file_checksums(paths, long))
+        result = self.steps.run(self.target, commands_target.file_checksums(paths, long))
         digests = verification.checksums(result.stdout)
         _check(_problem("sha256sum", result) or _missing_digest(paths, digests))
         if subject.mode == "full":
@@ -180,23 +191,23 @@ class _Checks:
         sources = tuple(f"{subject.material_from}/{name}" for name in names)
         copies = tuple(f"{destination}/{name}" for name in names)
         for name, source in zip(names, sources):
-            read = commands.read_file(source, long)
-            write = commands.write_restore_file(destination, name, long)
+            read = commands_target.read_file(source, long)
+            write = commands_target.write_restore_file(destination, name, long)
             result = self.steps.pipe(self.node, read, self.target, write)
             _check(_problem(f"copying {source} to the backup target", result))
-        result = self.steps.run(self.node, commands.file_checksums(sources, long))
+        result = self.steps.run(self.node, commands_target.file_checksums(sources, long))
         on_node = verification.checksums(result.stdout)
         _check(_problem("sha256sum on the node", result) or _missing_digest(sources, on_node))
-        result = self.steps.run(self.target, commands.file_checksums(copies, long))
+        result = self.steps.run(self.target, commands_target.file_checksums(copies, long))
         on_target = verification.checksums(result.stdout)
         _check(_problem("sha256sum of the copies", result) or _missing_digest(copies, on_target))
         _check(verification.copy_problem(list(zip(sources, copies)), on_node, on_target))
-        result = self.steps.run(self.target, commands.file_sizes(copies, short))
+        result = self.steps.run(self.target, commands_probe.file_sizes(copies, short))
         sizes = verification.file_sizes(result.stdout)
         _check(_problem("stat of the copies", result) or _sizes_missing(copies, sizes))
         if restore_material.DATABASE_DUMP in names:
             dump = f"{destination}/{restore_material.DATABASE_DUMP}"
-            tail = commands.file_tail(dump, verification.DUMP_TAIL_BYTES, short)
+            tail = commands_target.file_tail(dump, verification.DUMP_TAIL_BYTES, short)
             result = self.steps.run(self.target, tail)
             _check(_problem("reading the dump", result) or verification.dump_problem(result.stdout))
         return [(Artifact(copy, sizes[copy]), on_target[copy]) for copy in copies]
@@ -204,7 +215,7 @@ class _Checks:
     def _sectors(self, first: int, count: int) -> bytes:
         iso = self.subject.iso
         result = self.steps.read(
-            self.target, commands.iso_sectors(iso, first, count, self.timeouts[0])
+            self.target, commands_target.iso_sectors(iso, first, count, self.timeouts[0])
         )
         _check(_problem(f"reading {iso}", result))
         return verification.octal_dump_bytes(result.stdout)
@@ -243,14 +254,14 @@ class _Checks:
         compress, iso = subject.compress, subject.iso
         if span is not None:
             where = f"archive inside {iso}"
-            test = commands.iso_file_compression_test(iso, *span, compress, timeout)
-            listing = commands.iso_file_listing(iso, *span, compress, timeout)
+            test = commands_target.iso_file_compression_test(iso, *span, compress, timeout)
+            listing = commands_target.iso_file_listing(iso, *span, compress, timeout)
         else:
             assert subject.archive is not None
             where = f"archive {subject.archive}"
-            test = commands.compression_test(subject.archive, compress, timeout)
-            listing = commands.archive_listing(subject.archive, compress, timeout)
-        tester = commands.COMPRESSION_TESTERS.get(compress)
+            test = commands_target.compression_test(subject.archive, compress, timeout)
+            listing = commands_target.archive_listing(subject.archive, compress, timeout)
+        tester = commands_target.COMPRESSION_TESTERS.get(compress)
         if tester is not None:
             _check(_problem(f"{where}: {tester} -t failed", self.steps.run(self.target, test)))
         _check(_problem(f"{where}: tar --list failed", self.steps.run(self.target, listing)))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from barctl.run import cluster, cluster_checks
-from barctl.run.commands import VIEW_MARKER
+from barctl.run.commands_services import VIEW_MARKER
 from tests import fakes
 from tests.fakes import galera_lines
 

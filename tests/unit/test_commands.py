@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from barctl.run import commands, rear_config, setup_commands, setup_state
+from barctl.run import (
+    commands,
+    commands_probe,
+    commands_rear,
+    commands_services,
+    rear_config,
+    setup_commands,
+    setup_state,
+)
 from tests.fakes import failed, lost, ok
 
 
 def test_render_wraps_in_server_side_timeout_for_root() -> None:
     """A root user gets no sudo, and the command runs under `timeout --kill-after`."""
-    rendered = commands.render(commands.pcs_cluster_stop(120), "root")
+    rendered = commands.render(commands_services.pcs_cluster_stop(120), "root")
     assert shlex.split(rendered) == [
         "timeout",
         "--kill-after=30",
@@ -28,20 +36,22 @@ def test_render_wraps_in_server_side_timeout_for_root() -> None:
 
 def test_render_prefixes_sudo_before_timeout_for_other_users() -> None:
     """`sudo -n` comes first so `timeout` runs as root and can kill a root process."""
-    rendered = commands.render(commands.rear_mkbackup(7200), "heat-admin")
+    rendered = commands.render(commands_rear.rear_mkbackup(7200), "heat-admin")
     assert shlex.split(rendered)[:5] == ["sudo", "-n", "timeout", "--kill-after=30", "7200s"]
 
 
 def test_render_quotes_every_argument() -> None:
     """Arguments with shell metacharacters reach the node as single words."""
     hostile = "x; rm -rf / #"
-    rendered = commands.render(commands.directory_exists(hostile, 5), "root")
+    rendered = commands.render(commands_probe.directory_exists(hostile, 5), "root")
     assert shlex.split(rendered)[-1] == hostile
 
 
 def test_redirection_runs_through_bash_with_restrictive_umask() -> None:
     """Dumps are written by `bash -c` with umask 077 and pipefail when filtered."""
-    command = commands.grants_dump("galera-bundle-podman-0", (("root", "%"),), "pw", "/d/g.sql", 60)
+    command = commands_services.grants_dump(
+        "galera-bundle-podman-0", (("root", "%"),), "pw", "/d/g.sql", 60
+    )
     words = shlex.split(commands.render(command, "root"))
     assert words[3:5] == ["bash", "-c"]
     script = words[5]
@@ -52,12 +62,12 @@ def test_redirection_runs_through_bash_with_restrictive_umask() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        commands.galera_desync("c", True, "s3cret-pw", 10),
-        commands.galera_status("c", "s3cret-pw", 10),
-        commands.database_dump("c", ("nova",), "s3cret-pw", "/p", 10),
-        commands.grants_dump("c", (("root", "localhost"),), "s3cret-pw", "/p", 10),
-        commands.database_names("c", "s3cret-pw", 10),
-        commands.database_accounts("c", "s3cret-pw", 10),
+        commands_services.galera_desync("c", True, "s3cret-pw", 10),
+        commands_services.galera_status("c", "s3cret-pw", 10),
+        commands_services.database_dump("c", ("nova",), "s3cret-pw", "/p", 10),
+        commands_services.grants_dump("c", (("root", "localhost"),), "s3cret-pw", "/p", 10),
+        commands_services.database_names("c", "s3cret-pw", 10),
+        commands_services.database_accounts("c", "s3cret-pw", 10),
     ],
     ids=lambda command: command.name,
 )
@@ -71,23 +81,23 @@ def test_password_travels_on_stdin_only(command: commands.RemoteCommand) -> None
 
 def test_grants_query_escapes_quotes_in_account_names() -> None:
     """An account name with a quote cannot break out of the SQL string."""
-    command = commands.grants_dump("c", (("o'brien", "%"),), "pw", "/p", 10)
+    command = commands_services.grants_dump("c", (("o'brien", "%"),), "pw", "/p", 10)
     assert "SHOW GRANTS FOR 'o''brien'@'%';" in command.argv[-1]
 
 
 def test_client_timeout_exceeds_server_side_limit() -> None:
     """The client waits longer than the node's `timeout` plus its kill grace."""
-    command = commands.rear_mkbackup(100)
+    command = commands_rear.rear_mkbackup(100)
     assert commands.client_timeout_seconds(command) > 100 + commands.KILL_AFTER_SECONDS
 
 
 def test_state_changing_commands_are_marked() -> None:
     """Probes are read-only; stops, pauses, desync and rear change state."""
-    assert not commands.pcs_status(5).changes_state
-    assert not commands.container_names(5).changes_state
-    assert commands.pcs_cluster_stop(5).changes_state
-    assert commands.pause_containers(("a",), 5).changes_state
-    assert commands.rear_mkbackup(5).changes_state
+    assert not commands_probe.pcs_status(5).changes_state
+    assert not commands_probe.container_names(5).changes_state
+    assert commands_services.pcs_cluster_stop(5).changes_state
+    assert commands_services.pause_containers(("a",), 5).changes_state
+    assert commands_rear.rear_mkbackup(5).changes_state
 
 
 def _write_local_conf(root: Path, content: str) -> None:
@@ -148,9 +158,9 @@ def test_managed_file_write_into_a_missing_directory_fails(tmp_path: Path) -> No
 
 def test_firmware_answer_is_read_from_test_exit_status() -> None:
     """`test -d /sys/firmware/efi`: 0 is UEFI, 1 BIOS, anything else (127, lost) unknown."""
-    assert commands.firmware(5).argv == ("test", "-d", "/sys/firmware/efi")
-    assert not commands.firmware(5).changes_state
-    assert commands.firmware_of(ok()) == "uefi"
-    assert commands.firmware_of(failed(1)) == "bios"
-    assert commands.firmware_of(failed(127)) == "unknown"
-    assert commands.firmware_of(lost()) == "unknown"
+    assert commands_probe.firmware(5).argv == ("test", "-d", "/sys/firmware/efi")
+    assert not commands_probe.firmware(5).changes_state
+    assert commands_probe.firmware_of(ok()) == "uefi"
+    assert commands_probe.firmware_of(failed(1)) == "bios"
+    assert commands_probe.firmware_of(failed(127)) == "unknown"
+    assert commands_probe.firmware_of(lost()) == "unknown"

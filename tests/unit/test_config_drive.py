@@ -7,7 +7,7 @@ import pytest
 
 from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import commands, gate, plan
+from barctl.run import commands, commands_rear, gate, plan
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 from tests.fakes import FakeRunner, failed, ok
@@ -23,19 +23,19 @@ NODES = (Node("ctl-0", "198.18.0.1", "root"), Node("ctl-1", "198.18.0.2", "root"
 
 def test_blkid_probe_is_read_only_and_asks_for_the_config_2_label() -> None:
     """The probe is util-linux blkid's token search, printing device names only."""
-    command = commands.config_drive_device(30)
+    command = commands_rear.config_drive_device(30)
     assert command.argv == ("blkid", "-t", "LABEL=config-2", "-o", "device")
     assert not command.changes_state
 
 
 def test_one_device_is_the_config_drive() -> None:
     """blkid's single device line is the partition to image."""
-    assert commands.config_drive_of(ok("/dev/vda3\n")) == ("/dev/vda3", "")
+    assert commands_rear.config_drive_of(ok("/dev/vda3\n")) == ("/dev/vda3", "")
 
 
 def test_exit_2_means_no_config_drive() -> None:
     """blkid exits 2 with no output when no device has the label: nothing to image."""
-    assert commands.config_drive_of(failed(2, "")) == ("", "")
+    assert commands_rear.config_drive_of(failed(2, "")) == ("", "")
 
 
 @pytest.mark.parametrize(
@@ -53,14 +53,14 @@ def test_exit_2_means_no_config_drive() -> None:
 def test_anything_but_one_device_path_is_a_problem(answer: object) -> None:
     """Several devices, a relative or traversing path, or a failing blkid: no device, a reason."""
     assert isinstance(answer, type(ok()))
-    device, problem = commands.config_drive_of(answer)
+    device, problem = commands_rear.config_drive_of(answer)
     assert device == ""
     assert problem
 
 
 def test_image_command_is_bounded_private_and_refuses_non_device_paths() -> None:
     """dd writes /mnt/config-drive (0600 through umask and chmod) and refuses a non-/dev input."""
-    command = commands.image_config_drive("/dev/vda3", 30)
+    command = commands_rear.image_config_drive("/dev/vda3", 30)
     assert command.changes_state
     assert command.argv[-2:] == ("/dev/vda3", "/mnt/config-drive")
     assert "umask 077" in command.argv[2]
@@ -68,7 +68,7 @@ def test_image_command_is_bounded_private_and_refuses_non_device_paths() -> None
     rendered = commands.render(command, "heat-admin")
     assert rendered.startswith("sudo -n timeout --kill-after=30 30s bash -c ")
     with pytest.raises(ValueError, match="not a device path"):
-        commands.image_config_drive("/etc/shadow", 30)
+        commands_rear.image_config_drive("/etc/shadow", 30)
 
 
 def test_gate_finds_the_config_drive_on_controllers_only() -> None:

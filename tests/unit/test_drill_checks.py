@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from barctl.run import commands, drill_checks, rear_config
+from barctl.run import commands, commands_target, drill_checks, rear_config
 from barctl.run.manifest import Manifest, ManifestFile, Target, Verification
 from barctl.run.rear_config import RearSettings, RearTarget
 
@@ -115,13 +115,15 @@ def test_listing_judgement() -> None:
 
 def test_drill_commands_only_read_and_quote_every_word() -> None:
     """The drill's commands change nothing, and the listing streams through `wc -l`."""
-    listing = commands.archive_member_count(f"{DIRECTORY}/backup.tar.gz", ".gz", 600)
+    listing = commands_target.archive_member_count(f"{DIRECTORY}/backup.tar.gz", ".gz", 600)
     assert listing.argv == ("tar", "--gzip", "-t", "-f", f"{DIRECTORY}/backup.tar.gz")
     assert "set -o pipefail; tar --gzip -t -f" in commands.render(listing, "root")
     assert commands.render(listing, "root").endswith("| wc -l'")
-    config = commands.initrd_member(f"{DIRECTORY}/x.iso", 4096, 100, "etc/rear/rescue.conf", 60)
+    config = commands_target.initrd_member(
+        f"{DIRECTORY}/x.iso", 4096, 100, "etc/rear/rescue.conf", 60
+    )
     assert config.argv[-4:] == (f"{DIRECTORY}/x.iso", "4096", "100", "etc/rear/rescue.conf")
-    checks = commands.checksums((f"{DIRECTORY}/a b",), 60)
+    checks = commands_target.checksums((f"{DIRECTORY}/a b",), 60)
     assert "'/ctl_plane_backups/ctl-0/" in commands.render(checks, "heat-admin")
     for command in (listing, config, checks):
         assert not command.changes_state

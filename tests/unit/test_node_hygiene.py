@@ -9,7 +9,7 @@ import pytest
 
 from barctl.config.policy_sections import NodeHygieneSection, TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import commands, gate, plan, rear_config
+from barctl.run import commands, commands_rear, commands_services, gate, plan, rear_config
 from barctl.run.commands import RemoteCommand
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
@@ -49,17 +49,17 @@ def test_listing_keeps_only_run_id_shaped_names() -> None:
     answer = "\n".join(
         (OLDER[2], "history.db", "..", "-rf", "2026*", OLDER[0], f"{OLDER[1]}/x", OLDER[1], "")
     )
-    assert commands.run_directories_of(ok(answer)) == OLDER
+    assert commands_rear.run_directories_of(ok(answer)) == OLDER
 
 
 def test_failed_listing_means_no_run_directories() -> None:
     """No /var/lib/barctl yet (find exits 1): nothing to exclude, nothing to prune."""
-    assert commands.run_directories_of(failed(1, "find: No such file or directory")) == ()
+    assert commands_rear.run_directories_of(failed(1, "find: No such file or directory")) == ()
 
 
 def test_listing_is_read_only_and_direct_children_only() -> None:
     """The probe lists /var/lib/barctl's own subdirectories and changes nothing."""
-    command = commands.list_run_directories(30)
+    command = commands_rear.list_run_directories(30)
     assert not command.changes_state
     assert command.argv[:6] == ("find", "/var/lib/barctl", "-mindepth", "1", "-maxdepth", "1")
 
@@ -68,12 +68,12 @@ def test_listing_is_read_only_and_direct_children_only() -> None:
 def test_removal_refuses_anything_but_a_run_id(name: str) -> None:
     """No path outside a run's own directory can reach `rm -rf`."""
     with pytest.raises(ValueError, match="not a run directory name"):
-        commands.remove_run_directories((OLDER[0], name), 30)
+        commands_rear.remove_run_directories((OLDER[0], name), 30)
 
 
 def test_removal_names_each_directory_under_var_lib_barctl() -> None:
     """One bounded `rm -rf --one-file-system --` of exactly the given runs' directories."""
-    command = commands.remove_run_directories(OLDER[:2], 30)
+    command = commands_rear.remove_run_directories(OLDER[:2], 30)
     assert command.changes_state
     assert command.argv == (
         "rm",
@@ -175,8 +175,8 @@ def test_policy_keeps_three_run_directories_by_default() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        commands.pacemaker_cib("/var/lib/barctl/R/cib.xml", 30),
-        commands.pacemaker_config_backup("/var/lib/barctl/R/pacemaker_backup", 30),
+        commands_services.pacemaker_cib("/var/lib/barctl/R/cib.xml", 30),
+        commands_services.pacemaker_config_backup("/var/lib/barctl/R/pacemaker_backup", 30),
     ],
 )
 def test_files_pcs_creates_are_private(command: RemoteCommand) -> None:

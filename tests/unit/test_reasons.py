@@ -11,7 +11,7 @@ from paramiko.ssh_exception import NoValidConnectionsError
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import MEANINGS, Reason, interpret_exit_code, root_cause
-from barctl.run.commands import node_name
+from barctl.run.commands_probe import node_name
 from barctl.run.remote import ConnectError, Session, SessionPool, classify_connect_error
 
 NODE = Node("ctl-0", "198.18.0.1", "root")

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from barctl.model import CommandResult, Node
-from barctl.run import commands, plan, verification, verifier
+from barctl.run import commands, commands_target, plan, verification, verifier
 from barctl.run.commands import RemoteCommand
 from barctl.run.rear_config import RearTarget
 from tests.fakes import ISO_DATA, Answer, FakeRunner, failed, healthy_target, iso_sectors, ok
@@ -165,7 +165,7 @@ def test_sftp_reads_the_archive_out_of_the_iso() -> None:
     iso = f"/backups/ctl-0/{RUN}/ctl-0-{RUN}.iso"
     assert fake.calls[0].argv[-2:] == (f"/backups/ctl-0-{RUN}.iso", f"/backups/ctl-0/{RUN}")
     streamed = [call.argv for call in fake.calls if call.name == "compression_test"]
-    assert streamed == [commands._iso_span(iso, 40 * 2048, 118)]
+    assert streamed == [commands_target._iso_span(iso, 40 * 2048, 118)]
     assert [artifact.path for artifact in verified.artifacts] == [iso]
 
 
@@ -184,9 +184,11 @@ def test_sftp_iso_without_the_archive_fails() -> None:
 
 def test_archive_checks_stream_on_the_target_and_print_nothing() -> None:
     """gzip -t reads the file itself; tar's listing goes to /dev/null, never to barctl."""
-    listing = commands.archive_listing("/b/backup.tar.gz", "gzip", 60)
+    listing = commands_target.archive_listing("/b/backup.tar.gz", "gzip", 60)
     assert listing.stdout_path == "/dev/null"
-    rendered = commands.render(commands.iso_file_listing("/b/x.iso", 4096, 10, "gzip", 60), "u")
+    rendered = commands.render(
+        commands_target.iso_file_listing("/b/x.iso", 4096, 10, "gzip", 60), "u"
+    )
     assert "set -o pipefail; dd if=/b/x.iso iflag=skip_bytes,count_bytes skip=4096 count=10" in (
         rendered
     )
