@@ -73,7 +73,7 @@ class Subject:
 
     @property
     def ceph_monitor(self) -> bool:
-        """The run exported ceph auth only on a node running a ceph monitor (plan.py)."""
+        """The run exported ceph auth only on a node running a ceph monitor (plan_steps.py)."""
         return self.file("ceph_auth") is not None
 
     @property

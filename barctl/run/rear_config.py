@@ -2,7 +2,7 @@
 
 Pure: frozen inputs in, file contents out. `barctl setup` writes `local.conf` (the gate refuses a
 node whose local.conf differs); every run writes the per-run file and runs
-`rear -C barctl-run mkbackup` (plan.rear_steps); `barctl setup --render` shows both files.
+`rear -C barctl-run mkbackup` (plan_steps.rear_steps); `barctl setup --render` shows both files.
 
 Why two files, and what goes where (read in ReaR 2.4, 2.6, 2.7 and 2.8, `/usr/share/rear`):
 

@@ -20,6 +20,7 @@ from barctl.config.site import Site
 from barctl.errors import BarctlError
 from barctl.model import Node, NodeFacts
 from barctl.run import plan as planning
+from barctl.run import plan_modes
 from barctl.run.rear_config import RearSettings, RearTarget
 
 
@@ -144,10 +145,10 @@ def build_plan(
     )
     if resolved.name == "undercloud":
         node = resolved.nodes[0]
-        return planning.build_undercloud_plan(node, facts[node.name], context)
+        return plan_modes.build_undercloud_plan(node, facts[node.name], context)
     if resolved.mode == "offline":
-        return planning.build_offline_plan(resolved.nodes, facts, context)
-    return planning.build_rolling_plan(resolved.nodes, facts, context)
+        return plan_modes.build_offline_plan(resolved.nodes, facts, context)
+    return plan_modes.build_rolling_plan(resolved.nodes, facts, context)
 
 
 def read_credential(path: Path, what: str, *, may_be_empty: bool = False) -> str:

@@ -14,7 +14,7 @@ from barctl.config.policy_sections import TimeoutsSection
 from barctl.history.store import Store
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.outcome import RunOutcome, Trigger
-from barctl.run import plan
+from barctl.run import plan, plan_modes
 from barctl.run.cluster_checks import ClusterChecks
 from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution
@@ -124,7 +124,7 @@ def rolling_run(world: World, store: Store, fake: FakeRunner) -> RunOutcome:
     """Walk the whole rolling plan of `world` through `fake`."""
     nodes = world.nodes()
     context = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET)
-    built = plan.build_rolling_plan(tuple(nodes.values()), world.facts(), context)
+    built = plan_modes.build_rolling_plan(tuple(nodes.values()), world.facts(), context)
     environment = Environment(store, fake, lambda: NOW, threading.Event(), poll_seconds=0)
     return Execution(built, nodes, world.facts(), environment, password="pw").execute().outcome
 
@@ -226,7 +226,7 @@ def test_the_check_before_a_node_is_asked_when_no_rejoin_vouched_for_it(store: S
     facts = {n: NodeFacts((f"galera-bundle-podman-{n[1:]}",), False) for n in world.names}
     nodes = world.nodes()
     context = plan.Context("controlplane", "RUN", plan_timeouts(TimeoutsSection()), TARGET)
-    built = plan.build_rolling_plan(tuple(nodes.values()), facts, context)
+    built = plan_modes.build_rolling_plan(tuple(nodes.values()), facts, context)
     environment = Environment(store, fake, lambda: NOW, threading.Event(), poll_seconds=0)
     Execution(built, nodes, facts, environment, password="pw").execute()
     # Each check: the first other galera node's view, then the node's own state.

@@ -7,7 +7,7 @@ import pytest
 
 from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import commands, commands_rear, gate, plan
+from barctl.run import commands, commands_rear, gate, plan, plan_modes
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 from tests.fakes import FakeRunner, failed, ok
@@ -93,7 +93,7 @@ def test_gate_refuses_a_node_whose_config_drive_is_ambiguous() -> None:
 def test_rolling_and_offline_plans_image_the_drive_before_anything_stops() -> None:
     """The dd runs in the prepare phase, on the node that has a config drive only."""
     facts = {"ctl-0": NodeFacts(config_drive="/dev/vda3"), "ctl-1": NodeFacts()}
-    for build in (plan.build_rolling_plan, plan.build_offline_plan):
+    for build in (plan_modes.build_rolling_plan, plan_modes.build_offline_plan):
         built = build(NODES, facts, CONTEXT)
         prepare = dict(built.phases[0].steps)
         assert built.phases[0].title == "prepare"

@@ -14,7 +14,7 @@ from barctl.config.policy_sections import TimeoutsSection
 from barctl.history.store import Store
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
-from barctl.run import manifest, plan
+from barctl.run import manifest, plan, plan_modes
 from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.rear_config import RearTarget
@@ -74,7 +74,7 @@ def execute(store: Store, fake: FakeRunner, run_id: str = "RUN") -> RunReport:
     }
     timeouts = plan_timeouts(TimeoutsSection())
     context = plan.Context("controlplane", run_id, timeouts, TARGET)
-    built = plan.build_rolling_plan(NODES, facts, context)
+    built = plan_modes.build_rolling_plan(NODES, facts, context)
     environment = Environment(store, fake, lambda: NOW, threading.Event(), poll_seconds=0)
     nodes = {node.name: node for node in NODES}
     return Execution(built, nodes, facts, environment, password="pw").execute()

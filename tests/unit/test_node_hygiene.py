@@ -9,7 +9,16 @@ import pytest
 
 from barctl.config.policy_sections import NodeHygieneSection, TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import commands, commands_rear, commands_services, gate, plan, rear_config
+from barctl.run import (
+    commands,
+    commands_rear,
+    commands_services,
+    gate,
+    plan,
+    plan_modes,
+    plan_steps,
+    rear_config,
+)
 from barctl.run.commands import RemoteCommand
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
@@ -98,7 +107,7 @@ def test_gate_records_the_run_directories_it_found() -> None:
 def test_per_run_file_excludes_every_other_run_directory_not_this_one() -> None:
     """The per-run ReaR file appends each earlier run's directory to BACKUP_PROG_EXCLUDE; this
     run's directory and local.conf's excludes are left alone."""
-    steps = plan.rear_steps("ctl-0", controller((*OLDER, RUN)), CONTEXT)
+    steps = plan_steps.rear_steps("ctl-0", controller((*OLDER, RUN)), CONTEXT)
     (written,) = [step for step in steps if step.name == "write_rear_config"]
     assert written.command is not None
     content = written.command.stdin or ""
@@ -118,7 +127,7 @@ def test_first_run_writes_no_extra_exclude() -> None:
 def test_rolling_plan_prunes_the_oldest_after_verification() -> None:
     """keep 2: this run and the newest earlier one stay; the two oldest are removed after the
     ISO is verified and dropped, before the rejoin wait."""
-    steps = plan.rolling_node_steps(NODE, controller(), CONTEXT)
+    steps = plan_modes.rolling_node_steps(NODE, controller(), CONTEXT)
     names = step_names(steps)
     assert names[-4:] == [
         "verify_artifacts",
@@ -134,7 +143,7 @@ def test_rolling_plan_prunes_the_oldest_after_verification() -> None:
 
 def test_nothing_is_pruned_within_the_limit() -> None:
     """With no more directories than the limit, no removal step is planned."""
-    steps = plan.rolling_node_steps(NODE, controller(OLDER[2:]), CONTEXT)
+    steps = plan_modes.rolling_node_steps(NODE, controller(OLDER[2:]), CONTEXT)
     assert "remove_run_directories" not in step_names(steps)
 
 
@@ -142,22 +151,22 @@ def test_this_run_is_never_pruned_even_if_older_ids_sort_after_it() -> None:
     """A newer-looking directory (clock moved back) never pushes this run's out."""
     newer = ("20301231T000000Z-controlplane-z9", "20301231T000001Z-controlplane-z8")
     context = replace(CONTEXT, keep_run_directories=1)
-    expired = plan.expired_run_directories(controller(newer), RUN, 1)
+    expired = plan_steps.expired_run_directories(controller(newer), RUN, 1)
     assert RUN not in expired
     assert expired == newer
-    assert plan.prune_steps("ctl-0", controller(newer), context)
+    assert plan_steps.prune_steps("ctl-0", controller(newer), context)
 
 
 def test_undercloud_and_offline_plans_prune_after_verification() -> None:
     """Both other plan shapes end each node's ReaR with verify, drop the ISO, then prune."""
-    undercloud = plan.build_undercloud_plan(NODE, controller(), CONTEXT)
+    undercloud = plan_modes.build_undercloud_plan(NODE, controller(), CONTEXT)
     steps = undercloud.phases[0].steps[0][1]
     assert step_names(steps)[-3:] == [
         "verify_artifacts",
         "remove_local_iso",
         "remove_run_directories",
     ]
-    offline = plan.build_offline_plan((NODE,), {"ctl-0": controller()}, CONTEXT)
+    offline = plan_modes.build_offline_plan((NODE,), {"ctl-0": controller()}, CONTEXT)
     (rear_phase,) = [phase for phase in offline.phases if phase.title == "rear"]
     assert step_names(rear_phase.steps[0][1])[-2:] == [
         "remove_local_iso",

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import plan, rear_config
+from barctl.run import plan, plan_modes, plan_steps, rear_config
 from barctl.run.plan import StepKind
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
@@ -47,7 +47,7 @@ def names(steps: tuple[plan.Step, ...]) -> list[str]:
 def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
     """Each controller has its own phase: checks, desync, dump, stop, rear, start, ceph, verify,
     wait; ceph comes back before the rejoin wait and verification is outside the stop window."""
-    built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
+    built = plan_modes.build_rolling_plan(NODES, FACTS, CONTEXT)
     titles = [phase.title for phase in built.phases]
     assert titles == ["prepare", "node ctl-0", "node ctl-1", "node ctl-2"]
     steps = built.phases[1].steps[0][1]
@@ -73,7 +73,7 @@ def test_rolling_plan_takes_one_node_out_at_a_time() -> None:
 
 def test_every_guarded_change_names_its_undo() -> None:
     """Desync, ceph stop and pcs stop carry the command that reverts them."""
-    built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
+    built = plan_modes.build_rolling_plan(NODES, FACTS, CONTEXT)
     guarded = {step.name: step.undo for step in every_step(built) if step.undo is not None}
     assert {name: undo.name for name, undo in guarded.items() if undo} == {
         "galera_desync_on": "galera_desync_off",
@@ -95,7 +95,9 @@ def test_facts_match_containers_exactly() -> None:
 def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
     """A composable-role node with neither galera nor pacemaker gets no cluster steps."""
     messaging = Node("msg-0", "198.18.0.20", "root")
-    built = plan.build_rolling_plan((messaging,), {"msg-0": NodeFacts(("rabbitmq",))}, CONTEXT)
+    built = plan_modes.build_rolling_plan(
+        (messaging,), {"msg-0": NodeFacts(("rabbitmq",))}, CONTEXT
+    )
     assert names(built.phases[1].steps[0][1]) == [
         "check_peers",
         "write_rear_config",
@@ -107,7 +109,7 @@ def test_node_without_galera_or_pacemaker_only_runs_rear() -> None:
 
 def test_offline_plan_quiesces_then_backs_up_all_nodes_in_parallel() -> None:
     """Offline: pause, one dump, pacemaker config before the stop, stop all, rear everywhere."""
-    built = plan.build_offline_plan(NODES, FACTS, CONTEXT)
+    built = plan_modes.build_offline_plan(NODES, FACTS, CONTEXT)
     titles = [phase.title for phase in built.phases]
     assert titles == [
         "prepare",
@@ -130,7 +132,7 @@ def test_offline_plan_quiesces_then_backs_up_all_nodes_in_parallel() -> None:
 def test_undercloud_plan_dumps_then_runs_rear() -> None:
     """The undercloud dumps every database from the mysql container, then runs ReaR."""
     undercloud = Node("undercloud", "198.18.0.1", "stack")
-    built = plan.build_undercloud_plan(undercloud, NodeFacts(("mysql", "keystone")), CONTEXT)
+    built = plan_modes.build_undercloud_plan(undercloud, NodeFacts(("mysql", "keystone")), CONTEXT)
     steps = built.phases[0].steps[0][1]
     assert names(steps) == [
         "make_run_directory",
@@ -158,7 +160,7 @@ def test_rear_steps_write_only_the_run_identity_never_local_conf() -> None:
     """A run writes the per-run file naming only the run, then `rear -v -C barctl-run
     mkbackup`; local.conf belongs to `barctl setup` (issue 10) and is never written by a run."""
     facts = replace(controller_facts("ctl-1"), firmware="uefi")
-    steps = plan.rear_steps("ctl-1", facts, CONTEXT)
+    steps = plan_steps.rear_steps("ctl-1", facts, CONTEXT)
     assert [step.name for step in steps] == ["write_rear_config", "rear_mkbackup"]
     run, rear = steps
     assert run.command is not None and rear.command is not None
@@ -166,14 +168,14 @@ def test_rear_steps_write_only_the_run_identity_never_local_conf() -> None:
     assert run.command.argv[:2] == ("bash", "-c")
     assert run.command.argv[-1] == "/etc/rear/barctl-run.conf"
     assert rear.command.argv == ("rear", "-v", "-C", "barctl-run", "mkbackup")
-    built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
+    built = plan_modes.build_rolling_plan(NODES, FACTS, CONTEXT)
     written = [step.command.argv for step in every_step(built) if step.command is not None]
     assert not any("/etc/rear/local.conf" in argv for argv in written)
 
 
 def test_check_steps_never_change_state() -> None:
     """Only COMMAND steps carry commands; checks and waits are read-only by construction."""
-    built = plan.build_rolling_plan(NODES, FACTS, CONTEXT)
+    built = plan_modes.build_rolling_plan(NODES, FACTS, CONTEXT)
     for step in every_step(built):
         if step.kind is not StepKind.COMMAND:
             assert step.command is None

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from barctl.model import NodeFacts
-from barctl.run import plan, rear_config
+from barctl.run import plan_steps, rear_config
 from barctl.run.rear_config import RearSettings, RearTarget
 
 REAR = Path("/usr/sbin/rear")
@@ -117,5 +117,5 @@ def test_rear_tar_archives_only_this_runs_directory(
 def test_plan_gives_the_per_run_file_the_gates_run_directories() -> None:
     """The paths rendered here are the ones the plan derives from the gate's listing."""
     facts = NodeFacts(run_directories=(*OLDER, RUN))
-    paths = plan.other_run_directories(facts, RUN)
+    paths = plan_steps.other_run_directories(facts, RUN)
     assert paths == tuple(f"/var/lib/barctl/{name}" for name in OLDER)
