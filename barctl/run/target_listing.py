@@ -18,7 +18,7 @@ from datetime import datetime
 from barctl.errors import BarctlError
 from barctl.history.records import run_id_parts
 from barctl.model import CommandResult, Node
-from barctl.run import commands_target, manifest
+from barctl.run import commands_target, manifest, manifest_parse
 from barctl.run.retention import RunState, TargetRun
 from barctl.run.runner import Runner
 
@@ -123,8 +123,8 @@ def judge(directory: RunDirectory, text: str | None, source: str) -> ListedRun:
     if text is None:
         return ListedRun(directory, RunState.INCOMPLETE)
     try:
-        found = manifest.parse(text, source)
-    except manifest.ManifestError as error:
+        found = manifest_parse.parse(text, source)
+    except manifest_parse.ManifestError as error:
         first = str(error.problems[0]) if error.problems else str(error)
         return ListedRun(directory, RunState.UNREADABLE, problem=first)
     if (found.node, found.run_id) != (directory.node, directory.run_id):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from barctl.run import manifest
+from barctl.run import manifest, manifest_parse
 from barctl.run.manifest import Manifest
 from lab import Lab
 from tests.engine.helpers import barctl, history
@@ -28,7 +28,7 @@ def assert_manifest(lab: Lab, node: str, run_id: str, kinds: set[str]) -> Manife
     are those of the file beside it (recomputed here)."""
     directory = lab.export_directory / node / run_id
     text = (directory / manifest.MANIFEST_NAME).read_text()
-    found = manifest.parse(text, str(directory / manifest.MANIFEST_NAME))
+    found = manifest_parse.parse(text, str(directory / manifest.MANIFEST_NAME))
     assert (found.node, found.run_id, found.verification.passed) == (node, run_id, True)
     assert found.rear_version == lab.rear_version(node)
     assert {item.kind for item in found.files} == kinds
@@ -103,7 +103,7 @@ def test_an_sftp_iso_without_the_archive_fails_the_node(lab: Lab, tmp_path: Path
     assert found.endswith(".iso: missing")
     run_id = str(history(policy_path(tmp_path))[0]["run_id"])
     written = (lab.export_directory / "undercloud" / run_id / manifest.MANIFEST_NAME).read_text()
-    verdict = manifest.parse(written, "manifest").verification
+    verdict = manifest_parse.parse(written, "manifest").verification
     assert not verdict.passed and str(verdict.reason).endswith(".iso: missing")
 
 

@@ -14,7 +14,7 @@ from barctl.config.policy_sections import TimeoutsSection
 from barctl.history.store import Store
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger, UndoState
-from barctl.run import manifest, plan, plan_modes
+from barctl.run import manifest_parse, plan, plan_modes
 from barctl.run.commands import RemoteCommand
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.rear_config import RearTarget
@@ -172,7 +172,7 @@ def test_each_verified_node_gets_a_manifest_on_the_target_and_in_the_history(
     assert [call.node for call in writes] == ["backup-0", "backup-0"]
     assert writes[0].argv[-2:] == (f"/backups/cluster01/{REAL_RUN}", "barctl-manifest.json")
     assert writes[0].stdin is not None
-    written = manifest.parse(writes[0].stdin, "stdin")
+    written = manifest_parse.parse(writes[0].stdin, "stdin")
     assert written.rear_version == "2.6" and written.verification.passed
     iso, archive = f"cluster01-{REAL_RUN}.iso", "backup.tar.gz"
     assert [(item.path, item.kind, item.sha256) for item in written.files] == [
@@ -200,7 +200,7 @@ def test_a_failed_verification_still_writes_a_manifest_saying_so(store: Store) -
     assert report.outcome is RunOutcome.FAILED
     (write,) = [call for call in fake.calls if call.name == "write_manifest"]
     assert write.stdin is not None
-    written = manifest.parse(write.stdin, "stdin")
+    written = manifest_parse.parse(write.stdin, "stdin")
     assert not written.verification.passed
     assert "gzip -t failed: exit 1: gzip: x: unexpected end of file" in str(
         written.verification.reason

@@ -8,8 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from barctl.run import manifest
-from barctl.run.manifest import Manifest, ManifestError, ManifestFile, Target, Verification
+from barctl.run import manifest, manifest_parse
+from barctl.run.manifest import Manifest, ManifestFile, Target, Verification
+from barctl.run.manifest_parse import ManifestError
 
 RUN_ID = "20261130T023000Z-controlplane-3f2a"
 DIGEST = "a" * 64
@@ -41,14 +42,14 @@ def _sample(**changes: object) -> Manifest:
 
 def _problems(text: str) -> list[str]:
     with pytest.raises(ManifestError) as caught:
-        manifest.parse(text, "m.json")
+        manifest_parse.parse(text, "m.json")
     return [str(problem) for problem in caught.value.problems]
 
 
 def test_render_then_parse_gives_the_same_manifest() -> None:
     """A rendered manifest parses back to an equal one."""
     original = _sample()
-    assert manifest.parse(manifest.render(original), "m.json") == original
+    assert manifest_parse.parse(manifest.render(original), "m.json") == original
 
 
 def test_render_writes_the_contract_keys_and_utc_times() -> None:
@@ -69,7 +70,7 @@ def test_render_writes_the_contract_keys_and_utc_times() -> None:
 def test_failed_verification_keeps_its_reason() -> None:
     """A manifest of a failed verification round-trips with the reason."""
     failed = Verification("quick", False, "archive: gzip -t failed", _sample().finished_at)
-    parsed = manifest.parse(manifest.render(_sample(verification=failed)), "m.json")
+    parsed = manifest_parse.parse(manifest.render(_sample(verification=failed)), "m.json")
     assert parsed.verification.passed is False
     assert parsed.verification.reason == "archive: gzip -t failed"
 
