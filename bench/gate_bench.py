@@ -16,7 +16,7 @@ from pathlib import Path
 from barctl.config.inventory import load_inventory
 from barctl.config.policy import load_policy
 from barctl.config.site import Site
-from barctl.run import backup, gate
+from barctl.run import backup, gate, preflight
 from lab import Lab, standard_hosts
 
 
@@ -43,11 +43,11 @@ def main() -> None:
         inventory = load_inventory(str(policy.inventory.path))
         site = Site.from_policy(policy, {})
         resolved = backup.resolve(policy, inventory, "controlplane")
-        settings = backup.ssh_settings(policy, site)
+        settings = preflight.ssh_settings(policy, site)
 
         def timed() -> tuple[float, gate.GateResult]:
             started = time.monotonic()
-            verdict = backup.precheck(resolved, settings, arguments.parallel)
+            verdict = preflight.precheck(resolved, settings, arguments.parallel)
             return time.monotonic() - started, verdict
 
         cpu = time.process_time()

@@ -239,14 +239,14 @@ def command_precheck(arguments: argparse.Namespace) -> int:
     """Run the gate; exit 3 when it refuses."""
     from barctl.console import json_views, report  # noqa: PLC0415 - see the imports
     from barctl.history.store import existing_history  # noqa: PLC0415 - see the imports
-    from barctl.run import backup  # noqa: PLC0415 - see the imports
+    from barctl.run import backup, preflight  # noqa: PLC0415 - see the imports
 
     policy, inventory, site = _unpack(_load(arguments))
     resolved = backup.resolve(policy, inventory, arguments.plan)
-    settings = backup.ssh_settings(policy, site)
+    settings = preflight.ssh_settings(policy, site)
     with existing_history(site) as store:
-        need = backup.space_need(store, resolved)
-    verdict = backup.precheck(resolved, settings, policy.ssh.max_parallel, need)
+        need = preflight.space_need(store, resolved)
+    verdict = preflight.precheck(resolved, settings, policy.ssh.max_parallel, need)
     if arguments.json:
         print(json_views.render("precheck", json_views.precheck_body(arguments.plan, verdict)))
     else:

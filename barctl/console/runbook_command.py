@@ -16,7 +16,7 @@ from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.errors import BarctlError
 from barctl.model import Node
-from barctl.run import backup, target_listing
+from barctl.run import preflight, target_listing
 from barctl.run.manifest import Manifest
 from barctl.run.resolution import Resolved, resolve
 from barctl.run.retention import RunState
@@ -75,7 +75,7 @@ def runbook(
 
     resolved, node = node_of(policy, inventory, name)
     target = resolved.target
-    settings = backup.ssh_settings(policy, site)
+    settings = preflight.ssh_settings(policy, site)
     timeout = resolved.timeouts.command
     with remote.SessionPool(remote.session_opener(settings)) as runner:
         try:

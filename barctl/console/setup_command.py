@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from barctl.errors import BarctlError
-from barctl.run import backup, remote
+from barctl.run import preflight, remote
 from barctl.run import setup as setting_up
 from barctl.run.resolution import Resolved, check_credentials, resolve
 from barctl.service.loading import Loaded
@@ -76,11 +76,11 @@ def run(loaded: Loaded, resolved: Resolved, *, check: bool, packages: bool) -> t
     check_credentials(loaded.site)
     # accept-new records new host keys there, as a run does (backup.perform).
     loaded.site.state_directory.mkdir(parents=True, exist_ok=True)
-    settings = backup.ssh_settings(loaded.policy, loaded.site)
+    settings = preflight.ssh_settings(loaded.policy, loaded.site)
     max_parallel = loaded.policy.ssh.max_parallel
     # The plan's locks: a run between its gate and ReaR never sees local.conf change.
     with (
-        backup.run_locks(loaded.site.runtime_directory, resolved),
+        preflight.run_locks(loaded.site.runtime_directory, resolved),
         remote.SessionPool(remote.session_opener(settings)) as runner,
     ):
         reports = setting_up.set_up(wanted, runner, max_parallel)

@@ -10,11 +10,8 @@ import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 import structlog
 
@@ -23,17 +20,15 @@ from barctl.config.inventory import Inventory
 from barctl.config.policy import Policy
 from barctl.config.site import Site
 from barctl.errors import BarctlError
-from barctl.history.history_queries import HistoryQueries
 from barctl.history.records import new_run_id
 from barctl.history.store import Store, StoreError, open_history
-from barctl.model import Progress, UndoFailure
+from barctl.model import Progress
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate, locks, rear_capability, remote
+from barctl.run import gate, preflight, remote
 from barctl.run import plan as planning
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.locks import LockBusyError, LockError
-from barctl.run.rear_capability import SpaceNeed
 from barctl.run.resolution import (
     CredentialError,
     Resolved,
@@ -43,9 +38,9 @@ from barctl.run.resolution import (
     check_credentials,
     resolve,
 )
-from barctl.run.undo import replay_pending
 
-# Resolution and locks live in their own modules; callers keep using them through backup.
+# Resolution and locks live in their own modules; callers keep using them through backup
+# (what comes before a run, sessions, locks, recovery and the gate, is `preflight`).
 __all__ = [
     "CredentialError",
     "LockBusyError",
@@ -58,18 +53,12 @@ __all__ = [
     "assumed_facts",
     "build_plan",
     "perform",
-    "precheck",
     "record_unstarted",
-    "recover",
     "resolve",
-    "run_locks",
-    "space_need",
-    "ssh_settings",
     "utc_now",
 ]
 
 log = structlog.get_logger("barctl.backup")
-Clock = Callable[[], datetime]
 
 
 class RunNotRecordedError(BarctlError):
@@ -86,62 +75,6 @@ def site_of(request: Request) -> Site:
     return request.site or Site.from_policy(request.policy, os.environ)
 
 
-def ssh_settings(policy: Policy, site: Site) -> remote.SshSettings:
-    """How to reach nodes: the site's key and known_hosts, the policy's connect timeout."""
-    accept_new = site.accept_new_hosts_file
-    return remote.SshSettings(
-        str(site.private_key),
-        str(site.known_hosts),
-        policy.ssh.connect_timeout_seconds,
-        str(accept_new) if accept_new is not None else None,
-    )
-
-
-def run_locks(runtime: Path, resolved: Resolved) -> ExitStack:
-    """One run per plan across processes, and no node shared by two running plans."""
-    return locks.run_locks(runtime, resolved.name, (node.name for node in resolved.nodes))
-
-
-def recover(store: Store, settings: remote.SshSettings, clock: Clock) -> list[UndoFailure]:
-    """Crash recovery, before anything else: replay pending undos, then mark dead runs."""
-    with remote.SessionPool(remote.session_opener(settings)) as pool:
-        failures = replay_pending(store, pool, clock)
-    store.mark_interrupted_runs(clock())
-    return failures
-
-
-def space_need(store: HistoryQueries | None, resolved: Resolved) -> SpaceNeed | None:
-    """What the next run of `resolved` writes on the target, from the history (None: unknown)."""
-    last = store.node_last_success(resolved.name) if store is not None else {}
-    sizes = {node: size for node, (_, size) in last.items()}
-    names = [node.name for node in resolved.nodes]
-    return rear_capability.space_need(sizes, names, resolved.target.space_margin_percent)
-
-
-def precheck(
-    resolved: Resolved,
-    settings: remote.SshSettings,
-    max_parallel: int,
-    need: SpaceNeed | None = None,
-) -> gate.GateResult:
-    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run;
-    `need` is what the run will write on the target (`space_need`)."""
-    with remote.SessionPool(remote.session_opener(settings)) as runner:
-        return gate.check(
-            resolved.nodes,
-            resolved.target.node,
-            resolved.target.directory,
-            runner,
-            pacemaker=resolved.name == "controlplane",
-            timeout=resolved.timeouts.command,
-            max_parallel=max_parallel,
-            settings=resolved.target.settings_for,
-            min_free_bytes=resolved.target.min_free_bytes,
-            need=need,
-            rear_target=resolved.target.rear,
-        )
-
-
 @dataclass
 class Request:
     """What to run and with which imperative parts."""
@@ -153,7 +86,7 @@ class Request:
     # Paths, credentials and environment, resolved once by the CLI or the daemon; when None,
     # resolved from this process's environment (tests, benchmarks).
     site: Site | None = None
-    clock: Clock = utc_now
+    clock: preflight.Clock = utc_now
     abort: threading.Event = field(default_factory=threading.Event)
     progress: Progress | None = None
     dry_run: bool = False
@@ -218,10 +151,10 @@ def _perform(request: Request) -> Result:
     policy = request.policy
     site = site_of(request)
     resolved = resolve(policy, request.inventory, request.plan)
-    settings = ssh_settings(policy, site)
+    settings = preflight.ssh_settings(policy, site)
     check_credentials(site)
     site.state_directory.mkdir(parents=True, exist_ok=True)
-    with run_locks(site.runtime_directory, resolved), open_history(site) as store:
+    with preflight.run_locks(site.runtime_directory, resolved), open_history(site) as store:
         _recover_unless_dry(request, store, settings)
         run_id = new_run_id(request.plan, request.clock(), secrets.token_hex(2))
         with logs.bind_run(run_id, request.plan):
@@ -246,7 +179,7 @@ def _perform(request: Request) -> Result:
 def _recover_unless_dry(request: Request, store: Store, settings: remote.SshSettings) -> None:
     """Crash recovery before the run; a dry run changes nothing, so it only says what waits."""
     if not request.dry_run:
-        recover(store, settings, request.clock)
+        preflight.recover(store, settings, request.clock)
         return
     pending = len(store.pending_undos())
     if pending:
@@ -335,8 +268,8 @@ def _gated_run(
     store: Store,
     run_id: str,
 ) -> Result:
-    need = space_need(store, resolved)
-    verdict = precheck(resolved, settings, request.policy.ssh.max_parallel, need)
+    need = preflight.space_need(store, resolved)
+    verdict = preflight.precheck(resolved, settings, request.policy.ssh.max_parallel, need)
     redaction.register_secret(verdict.password())  # before any refusal reason is logged
     free = verdict.target.free_bytes
     if free is not None and not request.dry_run:

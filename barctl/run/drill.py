@@ -32,6 +32,7 @@ from barctl.run import (
     drill_checks,
     drill_iso,
     locks,
+    preflight,
     remote,
     target_listing,
 )
@@ -207,7 +208,7 @@ def _perform(request: backup.Request) -> backup.Result:
     site = backup.site_of(request)
     drill = scope(request.policy, request.inventory)
     check_credentials(site)
-    settings = backup.ssh_settings(request.policy, site)
+    settings = preflight.ssh_settings(request.policy, site)
     site.state_directory.mkdir(parents=True, exist_ok=True)
     with locks.run_locks(site.runtime_directory, DRILL_PLAN, ()), open_history(site) as store:
         run_id = new_run_id(DRILL_PLAN, request.clock(), secrets.token_hex(2))

@@ -22,7 +22,7 @@ from barctl.config.site import Site
 from barctl.errors import BarctlError
 from barctl.history.store import Store, open_history
 from barctl.observe import logs
-from barctl.run import backup, commands_target, remote
+from barctl.run import backup, commands_target, preflight, remote
 from barctl.run.resolution import Resolved, check_credentials, resolve
 from barctl.run.retention import Rules, Verdict, decide, deletions
 from barctl.run.runner import Runner
@@ -145,7 +145,7 @@ def perform(
     nothing. Raises LockBusyError while a run holds the plan or a node, TargetUnreadable when
     the target cannot be listed."""
     resolved = resolve(policy, inventory, plan)
-    settings = backup.ssh_settings(policy, site)
+    settings = preflight.ssh_settings(policy, site)
     check_credentials(site)
     opener = remote.session_opener(settings)
     with _locked_store(site, resolved, dry_run) as store, remote.SessionPool(opener) as runner:
@@ -158,7 +158,7 @@ def _locked_store(site: Site, resolved: Resolved, dry_run: bool) -> Iterator[Sto
         yield None
         return
     site.state_directory.mkdir(parents=True, exist_ok=True)
-    with backup.run_locks(site.runtime_directory, resolved), open_history(site) as store:
+    with preflight.run_locks(site.runtime_directory, resolved), open_history(site) as store:
         yield store
 
 
@@ -173,7 +173,7 @@ def list_runs(
         raise BarctlError(
             f"no node {node!r} in plans {', '.join(plans)}; nodes: {', '.join(names)}"
         )
-    settings = backup.ssh_settings(policy, site)
+    settings = preflight.ssh_settings(policy, site)
     check_credentials(site)
     target = resolved[0].target
     with remote.SessionPool(remote.session_opener(settings)) as runner:

@@ -33,7 +33,7 @@ from barctl.config.policy import Policy, ScheduleSection
 from barctl.errors import BarctlError, InputError
 from barctl.history.store import open_history
 from barctl.observe import logs
-from barctl.run import backup
+from barctl.run import backup, preflight
 from barctl.service import daemon_state, metrics_listener
 from barctl.service.catchup import (
     Verdict,
@@ -127,8 +127,8 @@ class Daemon:
         notify(extend_timeout(RECOVERY_EXTEND_SECONDS), status("replaying the undo journal"))
         with open_history(site) as store:
             pending = len(store.pending_undos())
-            settings = backup.ssh_settings(policy, site)
-            failures = backup.recover(store, settings, backup.utc_now)
+            settings = preflight.ssh_settings(policy, site)
+            failures = preflight.recover(store, settings, backup.utc_now)
         log.info("Crash recovery done", undos_replayed=pending, undo_failures=len(failures))
         prune_history(site, policy.history.keep_days, backup.utc_now())
 

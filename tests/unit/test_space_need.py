@@ -12,7 +12,7 @@ from barctl.history.records import Artifact
 from barctl.history.store import Store
 from barctl.model import Node
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import backup, gate
+from barctl.run import gate, preflight
 from barctl.run import plan as planning
 from barctl.run.rear_capability import SpaceNeed, space_need, space_problem
 from barctl.run.rear_config import RearTarget
@@ -88,5 +88,5 @@ def test_run_need_comes_from_the_history(store: Store) -> None:
         Node("backup-0", "b", "root"), "/b", RearTarget("nfs", "b", "/b"), space_margin_percent=50
     )
     resolved = Resolved("controlplane", "rolling", nodes, target, planning.Timeouts(1, 1, 1, 1, 1))
-    assert backup.space_need(store, resolved) == SpaceNeed((("ctl-0", 3 * GIB),), 50)
-    assert backup.space_need(None, resolved) is None
+    assert preflight.space_need(store, resolved) == SpaceNeed((("ctl-0", 3 * GIB),), 50)
+    assert preflight.space_need(None, resolved) is None
