@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from barctl import __version__
+from barctl.console import cli_parser
 from barctl.errors import BarctlError, InputError
 from barctl.outcome import RunOutcome
 from barctl.run.locks import LockBusyError
@@ -43,92 +43,6 @@ EXIT_BY_OUTCOME = {
     RunOutcome.REFUSED: EXIT_REFUSED,
     RunOutcome.DEGRADED: EXIT_DEGRADED,
 }
-
-EPILOG = """\
-exit codes:
-  0  success
-  1  backup failed or was interrupted (every undo ran and succeeded)
-  2  usage error, or the policy or inventory is invalid (one FILE:LINE:COL: key: message each)
-  3  refused by the gate: a node or the backup target is unreachable or unhealthy; nothing touched
-  4  another run holds the plan, or one of its nodes
-  5  degraded: an undo failed; a node may be out of the cluster or paused (see `barctl history`)
-
-policy: -c/--config, else $BARCTL_CONFIG, else /etc/barctl/policy.yaml
-"""
-
-JSON_HELP = "one JSON object, schema barctl.COMMAND/1 (docs/json.md)"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with one sub-command per operator task."""
-    parser = argparse.ArgumentParser(
-        prog="barctl",
-        description="Backup orchestrator for TripleO undercloud and control plane (ReaR over SSH).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-c", "--config", help="policy file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log remote output")
-    parser.add_argument("--version", action="version", version=f"barctl {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("validate", help="check the policy and the inventory groups it names")
-    inventory = commands.add_parser(
-        "inventory", help="show each plan's nodes: address, user, groups"
-    )
-    inventory.add_argument("--json", action="store_true", help=JSON_HELP)
-    for name, text in (
-        ("plan", "print a plan's steps and commands without connecting anywhere"),
-        ("precheck", "run the gate alone: reachability and health, nothing changed"),
-    ):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("plan")
-        sub.add_argument("--json", action="store_true", help=JSON_HELP)
-    setup = commands.add_parser(
-        "setup", help="bring each node's ReaR set-up to the policy (idempotent)"
-    )
-    setup.add_argument("plan")
-    setup.add_argument(
-        "--check", action="store_true", help="change nothing; list every difference (exit 1)"
-    )
-    setup.add_argument(
-        "--no-packages", action="store_true", help="leave packages to the site (no rpm, no dnf)"
-    )
-    setup.add_argument(
-        "--render", metavar="DIR", help="write DIR/<node>/etc/rear/... and connect nowhere"
-    )
-    setup.add_argument("--run-id", default="RUN_ID", help="run id of the per-run file")
-    run = commands.add_parser("run", help="run a backup (or the restore drill: drill) now")
-    run.add_argument("plan", help="undercloud, controlplane, or drill")
-    run.add_argument("--dry-run", action="store_true", help="gate and plan only, change nothing")
-    prune = commands.add_parser("prune", help="delete old runs on the target (plan retention)")
-    prune.add_argument("plan")
-    prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
-    prune.add_argument("--json", action="store_true", help=JSON_HELP)
-    backups = commands.add_parser("backups", help="every run on the target, from its manifests")
-    backups.add_argument("node", nargs="?")
-    backups.add_argument("--plan", help="only the nodes of this plan")
-    backups.add_argument("--json", action="store_true", help=JSON_HELP)
-    status = commands.add_parser("status", help="last and next run of each plan")
-    status.add_argument("--json", action="store_true", help=JSON_HELP)
-    history = commands.add_parser("history", help="recent runs, newest first")
-    history.add_argument("plan", nargs="?")
-    history.add_argument("--json", action="store_true", help=JSON_HELP)
-    history.add_argument("--limit", type=int, default=20)
-    service = commands.add_parser("install-service", help="put unit, sysusers, tmpfiles in place")
-    service.add_argument("--prefix", default="/", metavar="DIR", help="write under DIR (staging)")
-    service.add_argument("--dry-run", action="store_true", help="say what would change")
-    runbook = commands.add_parser(
-        "restore-runbook", help="the restore procedure of one node's run, every path filled in"
-    )
-    runbook.add_argument("node")
-    runbook.add_argument("run_id", nargs="?", help="default: the node's newest verified run")
-    runbook.add_argument("--json", action="store_true", help=JSON_HELP)
-    rules = commands.add_parser("alert-rules", help="Prometheus alert rules for this policy")
-    rules.add_argument("--runbook-base", help="http(s) URL of docs/monitoring.md (runbook links)")
-    rules.add_argument("--output", help="write to this file instead of standard output")
-    daemon = commands.add_parser("daemon", help="run scheduled backups (systemd service)")
-    daemon.set_defaults(daemon=True)
-    return parser
 
 
 def _load(arguments: argparse.Namespace) -> Loaded:
@@ -423,7 +337,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a sub-command, print problems without tracebacks, return the exit code."""
-    arguments = build_parser().parse_args(argv)
+    arguments = cli_parser.build_parser().parse_args(argv)
     level = logging.INFO if arguments.verbose else logging.WARNING
     from barctl.observe import logs  # noqa: PLC0415 - see the imports
 

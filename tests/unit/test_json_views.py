@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from barctl import redaction
-from barctl.console import cli, json_views, runbook_output, target_report
+from barctl.console import cli, cli_parser, json_views, runbook_output, target_report
 from barctl.console.runbook import RunFile, Subject
 from barctl.history.records import Artifact
 from barctl.history.store import Store, history_path
@@ -207,7 +207,7 @@ def test_restore_runbook_json() -> None:
 
 def test_every_documented_schema_is_a_command_with_json() -> None:
     """docs/json.md documents one schema per command that takes --json, and no other."""
-    parser = cli.build_parser()
+    parser = cli_parser.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     with_json = {
         name
