@@ -46,6 +46,11 @@ def _fetch(subject: Subject, kinds: tuple[str, ...]) -> Step:
 
 def _galera_preparation() -> list[Step]:
     every = "All controllers"
+    return [*_galera_quiesce(every), _galera_reinitialise(every)]
+
+
+def _galera_quiesce(every: str) -> list[Step]:
+    """Guide 4.4: the shell's variables, the VIP blocked, galera unmanaged, stopped and moved."""
     return [
         Step(
             "On every controller, in the shell you use: the container, the VIP and the password",
@@ -69,22 +74,26 @@ def _galera_preparation() -> list[Step]:
                 *(f"sudo {command}" for command in NEW_MYSQL_DIRECTORY),
             ),
         ),
-        Step(
-            f"{every}: start the container, initialise a local database, reset root's password",
-            (
-                "sudo podman container start $GALERA",
-                'sudo podman exec -i $GALERA bash -c "mysql_install_db --datadir=/var/lib/mysql'
-                ' --user=mysql --log_error=/var/log/mysql/mysql_init.log"',
-                'sudo podman exec $GALERA bash -c "mysqld_safe --skip-networking --wsrep-on=OFF'
-                ' --log-error=/var/log/mysql/mysql_safe.log" &',
-                'sudo podman exec $GALERA bash -c "mv /root/.my.cnf /root/.my.cnf.bck"',
-                "sudo podman exec $GALERA bash -c \"mysql -uroot -e'use mysql;update user set"
-                ' password=PASSWORD(\\"$ROOT_PASSWORD\\")where User=\\"root\\";flush'
-                " privileges;'\"",
-                'sudo podman exec $GALERA bash -c "mv /root/.my.cnf.bck /root/.my.cnf"',
-            ),
-        ),
     ]
+
+
+def _galera_reinitialise(every: str) -> Step:
+    """Guide 4.4: a fresh local database on each controller, root's password as hiera has it."""
+    return Step(
+        f"{every}: start the container, initialise a local database, reset root's password",
+        (
+            "sudo podman container start $GALERA",
+            'sudo podman exec -i $GALERA bash -c "mysql_install_db --datadir=/var/lib/mysql'
+            ' --user=mysql --log_error=/var/log/mysql/mysql_init.log"',
+            'sudo podman exec $GALERA bash -c "mysqld_safe --skip-networking --wsrep-on=OFF'
+            ' --log-error=/var/log/mysql/mysql_safe.log" &',
+            'sudo podman exec $GALERA bash -c "mv /root/.my.cnf /root/.my.cnf.bck"',
+            "sudo podman exec $GALERA bash -c \"mysql -uroot -e'use mysql;update user set"
+            ' password=PASSWORD(\\"$ROOT_PASSWORD\\")where User=\\"root\\";flush'
+            " privileges;'\"",
+            'sudo podman exec $GALERA bash -c "mv /root/.my.cnf.bck /root/.my.cnf"',
+        ),
+    )
 
 
 def _galera_load(subject: Subject) -> list[Step]:
@@ -106,6 +115,11 @@ def _galera_load(subject: Subject) -> list[Step]:
 
 
 def _galera_cluster() -> list[Step]:
+    return [*_galera_bootstrap(), *_galera_resume()]
+
+
+def _galera_bootstrap() -> list[Step]:
+    """Guide 4.4: the local databases stopped, the cluster bootstrapped from Controller-0."""
     return [
         Step(
             "All controllers: stop the local databases",
@@ -130,6 +144,12 @@ def _galera_cluster() -> list[Step]:
                 'sudo podman exec $GALERA bash -c "clustercheck"',
             ),
         ),
+    ]
+
+
+def _galera_resume() -> list[Step]:
+    """Guide 4.4: the VIP unblocked, the containers restarted, galera managed, the copies gone."""
+    return [
         Step(
             "All controllers: stop the databases, unblock the VIP, restart the containers",
             (
@@ -173,8 +193,13 @@ def undercloud_database_section(subject: Subject) -> Section:
     if subject.file("database_dump") is None:
         text = f"Run {subject.run_id} has no database dump (the mysql container did not run)"
         return Section("undercloud_database", title, "guide 4.5", (Step(text),))
-    dump = "/var/lib/mysql/openstack-backup-mysql.sql"
-    steps = (
+    steps = (*_undercloud_fresh_directory(), *_undercloud_import(subject))
+    return Section("undercloud_database", title, "guide 4.5", steps)
+
+
+def _undercloud_fresh_directory() -> tuple[Step, ...]:
+    """Guide 4.5: the services stopped, the database directory set aside and initialised."""
+    return (
         Step("As root: stop the services", ("systemctl stop tripleo_*", "podman ps")),
         Step("Stop any container still listed", ("podman stop <container_name>",)),
         Step(
@@ -194,6 +219,13 @@ def undercloud_database_section(subject: Subject) -> Section:
                 " mysql_install_db --datadir=/var/lib/mysql --user=mysql",
             ),
         ),
+    )
+
+
+def _undercloud_import(subject: Subject) -> tuple[Step, ...]:
+    """Guide 4.5: this run's dump fetched, imported into a one-off database, then removed."""
+    dump = "/var/lib/mysql/openstack-backup-mysql.sql"
+    return (
         _fetch(subject, ("database_dump",)),
         Step(
             "Copy the dump in and start a database; it prints <container_id>",
@@ -219,4 +251,3 @@ def undercloud_database_section(subject: Subject) -> Section:
             (f"rm {dump}", "systemctl start multi-user.target"),
         ),
     )
-    return Section("undercloud_database", title, "guide 4.5", steps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from barctl.run.manifest import MANIFEST_NAME, RESTORE_DIRECTORY, rfc3339
+from barctl.run.manifest import MANIFEST_NAME, RESTORE_DIRECTORY, Manifest, rfc3339
 from barctl.run.prune import PruneResult
 from barctl.run.rear_capability import human_bytes
 from barctl.run.target_listing import ListedRun, Listing, run_path
@@ -96,7 +96,11 @@ def _backup_row(directory: str, run: ListedRun) -> dict[str, Any]:
             "restore": [],
             "files": [f"{base}/{name}" for name in names],
         }
-    listed = run.manifest
+    return row | _manifest_fields(base, run.manifest)
+
+
+def _manifest_fields(base: str, listed: Manifest) -> dict[str, Any]:
+    """What a run's manifest adds to its row: its end, its verification and its files' paths."""
     verification = listed.verification
     paths: dict[str, str | None] = {
         kind: next((f"{base}/{item.path}" for item in listed.files if item.kind == kind), None)
@@ -107,7 +111,7 @@ def _backup_row(directory: str, run: ListedRun) -> dict[str, Any]:
         for item in listed.files
         if item.path.startswith(f"{RESTORE_DIRECTORY}/")
     ]
-    return row | {
+    return {
         "finished_at": rfc3339(listed.finished_at),
         "verification": {
             "mode": verification.mode,

@@ -25,7 +25,7 @@ from barctl.history.store import Store, StoreError, open_history
 from barctl.model import Progress
 from barctl.observe import logs
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate, preflight, remote
+from barctl.run import gate, gate_probe, preflight, remote
 from barctl.run import plan as planning
 from barctl.run.engine import Environment, Execution, RunReport
 from barctl.run.locks import LockBusyError, LockError
@@ -114,7 +114,7 @@ class Result:
 def _redacted_gate(verdict: gate.GateResult) -> gate.GateResult:
     """`verdict` with registered secrets removed from every problem it would print."""
 
-    def probe(item: gate.Probe) -> gate.Probe:
+    def probe(item: gate_probe.Probe) -> gate_probe.Probe:
         return replace(item, problem=redaction.SECRETS.redact(item.problem))
 
     return replace(

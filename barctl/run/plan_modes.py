@@ -72,15 +72,7 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
     ]
     container = facts.galera_container()
     if container is not None:
-        desync_on = commands_services.galera_desync(
-            container, True, context.password, timeouts.command
-        )
-        desync_off = commands_services.galera_desync(
-            container, False, context.password, timeouts.command
-        )
-        steps.append(guarded_step(name, desync_on, desync_off, "galera_desync"))
-        steps += database_steps(name, container, facts, context)
-        steps.append(undo_step(name, "galera_desync"))
+        steps += _desynced_dump(name, container, facts, context)
     if facts.pacemaker_member:
         steps += pacemaker_backup_steps(name, context)
     ceph = facts.has_ceph_monitor(name)
@@ -108,6 +100,20 @@ def rolling_node_steps(node: Node, facts: NodeFacts, context: Context) -> tuple[
     if facts.pacemaker_member:
         steps.append(Step(name, StepKind.WAIT_REJOIN, note="node online, quorate, galera Synced"))
     return tuple(steps)
+
+
+def _desynced_dump(
+    name: str, container: str, facts: NodeFacts, context: Context
+) -> tuple[Step, ...]:
+    """The galera node's dumps, taken out of flow control (desync guarded by its undo)."""
+    timeout = context.timeouts.command
+    desync_on = commands_services.galera_desync(container, True, context.password, timeout)
+    desync_off = commands_services.galera_desync(container, False, context.password, timeout)
+    return (
+        guarded_step(name, desync_on, desync_off, "galera_desync"),
+        *database_steps(name, container, facts, context),
+        undo_step(name, "galera_desync"),
+    )
 
 
 def build_rolling_plan(

@@ -10,7 +10,7 @@ from barctl.model import Node
 from barctl.observe.metrics import render
 from barctl.observe.metrics_runs import artifact_kind
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate
+from barctl.run import gate_probe
 from tests.fakes import FakeRunner, ok
 from tests.metrics.helpers import at, make_source, open_store, parse, value, write_world
 
@@ -115,8 +115,8 @@ def test_gate_keeps_the_measured_free_bytes_also_when_it_refuses() -> None:
     """The target probe carries df's number whether it passes or refuses the floor."""
     answer = ok("    Avail\n4096\n")
     runner = FakeRunner({"free_space": answer})
-    passed = gate.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=1024)
-    refused = gate.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=8192)
+    passed = gate_probe.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=1024)
+    refused = gate_probe.probe_target(runner, TARGET, "/ctl_plane_backups", 10, min_free_bytes=8192)
     assert (passed.problem, passed.free_bytes) == ("", 4096)
     assert "below the floor" in refused.problem
     assert refused.free_bytes == 4096

@@ -7,7 +7,7 @@ import pytest
 
 from barctl.config.policy_sections import TimeoutsSection
 from barctl.model import Node, NodeFacts
-from barctl.run import commands, commands_rear, gate, plan, plan_modes
+from barctl.run import commands, commands_rear, gate_probe, plan, plan_modes
 from barctl.run.rear_config import RearTarget
 from barctl.run.resolution import plan_timeouts
 from tests.fakes import FakeRunner, failed, ok
@@ -75,9 +75,9 @@ def test_gate_finds_the_config_drive_on_controllers_only() -> None:
     """On the control plane the gate asks blkid and keeps the device; the undercloud is not
     asked (guide 2.5 is the control plane's)."""
     runner = FakeRunner({"config_drive_device": ok("/dev/vda3\n")})
-    controller = gate.probe_node(runner, NODES[0], pacemaker=True, timeout=30)
+    controller = gate_probe.probe_node(runner, NODES[0], pacemaker=True, timeout=30)
     assert controller.facts.config_drive == "/dev/vda3"
-    undercloud = gate.probe_node(runner, NODES[1], pacemaker=False, timeout=30)
+    undercloud = gate_probe.probe_node(runner, NODES[1], pacemaker=False, timeout=30)
     assert undercloud.facts.config_drive == ""
     assert ("ctl-1", "config_drive_device") not in runner.ran_on()
 
@@ -85,7 +85,7 @@ def test_gate_finds_the_config_drive_on_controllers_only() -> None:
 def test_gate_refuses_a_node_whose_config_drive_is_ambiguous() -> None:
     """Two config-2 partitions refuse the node as a set-up problem, naming both."""
     runner = FakeRunner({"config_drive_device": ok("/dev/vda3\n/dev/vdb1\n")})
-    probe = gate.probe_node(runner, NODES[0], pacemaker=True, timeout=30)
+    probe = gate_probe.probe_node(runner, NODES[0], pacemaker=True, timeout=30)
     assert probe.facts.config_drive == ""
     assert any("/dev/vda3, /dev/vdb1" in text for text in probe.setup_problems)
 

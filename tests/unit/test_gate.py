@@ -9,7 +9,7 @@ from pathlib import Path
 from barctl.console import report
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason
-from barctl.run import cluster, gate
+from barctl.run import cluster, gate, gate_probe
 from barctl.run.remote import Session, SessionPool
 from tests.fakes import FakeRunner, ok, unreachable
 
@@ -50,20 +50,20 @@ def answers(node: Node, extra: Mapping[str, CommandResult]) -> FakeRunner:
 
 def probe(
     name: str, groups: frozenset[str], **extra: CommandResult
-) -> tuple[gate.Probe, list[str]]:
+) -> tuple[gate_probe.Probe, list[str]]:
     """Probe one fake node of a controlplane plan; the probe and the commands it ran."""
     node = Node(name, "198.18.0.10", "root", groups=groups)
     runner = answers(node, extra)
-    result = gate.probe_node(runner, node, pacemaker=True, timeout=5)
+    result = gate_probe.probe_node(runner, node, pacemaker=True, timeout=5)
     return result, runner.ran()
 
 
 PACEMAKER = frozenset({"Controller", "pacemaker"})
 
 
-def verdict(*probes: gate.Probe) -> gate.GateResult:
+def verdict(*probes: gate_probe.Probe) -> gate.GateResult:
     """Evaluate plan node probes with a healthy target, for a controlplane plan."""
-    target = gate.Probe("backup-0")
+    target = gate_probe.Probe("backup-0")
     return gate.GateResult(probes, target, gate.evaluate(probes, target, pacemaker=True))
 
 
@@ -198,8 +198,8 @@ def test_joining_galera_reason_names_the_node_once() -> None:
     """ "controller-2: galera is Joining, not Synced", not "controller-2: controller-2: ..."."""
     galera = cluster.GaleraStatus("Joining", 3)
     probes = (
-        gate.Probe("controller-2", galera=galera),
-        gate.Probe("controller-0", galera=cluster.GaleraStatus("Synced", 3)),
+        gate_probe.Probe("controller-2", galera=galera),
+        gate_probe.Probe("controller-0", galera=cluster.GaleraStatus("Synced", 3)),
     )
     text = report.gate_text(verdict(*probes))
     assert "  REFUSED  controller-2: galera is Joining, not Synced\n" in text
@@ -209,7 +209,7 @@ def test_joining_galera_reason_names_the_node_once() -> None:
 def test_unreadable_galera_state_is_printed_with_its_reason() -> None:
     """Galera state unreadable on every node: each node REFUSED with that reason, none "ok"."""
     unknown = cluster.parse_galera_status("")
-    probes = tuple(gate.Probe(f"ctl-{i}", galera=unknown) for i in range(3))
+    probes = tuple(gate_probe.Probe(f"ctl-{i}", galera=unknown) for i in range(3))
     text = report.gate_text(verdict(*probes))
     assert text.count("galera state could not be read") == 3
     assert "ok       ctl-" not in text
@@ -218,9 +218,13 @@ def test_unreadable_galera_state_is_printed_with_its_reason() -> None:
 def test_a_node_with_several_reasons_is_printed_once() -> None:
     """One REFUSED line per node holding all of its reasons."""
     synced = cluster.GaleraStatus("Synced", 3)
-    donor = gate.Probe("ctl-1", galera=cluster.GaleraStatus("Donor/Desynced", 2))
+    donor = gate_probe.Probe("ctl-1", galera=cluster.GaleraStatus("Donor/Desynced", 2))
     text = report.gate_text(
-        verdict(gate.Probe("ctl-0", galera=synced), donor, gate.Probe("ctl-2", galera=synced))
+        verdict(
+            gate_probe.Probe("ctl-0", galera=synced),
+            donor,
+            gate_probe.Probe("ctl-2", galera=synced),
+        )
     )
     assert text.count("ctl-1") == 1
     assert (

@@ -13,7 +13,7 @@ from barctl.run import (
     commands,
     commands_rear,
     commands_services,
-    gate,
+    gate_probe,
     plan,
     plan_modes,
     plan_steps,
@@ -99,7 +99,7 @@ def test_gate_records_the_run_directories_it_found() -> None:
     """The gate's read-only listing becomes the node's facts."""
     listing = ok("\n".join((OLDER[1], "history.db", OLDER[0])))
     runner = FakeRunner({"list_run_directories": listing})
-    probe = gate.probe_node(runner, NODE, pacemaker=False, timeout=30)
+    probe = gate_probe.probe_node(runner, NODE, pacemaker=False, timeout=30)
     assert probe.facts.run_directories == OLDER[:2]
     assert "list_run_directories" in runner.ran()
 

@@ -7,7 +7,7 @@ import io
 from barctl import redaction
 from barctl.console import report
 from barctl.outcome import RunOutcome
-from barctl.run import backup, gate
+from barctl.run import backup, gate, gate_probe
 
 
 class TerminalStream(io.StringIO):
@@ -46,8 +46,8 @@ def test_live_progress_redraws_one_line_per_node() -> None:
 
 def test_gate_text_names_each_refusing_node_once() -> None:
     """A refusing target or node is named once with its reason, and the verdict says so."""
-    probes = (gate.Probe("ctl-0"), gate.Probe("ctl-1", "connect timeout"))
-    target = gate.Probe("backup-0", "connection refused")
+    probes = (gate_probe.Probe("ctl-0"), gate_probe.Probe("ctl-1", "connect timeout"))
+    target = gate_probe.Probe("backup-0", "connection refused")
     verdict = gate.GateResult(probes, target, gate.evaluate(probes, target, pacemaker=True))
     text = report.gate_text(verdict)
     assert text.count("ctl-1: connect timeout") == 1
@@ -61,8 +61,8 @@ def test_run_output_never_prints_a_registered_secret() -> None:
     redaction.SECRETS.clear()
     redaction.register_secret(secret)
     try:
-        probes = (gate.Probe("ctl-0", f"mysql failed: bad password {secret}"),)
-        target = gate.Probe("backup-0")
+        probes = (gate_probe.Probe("ctl-0", f"mysql failed: bad password {secret}"),)
+        target = gate_probe.Probe("backup-0")
         verdict = gate.GateResult(probes, target, (("ctl-0", f"hiera: {secret}"),))
         result = backup.Result("r1", RunOutcome.REFUSED, f"refused: {secret}", verdict)
         text = report.result_text(result, dry_run=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from barctl.model import CommandResult, Node
-from barctl.run import ceph_hooks, gate, reachability, setup, setup_plan, setup_state
+from barctl.run import ceph_hooks, gate_probe, reachability, setup, setup_plan, setup_state
 from barctl.run.commands import RemoteCommand
 from barctl.run.plan import BackupTarget, Timeouts
 from barctl.run.rear_config import LOCAL_CONF, RearTarget, render_local_conf
@@ -302,7 +302,7 @@ def test_gate_refuses_a_drifted_local_conf_as_a_configuration_problem() -> None:
             ),
         }
     )
-    probe = gate.probe_node(runner, node, pacemaker=False, timeout=5, target=NFS)
+    probe = gate_probe.probe_node(runner, node, pacemaker=False, timeout=5, target=NFS)
     assert probe.setup_problems == (
         "/etc/rear/local.conf differs from barctl's at line 1 (\"# not barctl's\", barctl's"
         " '# Managed by barctl: written by `barctl setup` from the barctl policy.'):"
@@ -311,7 +311,7 @@ def test_gate_refuses_a_drifted_local_conf_as_a_configuration_problem() -> None:
     assert "read_file" in runner.ran() and "offered_exports" in runner.ran()
     assert not runner.changed
     plain = FakeRunner({"rear_version": ok("Relax-and-Recover 2.6")})
-    assert not gate.probe_node(plain, node, pacemaker=False, timeout=5).setup_problems
+    assert not gate_probe.probe_node(plain, node, pacemaker=False, timeout=5).setup_problems
     assert "read_file" not in plain.ran()
 
 
@@ -357,7 +357,7 @@ def test_gate_asks_sftp_login_as_lftp_would_and_names_the_failure() -> None:
             "sftp_login": denied,
         }
     )
-    probe = gate.probe_node(runner, node, pacemaker=False, timeout=5, target=sftp)
+    probe = gate_probe.probe_node(runner, node, pacemaker=False, timeout=5, target=sftp)
     assert probe.setup_problems == (
         "cannot log in to the SFTP target as backup@192.0.2.250 without a prompt"
         " (backup@192.0.2.250: Permission denied (publickey).): root's key must be authorized"

@@ -12,7 +12,7 @@ from barctl.history.records import Artifact
 from barctl.history.store import Store
 from barctl.model import Node
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate, preflight
+from barctl.run import gate_probe, preflight
 from barctl.run import plan as planning
 from barctl.run.rear_capability import SpaceNeed, space_need, space_problem
 from barctl.run.rear_config import RearTarget
@@ -61,7 +61,7 @@ def test_gate_measures_the_target_for_a_need_even_without_a_floor() -> None:
     """min_free_bytes 0 with a need: df still runs and the target is refused."""
     fake = FakeRunner({"free_space": ok(f"Avail\n{GIB}\n")})
     need = SpaceNeed((("ctl-0", 2 * GIB),), 0)
-    probe = gate.probe_target(fake, Node("backup-0", "198.18.0.12", "root"), "/b", 5, 0, need)
+    probe = gate_probe.probe_target(fake, Node("backup-0", "198.18.0.12", "root"), "/b", 5, 0, need)
     assert probe.problem.startswith("1 GiB free under /b: the next run would not fit")
     assert ("backup-0", "free_space") in fake.ran_on()
 
