@@ -78,6 +78,19 @@ class Environment:
     policy_sha256: str = hashlib.sha256(b"").hexdigest()
 
 
+def _step_recorder(plan: Plan, environment: Environment, password: str) -> StepRecorder:
+    """The run's step recorder: the password is one more secret its output is redacted of."""
+    return StepRecorder(
+        environment.store,
+        environment.runner,
+        environment.clock,
+        plan.run_id,
+        environment.abort,
+        (*environment.secrets, password),
+        environment.progress,
+    )
+
+
 class Execution:
     """One run of one plan."""
 
@@ -95,15 +108,7 @@ class Execution:
         self.facts = facts
         self.environment = environment
         self.password = password
-        self.steps = StepRecorder(
-            environment.store,
-            environment.runner,
-            environment.clock,
-            plan.run_id,
-            environment.abort,
-            (*environment.secrets, password),
-            environment.progress,
-        )
+        self.steps = _step_recorder(plan, environment, password)
         self.journal = UndoJournal(self.steps, self._degrade)
         self.checks = cluster_checks.ClusterChecks(
             plan.mode == "rolling",
