@@ -19,7 +19,8 @@ from barctl.run.rear_config import NodeFile
 if TYPE_CHECKING:  # result types only: `status` and `history` must not import the SSH layer
     from barctl.model import Progress
     from barctl.run.backup import Resolved, Result
-    from barctl.run.gate import GateResult, Probe
+    from barctl.run.gate import GateResult
+    from barctl.run.gate_probe import Probe
 
 
 def inventory_text(resolved: Resolved, excluded: Sequence[str] = ()) -> str:

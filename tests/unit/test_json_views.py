@@ -18,7 +18,7 @@ from barctl.console.runbook import RunFile, Subject
 from barctl.history.records import Artifact
 from barctl.history.store import Store, history_path
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
-from barctl.run import gate, manifest
+from barctl.run import gate, gate_probe, manifest
 from barctl.run.prune import PruneResult
 from barctl.run.rear_config import RearTarget
 from barctl.run.retention import Rules, decide
@@ -149,8 +149,8 @@ def test_status_and_history_json(policy: Path, capsys: pytest.CaptureFixture[str
 
 def test_precheck_json_names_each_refusing_node_with_its_reasons() -> None:
     """`precheck --json`: passed false, ok nodes true, refusing nodes with every reason."""
-    probes = (gate.Probe("ctl-0"), gate.Probe("ctl-1", "connect timeout"))
-    target = gate.Probe("backup-0", free_bytes=10**9)
+    probes = (gate_probe.Probe("ctl-0"), gate_probe.Probe("ctl-1", "connect timeout"))
+    target = gate_probe.Probe("backup-0", free_bytes=10**9)
     verdict = gate.GateResult(probes, target, gate.evaluate(probes, target, pacemaker=True))
     text = json_views.render("precheck", json_views.precheck_body("controlplane", verdict))
     value = assert_documented(text, "precheck")
