@@ -974,7 +974,10 @@ class Lab:
     def invocations(self, host: str | None = None) -> list[Invocation]:
         """Recorded stand-in invocations, oldest first (optionally of one host)."""
         result = []
-        for line in (self.directory / "invocations.jsonl").read_text().splitlines():
+        text = (self.directory / "invocations.jsonl").read_text()
+        # A stand-in may be appending its line right now: only whole lines are read (a waiting
+        # test polls while rear runs; a torn line raised JSONDecodeError).
+        for line in text[: text.rfind("\n") + 1].splitlines():
             if not line.strip():
                 continue
             item = json.loads(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import subprocess
 import threading
@@ -12,6 +13,7 @@ from typing import Union
 
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
+from barctl.run import probe_script
 from barctl.run.commands import RemoteCommand, render
 from barctl.run.commands_services import VIEW_MARKER
 from barctl.run.runner import LineCallback
@@ -38,6 +40,10 @@ def unreachable(reason: Reason = Reason.CONNECT_TIMEOUT) -> CommandResult:
 def lost(detail: str = "Socket is closed") -> CommandResult:
     """The session died under the command."""
     return CommandResult(None, "", f"connection lost: {detail}", 0.01, Reason.CONNECTION_LOST)
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class FakeRunner:
         abort: threading.Event | None = None,
     ) -> CommandResult:
         """The scripted answer; its stdout lines go to `on_line`."""
+        if command.name in (probe_script.PROBE_NAME, probe_script.DATABASE_PROBE_NAME):
+            return self._probe_script(node, command)
         with self.lock:
             self.calls.append(Call(node.name, command.name, command.argv, command.stdin))
         answer = self.script.get((node.name, command.name), self.script.get(command.name))
@@ -86,6 +94,27 @@ class FakeRunner:
     ) -> tuple[CommandResult, CommandResult]:
         """Each side answered as `run` answers it (nothing flows between them)."""
         return self.run(source, read), self.run(destination, write)
+
+    def _probe_script(self, node: Node, command: RemoteCommand) -> CommandResult:
+        """What probe_script.PROBE_SCRIPT prints: each probe answered (and recorded) as if run
+        alone, `?` probes only after an exit 0; a connection failure ends the whole exec."""
+        words = list(command.argv[6:])
+        lines: list[str] = []
+        last = 0
+        while len(words) >= 3:
+            name, count = words[0], int(words[2])
+            argv, words = tuple(words[3 : 3 + count]), words[3 + count :]
+            if name.startswith("?") and last != 0:
+                lines.append(f"S {name[1:]} skipped")
+                continue
+            probe = RemoteCommand(name.removeprefix("?"), argv, 5, stdin=command.stdin)
+            result = self.run(node, probe)
+            if result.reason is not None or result.exit_code is None:
+                return result
+            last = result.exit_code
+            out, err = (_base64(text) for text in (result.stdout, result.stderr))
+            lines.append(f"S {probe.name} {out} {last} {err}")
+        return ok("".join(f"{line}\n" for line in lines))
 
     def ran(self, node: str | None = None) -> list[str]:
         """Command names run (on `node`, or anywhere), in order."""

@@ -7,6 +7,7 @@ a node that cannot be reached, or whose probe fails, ends with its problem and r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from barctl.model import CommandResult, Node, NodeFacts
@@ -17,6 +18,7 @@ from barctl.run import (
     commands_rear,
     commands_services,
     gate_setup,
+    probe_script,
     rear_capability,
 )
 from barctl.run.commands import RemoteCommand
@@ -75,10 +77,20 @@ class _Prober:
     runner: Runner
     node: Node
     timeout: int
+    # Each probe's result out of the execs already run on the node (probe_script).
+    results: dict[str, CommandResult] = field(default_factory=dict)
+
+    def prefetch(
+        self, name: str, probes: Sequence[RemoteCommand], stdin: str | None = None
+    ) -> None:
+        """Run `probes` as one exec (issue 12: one channel, not one per probe); `run` then
+        answers each from the reply."""
+        reply = self.runner.run(self.node, probe_script.batch(name, probes, stdin))
+        self.results.update(probe_script.parse_reply(reply, [p.name for p in probes]))
 
     def run(self, command: RemoteCommand) -> CommandResult:
         """The result; a node that cannot be reached or kept ends the probe with its reason."""
-        result = self.runner.run(self.node, command)
+        result = self.results.get(command.name) or self.runner.run(self.node, command)
         if result.unreachable:
             failure = result.failure
             assert failure is not None
@@ -146,6 +158,12 @@ def _pacemaker_facts(
 
 
 def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool) -> Probe:
+    lookup = commands_probe.hiera_lookup(commands_probe.MYSQL_PASSWORD_KEY, prober.timeout)
+    password, _ = commands_probe.mysql_password(prober.run(lookup))
+    if password:
+        # The node's second and last exec: the queries need the password from the first reply.
+        queries = probe_script.database_queries(container, password, prober.timeout)
+        prober.prefetch(probe_script.DATABASE_PROBE_NAME, queries, queries[0].stdin)
     password, galera_text = _database_facts(prober, container)
     timeout = prober.timeout
     names = commands_services.database_names(container, password, timeout)
@@ -201,6 +219,8 @@ def probe_node(
     prober = _Prober(runner, node, timeout)
     probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
+        probes = probe_script.node_probes(pacemaker=pacemaker, timeout=timeout, target=target)
+        prober.prefetch(probe_script.PROBE_NAME, probes)
         prober.checked(commands_probe.node_name(timeout), "shell failed")
         setup = _setup_problems(prober, settings or RearSettings())
         probe = replace(probe, setup_problems=setup)
@@ -237,12 +257,18 @@ def probe_target(  # noqa: PLR0917 - the target and its two space rules
     `min_free_bytes` free under it (0: not measured) and room for `need` (None: not judged)."""
     prober = _Prober(runner, node, timeout)
     try:
-        prober.checked(commands_probe.node_name(timeout), "shell failed")
         exists = commands_probe.directory_exists(directory, timeout)
+        measured = min_free_bytes > 0 or need is not None
+        space = commands_probe.free_space(directory, timeout)
+        extra = (probe_script.conditional(space),) if measured else ()
+        prober.prefetch(
+            probe_script.PROBE_NAME, (commands_probe.node_name(timeout), exists, *extra)
+        )
+        prober.checked(commands_probe.node_name(timeout), "shell failed")
         prober.checked(exists, f"no directory {directory}")
         free = None
-        if min_free_bytes > 0 or need is not None:
-            answer = prober.checked(commands_probe.free_space(directory, timeout), "df failed")
+        if measured:
+            answer = prober.checked(space, "df failed")
             free = rear_capability.parse_free_bytes(answer)
             problem = rear_capability.space_problem(answer, directory, min_free_bytes, need)
             if problem:

@@ -36,15 +36,29 @@ def local_conf_problem(
     return setup_state.local_conf_problem(read.stdout if read.ok else None, want)
 
 
+def _reach_command(target: RearTarget, timeout: int) -> RemoteCommand:
+    if target.scheme == "nfs":
+        return setup_commands.offered_exports(target.host, timeout)
+    connect = min(timeout, SFTP_CONNECT_TIMEOUT_SECONDS)
+    return setup_commands.sftp_login(target.user, target.host, connect, timeout)
+
+
+def probe_commands(target: RearTarget, timeout: int) -> tuple[RemoteCommand, ...]:
+    """The read-only commands `problems` runs, in its order (for the gate's one probe exec)."""
+    return (
+        setup_commands.read_file(rear_config.LOCAL_CONF, timeout),
+        _reach_command(target, timeout),
+    )
+
+
 def reach_problem(run: Run, address: str, target: RearTarget, timeout: int) -> str:
     """Whether the node at `address` reaches the target as ReaR will ("" when it does)."""
     if target.scheme == "nfs":
-        listing = run(setup_commands.offered_exports(target.host, timeout))
+        listing = run(_reach_command(target, timeout))
         if not listing.ok:
             return reachability.showmount_problem(_detail(listing), target.host)
         return reachability.export_problem(listing.stdout, target.path, target.host, address)
-    connect = min(timeout, SFTP_CONNECT_TIMEOUT_SECONDS)
-    login = run(setup_commands.sftp_login(target.user, target.host, connect, timeout))
+    login = run(_reach_command(target, timeout))
     if login.ok:
         return ""
     return reachability.login_problem(_detail(login), target.user, target.host)

@@ -10,6 +10,7 @@ from barctl.console import report
 from barctl.model import CommandResult, Node, NodeFacts
 from barctl.reasons import Reason
 from barctl.run import cluster, gate, gate_probe
+from barctl.run.commands import RemoteCommand
 from barctl.run.remote import Session, SessionPool
 from tests.fakes import FakeRunner, ok, unreachable
 
@@ -239,8 +240,9 @@ def test_connection_dropped_mid_probe_is_a_reason_for_that_node() -> None:
         """A session on which every read-only probe succeeds."""
 
         def run(self, command: object, on_line: object = None, abort: object = None) -> object:
-            """Exit 0, no output."""
-            return ok("")
+            """Exit 0, no output, for each probe of the gate's probe script."""
+            assert isinstance(command, RemoteCommand)
+            return FakeRunner().run(Node("backup-0", "198.18.0.12", "root"), command)
 
     @contextmanager
     def opener(node: Node) -> Iterator[Session]:

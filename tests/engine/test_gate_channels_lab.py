@@ -1,0 +1,94 @@
+"""The gate asks each real node over at most two exec channels (issue 12 item 1), read-only."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from barctl.config.inventory import load_inventory
+from barctl.config.policy import load_policy
+from barctl.config.site import Site
+from barctl.model import CommandResult, Node
+from barctl.run import backup, gate, preflight, remote
+from barctl.run.commands import RemoteCommand
+from barctl.run.runner import LineCallback
+from lab import Lab
+from tests.engine.helpers import changes, set_up
+
+pytestmark = pytest.mark.lab
+
+
+@dataclass
+class CountingRunner:
+    """The real SSH runner, counting the exec channels it opens per node."""
+
+    inner: remote.SessionPool
+    execs: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(
+        self,
+        node: Node,
+        command: RemoteCommand,
+        on_line: LineCallback | None = None,
+        abort: threading.Event | None = None,
+    ) -> CommandResult:
+        """One exec on the node, counted."""
+        with self.lock:
+            self.execs[node.name] += 1
+        return self.inner.run(node, command, on_line, abort)
+
+
+def gate_execs(lab: Lab, tmp_path: Path, plan: str) -> tuple[gate.GateResult, Counter[str]]:
+    """The gate of `plan` over real SSH (as `preflight.precheck`), and the execs per node."""
+    path = lab.write_policy(
+        tmp_path / "policy.yaml",
+        state_directory=str(tmp_path / "state"),
+        runtime_directory=str(tmp_path / "run"),
+    )
+    set_up(path)
+    lab.clear_invocations()
+    policy = load_policy(path)
+    resolved = backup.resolve(policy, load_inventory(str(policy.inventory.path)), plan)
+    settings = preflight.ssh_settings(policy, Site.from_policy(policy, {}))
+    with remote.SessionPool(remote.session_opener(settings)) as pool:
+        runner = CountingRunner(pool)
+        result = gate.check(
+            resolved.nodes,
+            resolved.target.node,
+            resolved.target.directory,
+            runner,
+            pacemaker=plan == "controlplane",
+            timeout=resolved.timeouts.command,
+            max_parallel=4,
+            settings=resolved.target.settings_for,
+            min_free_bytes=1,
+            rear_target=resolved.target.rear,
+        )
+    return result, runner.execs
+
+
+def test_controlplane_gate_uses_two_execs_on_galera_nodes_and_one_elsewhere(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """Every probe still runs (crm_mon, hiera, mysql, rear, blkid...), yet a controller is asked
+    over two exec channels (the queries need the password from the first reply), the target one."""
+    result, execs = gate_execs(lab, tmp_path, "controlplane")
+    assert result.passed, result.problems
+    assert execs == Counter({"ctl-0": 2, "ctl-1": 2, "ctl-2": 2, "backup-0": 1})
+    tools = {call.argv[0] for call in lab.invocations("ctl-1")}
+    assert {"rear", "crm_node", "crm_mon", "podman", "hiera"} <= tools
+    assert all(fact.databases for fact in result.facts().values())
+    assert changes(lab) == []
+
+
+def test_undercloud_gate_asks_its_node_twice_at_most(lab: Lab, tmp_path: Path) -> None:
+    """The undercloud (its own database container) is probed in two execs, the target in one."""
+    result, execs = gate_execs(lab, tmp_path, "undercloud")
+    assert result.passed, result.problems
+    assert max(execs.values()) <= 2 and execs["backup-0"] == 1
+    assert changes(lab) == []
