@@ -8,6 +8,10 @@ The script runs each probe under its own coreutils `timeout` (as `render` would)
 line per probe: `S NAME BASE64(stdout) EXIT BASE64(stderr)`. Base64 has no space or newline,
 so no byte of a local.conf, a crm_mon XML or a hostile tool's output can forge another section.
 
+A probe that runs into its limit (timeout's 124, or 137 once killed) stops the script: the
+probes after it print `S NAME stopped` and fail without running, so a hung node costs one
+probe's limit, as it did when each probe was its own exec, not the sum of every limit.
+
 A NAME starting with `?` runs only when the probe before it exited 0 (crm_mon only after
 `crm_node -n` answered); a skipped probe prints `S NAME skipped`. INPUT is `none` (each probe
 reads /dev/null) or `each`: the script reads its stdin once into a shell variable and pipes it
@@ -28,13 +32,15 @@ from barctl.run.rear_config import RearTarget
 PROBE_NAME = "gate_probe"
 DATABASE_PROBE_NAME = "gate_database_probe"
 SKIPPED = "skipped"
+STOPPED = "stopped"
+NOT_RUN_AFTER_TIMEOUT = "not run: an earlier probe of this node ran into its time limit"
 
 # fd 3 is the channel: each probe's stdout streams through base64 straight into it, while its
 # stderr (and, after a newline, its exit status) is captured to be encoded after it ended.
 PROBE_SCRIPT = r"""exec 3>&1
 kill_after=$1 input=$2; shift 2
 if [ "$input" = each ]; then given=$(cat; printf x); given=${given%x}; fi
-last=0
+last=0 stop=0
 while [ "$#" -ge 3 ]; do
   name=$1 limit=$2 count=$3; shift 3
   words=("${@:1:$count}"); shift "$count"
@@ -42,6 +48,7 @@ while [ "$#" -ge 3 ]; do
     \?*) name=${name#\?}
       if [ "$last" != 0 ]; then printf 'S %s skipped\n' "$name"; continue; fi ;;
   esac
+  if [ "$stop" = 1 ]; then printf 'S %s stopped\n' "$name"; continue; fi
   printf 'S %s ' "$name"
   err=$( {
     if [ "$input" = each ]; then
@@ -54,6 +61,7 @@ while [ "$#" -ge 3 ]; do
   last=${err##*$'\n'}
   err=${err%$'\n'*}
   printf ' %s %s\n' "$last" "$(printf %s "$err" | base64 -w0)"
+  case $last in 124|137) stop=1 ;; esac
 done
 """
 
@@ -87,6 +95,8 @@ def _section(line: str) -> tuple[str, CommandResult | None] | None:
     parts = line.split(" ")
     if len(parts) == 3 and parts[0] == "S" and parts[2] == SKIPPED:
         return parts[1], None
+    if len(parts) == 3 and parts[0] == "S" and parts[2] == STOPPED:
+        return parts[1], CommandResult(124, "", NOT_RUN_AFTER_TIMEOUT, 0.0)
     if len(parts) != 5 or parts[0] != "S" or not parts[3].isdigit():
         return None
     try:

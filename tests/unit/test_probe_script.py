@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from barctl.model import CommandResult, Node
@@ -64,12 +67,29 @@ def test_a_conditional_probe_runs_only_after_an_exit_zero() -> None:
 def test_each_probe_keeps_its_own_limit_and_a_missing_tool_is_127() -> None:
     """A probe over its limit ends with timeout's 124; an absent tool with 127 and the reason."""
     results = run(
-        probe("container_names", "sleep", "5", seconds=1),
         probe("pacemaker_node_name", "barctl-no-such-tool"),
+        probe("container_names", "sleep", "5", seconds=1),
     )
     assert results["container_names"].timed_out
     assert results["pacemaker_node_name"].exit_code == 127
     assert "No such file" in results["pacemaker_node_name"].stderr
+
+
+def test_a_probe_over_its_limit_stops_the_probes_after_it(tmp_path: Path) -> None:
+    """A hung probe costs its own limit only: the probes after it do not run and fail saying so."""
+    marker = tmp_path / "ran"
+    started = time.monotonic()
+    results = run(
+        probe("node_name", "true"),
+        probe("rear_version", "sleep", "30", seconds=1),
+        probe("container_names", "touch", str(marker)),
+    )
+    assert time.monotonic() - started < 10
+    assert results["node_name"].exit_code == 0
+    assert results["rear_version"].timed_out
+    assert not marker.exists()
+    assert results["container_names"].exit_code != 0
+    assert results["container_names"].stderr == probe_script.NOT_RUN_AFTER_TIMEOUT
 
 
 def test_a_lost_connection_is_every_probe_s_answer() -> None:
