@@ -143,7 +143,7 @@ def database_queries(container: str, password: str, timeout: int) -> tuple[Remot
 def node_probes(
     *, pacemaker: bool, timeout: int, target: RearTarget | None
 ) -> tuple[RemoteCommand, ...]:
-    """Every read-only probe `gate.probe_node` may ask of the node, in the order it asks them;
+    """Every read-only probe `gate_probe.probe_node` may ask of the node, in the order it asks them;
     crm_mon only after `crm_node -n` answered. hiera is read on every node: which one runs
     the database is known only from the container list of the same reply."""
     setup = gate_setup.probe_commands(target, timeout) if target else ()
