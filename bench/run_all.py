@@ -23,6 +23,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 BENCHMARKS: tuple[tuple[str, bool, tuple[str, ...], tuple[str, ...]], ...] = (
     ("bench.startup_bench", False, (), ("--quick",)),
     ("bench.metrics_bench", False, (), ("--quick",)),
+    ("bench.daemon_bench", False, (), ("--quick",)),
     ("bench.inventory_bench", False, (), ("--sizes", "1000")),
     ("bench.exec_bench", True, (), ("--quick",)),
     ("bench.gate_bench", True, (), ("--hosts", "12", "--down", "2")),
