@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -30,6 +35,9 @@ INVENTORY = {
 }
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+# Loopback requests to the servers these tests start must not go through an HTTP proxy.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+T = TypeVar("T")
 
 
 def at(minutes: float) -> datetime:
@@ -125,3 +133,54 @@ def names(samples: Samples) -> set[str]:
 def environ_without_proxy() -> dict[str, str]:
     """os.environ without HTTP proxies (loopback requests must not go through one)."""
     return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.25)
+
+
+class ServerProcess:
+    """A server (Prometheus, Alertmanager) this test started as its child, answering HTTP on
+    `base`; it is stopped by the PID it was started with, never by name."""
+
+    name = "server"
+
+    def __init__(self, base: str, argv: list[str], log_path: Path) -> None:
+        self.base = base
+        self.log: IO[bytes] = log_path.open("wb")
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ready(self) -> bool:
+        """Whether /-/ready answers 200; fails the test when the process has exited."""
+        try:
+            with NO_PROXY.open(f"{self.base}/-/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.process.returncode}")
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM to the child's PID, SIGKILL when it has not exited 15 s later."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self.log.close()

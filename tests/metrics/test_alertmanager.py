@@ -19,33 +19,31 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.metrics.test_prometheus_e2e import NO_PROXY, free_port, wait_for
+from tests.metrics.helpers import NO_PROXY, ServerProcess, free_port, wait_for
 
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
 EXAMPLE = Path(__file__).resolve().parents[2] / "etc/alertmanager/alertmanager.yml"
 
 
-class Alertmanager:
+class Alertmanager(ServerProcess):
     """An Alertmanager child process and its v2 API."""
+
+    name = "alertmanager"
 
     def __init__(self, directory: Path) -> None:
         config = yaml.safe_load(EXAMPLE.read_text())
         config["receivers"] = [{"name": each["name"]} for each in config["receivers"]]
         (directory / "alertmanager.yml").write_text(yaml.safe_dump(config))
-        self.base = f"http://127.0.0.1:{free_port()}"
-        self.log = (directory / "alertmanager.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(ALERTMANAGER),
-                f"--config.file={directory / 'alertmanager.yml'}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address={self.base.removeprefix('http://')}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        address = f"127.0.0.1:{free_port()}"
+        argv = [
+            str(ALERTMANAGER),
+            f"--config.file={directory / 'alertmanager.yml'}",
+            f"--storage.path={directory / 'data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ]
+        super().__init__(f"http://{address}", argv, directory / "alertmanager.log")
 
     def request(self, path: str, body: object = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -55,24 +53,6 @@ class Alertmanager:
         with NO_PROXY.open(request, timeout=5) as response:
             text = response.read()
         return json.loads(text) if text else None
-
-    def ready(self) -> bool:
-        try:
-            with NO_PROXY.open(f"{self.base}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            if self.process.poll() is not None:
-                pytest.fail(f"alertmanager exited with {self.process.returncode}")
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-        self.log.close()
 
 
 @pytest.fixture

@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -32,7 +30,7 @@ from barctl.outcome import RunOutcome
 from barctl.run.backup import Request, perform
 from lab import Lab
 from tests.engine.helpers import set_up
-from tests.metrics.helpers import parse
+from tests.metrics.helpers import NO_PROXY, ServerProcess, free_port, parse, wait_for
 
 pytestmark = pytest.mark.lab
 
@@ -40,34 +38,15 @@ PROMETHEUS = Path("/usr/bin/prometheus")
 ALERTS_FILE = Path(__file__).resolve().parents[2] / "etc/prometheus/barctl-alerts.yml"
 # Series that describe the running process, not the past: left out of the restart comparison.
 PROCESS_SERIES = {"barctl_build_info", "barctl_policy_reload_success"}
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.25)
-
-
-class Prometheus:
+class Prometheus(ServerProcess):
     """A Prometheus server child process and its HTTP API."""
+
+    name = "prometheus"
 
     def __init__(self, directory: Path, target_port: int, *more_ports: int) -> None:
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(ALERTS_FILE)],
@@ -83,45 +62,23 @@ class Prometheus:
         }
         directory.mkdir()
         (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = (directory / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(PROMETHEUS),
-                f"--config.file={directory / 'prometheus.yml'}",
-                f"--storage.tsdb.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        argv = [
+            str(PROMETHEUS),
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
+        super().__init__(f"http://127.0.0.1:{self.port}", argv, directory / "prometheus.log")
 
     def get(self, path: str, **parameters: str) -> Any:
         url = f"{self.base}{path}?{urllib.parse.urlencode(parameters)}"
         with NO_PROXY.open(url, timeout=5) as response:
             return json.load(response)
 
-    def ready(self) -> bool:
-        try:
-            with NO_PROXY.open(f"{self.base}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            if self.process.poll() is not None:
-                pytest.fail(f"prometheus exited with {self.process.returncode}")
-            return False
-
     def query(self, expression: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.get("/api/v1/query", query=expression)["data"]["result"]
         return result
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-        self.log.close()
 
 
 @pytest.fixture
