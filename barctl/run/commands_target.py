@@ -41,8 +41,6 @@ def remove_run_directory(path: str, timeout_seconds: int) -> RemoteCommand:
 
 # --- the restore drill, read-only on the target (barctl.run.drill) ---------------------------
 
-# tar's decompression option per archive suffix (rear_config.COMPRESSION's suffixes).
-TAR_DECOMPRESS = {".gz": "--gzip", ".bz2": "--bzip2", ".xz": "--xz", "": ""}
 # ReaR's rescue system in its ISO: pack/GNU/Linux/900_create_initramfs.sh packs the rootfs
 # (`find . | cpio -H newc --create | gzip`, REAR_INITRD_COMPRESSION's default) into
 # initrd.cgz, which output/ISO/Linux-i386/800_create_isofs.sh copies to isolinux/; its
@@ -62,14 +60,6 @@ def checksums(paths: tuple[str, ...], timeout_seconds: int) -> RemoteCommand:
     return RemoteCommand("checksums", ("sha256sum", "--", *paths), timeout_seconds)
 
 
-def archive_member_count(path: str, suffix: str, timeout_seconds: int) -> RemoteCommand:
-    """List every member of the archive, streamed: only the count comes back (`wc -l`); a
-    truncated or corrupt archive makes tar exit non-zero (pipefail)."""
-    option = TAR_DECOMPRESS.get(suffix, "")
-    argv = ("tar", *((option,) if option else ()), "-t", "-f", path)
-    return RemoteCommand("archive_member_count", argv, timeout_seconds, stdout_filter=("wc", "-l"))
-
-
 def initrd_member(
     iso: str, offset: int, size: int, member: str, timeout_seconds: int
 ) -> RemoteCommand:
@@ -81,8 +71,8 @@ def initrd_member(
 
 # --- verification on the backup target (issue 11; output read by verification.py) ----------
 # Read-only, and only coreutils, gzip/bzip2/xz and tar: the target node may be any NFS or SFTP
-# server. Archive checks stream the file through the tool and print nothing (or to /dev/null):
-# a multi-GB listing never reaches barctl.
+# server. Archive checks stream the file through the tool and print nothing, to /dev/null or
+# counted by `wc -l`: a multi-GB listing never reaches barctl.
 
 HEX_DUMP = ("od", "-A", "n", "-v", "-t", "x1")
 COMPRESSION_TESTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz"}
@@ -107,10 +97,12 @@ def compression_test(path: str, compress: str, timeout_seconds: int) -> RemoteCo
 
 
 def archive_listing(path: str, compress: str, timeout_seconds: int) -> RemoteCommand:
-    """A full `tar --list` of the archive, to /dev/null: every header readable to the end."""
+    """A full `tar --list` of the archive, every header read to the end; only the member count
+    comes back (`wc -l`: verification judges tar's exit, the drill also wants members). A
+    truncated or corrupt archive makes tar exit non-zero (pipefail)."""
     flags = rear_config.COMPRESSION[compress][0]
     argv = ("tar", "--list", *flags, "--file", path)
-    return RemoteCommand("archive_listing", argv, timeout_seconds, stdout_path="/dev/null")
+    return RemoteCommand("archive_listing", argv, timeout_seconds, stdout_filter=("wc", "-l"))
 
 
 def _iso_span(iso: str, offset: int, size: int) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from barctl.run import (
     drill_iso,
     locks,
     preflight,
+    rear_config,
     remote,
     target_listing,
 )
@@ -107,9 +108,9 @@ def _nfs_listing(
     runner: Runner, drill: Scope, archive: str, name: str
 ) -> list[drill_checks.Problem]:
     """The archive lists fully on the target (only its member count comes back)."""
-    # The compression suffix of the archive as written (rear.compress may change later).
-    suffix = name.rpartition(".tar")[2]
-    listing = commands_target.archive_member_count(archive, suffix, drill.check_seconds)
+    listing = commands_target.archive_listing(
+        archive, rear_config.compression_of(name), drill.check_seconds
+    )
     result = runner.run(drill.target.node, listing)
     problem = drill_checks.listing_problem(name, result.exit_code, result.stdout, result.stderr)
     return [problem] if problem is not None else []

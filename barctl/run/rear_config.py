@@ -73,6 +73,14 @@ COMPRESSION: dict[str, tuple[tuple[str, ...], str]] = {
 LFTP_OPTIONS = 'set sftp:connect-program "ssh -a -x -o BatchMode=yes"'
 
 
+def compression_of(archive_name: str) -> str:
+    """The COMPRESSION key of an archive as written, by its name's suffix after `.tar` (the
+    drill reads old runs: rear.compress may have changed since); `none` for any other."""
+    suffix = archive_name.rpartition(TAR_SUFFIX)[2]
+    found = [name for name, (_, known) in COMPRESSION.items() if known == suffix]
+    return found[0] if found else "none"
+
+
 @dataclass(frozen=True)
 class RearTarget:
     """Where ReaR writes: an NFS export, or an SFTP directory (the archive inside the ISO)."""

@@ -111,7 +111,7 @@ def test_a_sound_run_is_restorable_and_only_read_on_the_target(tmp_path: Path) -
     assert verdict.reason == f"run {OLDER} restorable"
     assert {call.node for call in runner.calls} == {"backup-0"}
     assert {call.name for call in runner.calls} == {
-        "checksums", "archive_member_count", "iso_sectors", "initrd_member",
+        "checksums", "archive_listing", "iso_sectors", "initrd_member",
     }  # fmt: skip
     assert before == {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
 

@@ -115,9 +115,9 @@ def test_listing_judgement() -> None:
 
 def test_drill_commands_only_read_and_quote_every_word() -> None:
     """The drill's commands change nothing, and the listing streams through `wc -l`."""
-    listing = commands_target.archive_member_count(f"{DIRECTORY}/backup.tar.gz", ".gz", 600)
-    assert listing.argv == ("tar", "--gzip", "-t", "-f", f"{DIRECTORY}/backup.tar.gz")
-    assert "set -o pipefail; tar --gzip -t -f" in commands.render(listing, "root")
+    listing = commands_target.archive_listing(f"{DIRECTORY}/backup.tar.gz", "gzip", 600)
+    assert listing.argv == ("tar", "--list", "--gzip", "--file", f"{DIRECTORY}/backup.tar.gz")
+    assert "set -o pipefail; tar --list --gzip --file" in commands.render(listing, "root")
     assert commands.render(listing, "root").endswith("| wc -l'")
     config = commands_target.initrd_member(
         f"{DIRECTORY}/x.iso", 4096, 100, "etc/rear/rescue.conf", 60

@@ -58,6 +58,14 @@ def test_compression_sets_options_suffix_and_archive_name() -> None:
     assert rear_config.artifact_paths(NFS, settings, "ctl-0", "R")[1].endswith("/backup.tar.xz")
 
 
+def test_an_archive_name_gives_back_the_compression_it_was_written_with() -> None:
+    """Each compression's archive name maps back to it; a plain or unknown suffix is `none`."""
+    for compress in rear_config.COMPRESSION:
+        name = rear_config.RearSettings(compress=compress).archive_name
+        assert rear_config.compression_of(name) == compress
+    assert rear_config.compression_of("backup.tar.zst") == "none"
+
+
 def test_cinder_volume_group_is_not_recreated() -> None:
     """A configured LVM volume group is appended to EXCLUDE_RECREATE as its layout name."""
     settings = RearSettings(exclude_recreate_volume_groups=("cinder-volumes",))
