@@ -62,9 +62,9 @@ LEVEL_BY_OUTCOME = {
     "degraded": logging.CRITICAL,
 }
 
-# Libraries that log from threads of their own (paramiko's transport thread, invoke's I/O
-# threads), where contextvars are empty: their records get the process's single active run.
-THREADED_LIBRARIES = ("paramiko", "fabric", "invoke")
+# Libraries that log from threads of their own (paramiko's transport thread), where contextvars
+# are empty: their records get the process's single active run.
+THREADED_LIBRARIES = ("paramiko",)
 
 P = ParamSpec("P")
 R = TypeVar("R")

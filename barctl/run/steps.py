@@ -14,7 +14,6 @@ import structlog
 
 from barctl.history.store import Store
 from barctl.model import CommandResult, Node, Progress
-from barctl.observe import logs
 from barctl.outcome import StepOutcome
 from barctl.run.commands import RemoteCommand
 from barctl.run.runner import Runner
@@ -49,7 +48,7 @@ class StepRecorder:
         )
         self._progress(node.name, command.name, "started")
 
-        @logs.carry_context  # invoke calls it from its I/O threads
+        # Called in this thread (channel_exec reads the channel here): the bound context holds.
         def on_line(stream: str, line: str) -> None:
             log.info(line, node=node.name, step=command.name, stream=stream)
 

@@ -624,7 +624,8 @@ def test_fresh_lab_state_knows_addresses_and_per_node_hiera(lab_factory) -> None
 
 
 def test_paramiko_strict_known_hosts_login(lab: Lab) -> None:
-    """paramiko (what Fabric uses) logs in with the lab key and known_hosts under RejectPolicy."""
+    """paramiko (as barctl.run.remote uses it) logs in with the lab key and known_hosts
+    under RejectPolicy."""
     import paramiko
 
     client = paramiko.SSHClient()

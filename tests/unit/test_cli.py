@@ -140,14 +140,14 @@ _IMPORTED = """
 import sys
 from barctl.console.cli import main
 main(sys.argv[1:])
-heavy = {"fabric", "paramiko", "invoke", "cryptography", "prometheus_client"}
+heavy = {"paramiko", "cryptography", "prometheus_client"}
 print(" ".join(sorted(name for name in sys.modules if name in heavy)))
 """
 
 
 # Commands that only read the policy, the inventory or the history need no SSH stack and no
 # exporter (issue 12: start-up imports were 30 % of a gate's client time).
-NOT_FOR_READING = {"prometheus_client", "fabric", "paramiko", "invoke", "cryptography"}
+NOT_FOR_READING = {"prometheus_client", "paramiko", "cryptography"}
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_version_imports_neither_ssh_nor_exporter_libraries() -> None:
 
     assert completed.stdout == f"barctl {__version__}\n"
     loaded = set(completed.stderr.split())
-    heavy = {"fabric", "paramiko", "invoke", "cryptography", "prometheus_client", "pydantic"}
+    heavy = {"paramiko", "cryptography", "prometheus_client", "pydantic"}
     assert loaded & {*heavy, "yaml", "structlog", "apscheduler", "sqlite3"} == set()
 
 
