@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from barctl.model import Node, NodeFacts
 from barctl.reasons import Reason, root_cause
 from barctl.run import cluster, rear_capability
-from barctl.run.gate_probe import Probe, probe_node, probe_target
+from barctl.run.gate_election import ClusterQueryElection
+from barctl.run.gate_probe import Probe, probe_node, probe_target, share_cluster_facts
 from barctl.run.rear_config import RearSettings, RearTarget
 from barctl.run.runner import Runner
 
@@ -152,18 +153,30 @@ def check(
     reach the target as ReaR will.
     """
 
-    def node_work(node: Node) -> Probe:
-        own = settings(node.name) if settings is not None else None
-        return probe_node(
-            runner, node, pacemaker=pacemaker, timeout=timeout, settings=own, target=rear_target
-        )
+    election = ClusterQueryElection(len(nodes))
 
+    def node_work(index: int, node: Node) -> Probe:
+        own = settings(node.name) if settings is not None else None
+        try:
+            return probe_node(
+                runner,
+                node,
+                pacemaker=pacemaker,
+                timeout=timeout,
+                settings=own,
+                target=rear_target,
+                elect=lambda candidate: election.elect(index, candidate=candidate),
+            )
+        finally:
+            election.withdraw(index)  # no-op once it reported; else later nodes would wait
+
+    # Submitted in plan order: the election relies on it (gate_election).
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
-        futures = [pool.submit(node_work, node) for node in nodes]
+        futures = [pool.submit(node_work, index, node) for index, node in enumerate(nodes)]
         target_future = pool.submit(
             probe_target, runner, target_node, target_directory, timeout, min_free_bytes, need
         )
-        probes = tuple(future.result() for future in futures)
+        probes = share_cluster_facts([future.result() for future in futures])
         target = target_future.result()
     return GateResult(probes, target, evaluate(probes, target, pacemaker))
 

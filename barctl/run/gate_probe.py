@@ -7,7 +7,7 @@ a node that cannot be reached, or whose probe fails, ends with its problem and r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from barctl.model import CommandResult, Node, NodeFacts
@@ -29,6 +29,14 @@ from barctl.run.runner import Runner
 
 # The TripleO inventory's service group of the nodes that run pacemaker.
 PACEMAKER_GROUP = "pacemaker"
+
+# Told whether the node is a candidate for the cluster-wide queries; True: this node asks them.
+Elect = Callable[[bool], bool]
+
+
+def _ask_here(candidate: bool) -> bool:
+    """A node probed alone asks the cluster-wide queries itself."""
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Probe:
     setup_problems: tuple[str, ...] = ()
     # The target's free bytes under its directory, when measured (df): kept in history.
     free_bytes: int | None = None
+    # This node was asked the cluster's database list and accounts (gate_election).
+    asked_cluster: bool = False
 
 
 class _ProbeFailed(Exception):
@@ -157,27 +167,53 @@ def _pacemaker_facts(
     return replace(facts, pacemaker_member=member, pacemaker_name=name), status
 
 
-def _galera_probe(prober: _Prober, probe: Probe, container: str, *, judged: bool) -> Probe:
+def _galera_probe(
+    prober: _Prober, probe: Probe, container: str, *, judged: bool, elect: Elect
+) -> Probe:
     lookup = commands_probe.hiera_lookup(commands_probe.MYSQL_PASSWORD_KEY, prober.timeout)
     password, _ = commands_probe.mysql_password(prober.run(lookup))
+    asks_cluster = elect(bool(password))
     if password:
         # The node's second and last exec: the queries need the password from the first reply.
-        queries = probe_script.database_queries(container, password, prober.timeout)
+        queries = probe_script.database_queries(
+            container, password, prober.timeout, cluster=asks_cluster
+        )
         prober.prefetch(probe_script.DATABASE_PROBE_NAME, queries, queries[0].stdin)
     password, galera_text = _database_facts(prober, container)
-    timeout = prober.timeout
+    galera = cluster.parse_galera_status(galera_text) if judged else None
+    probe = replace(probe, galera=galera, password=password)
+    return _cluster_facts(prober, probe, container) if asks_cluster else probe
+
+
+def _cluster_facts(prober: _Prober, probe: Probe, container: str) -> Probe:
+    """The database list and accounts, asked of this one node for the cluster (gate_election)."""
+    timeout, password = prober.timeout, probe.password
     names = commands_services.database_names(container, password, timeout)
     databases = prober.checked(names, "mysql failed").split()
     listing = commands_services.database_accounts(container, password, timeout)
     accounts = _accounts(prober.checked(listing, "mysql failed"))
-    if judged and not accounts:
+    if probe.galera is not None and not accounts:
         # A galera cluster always has accounts (root at least): none means the query or its
         # parsing is wrong, and the grants dump would be an empty file counted as a backup.
         problem = "galera lists no database accounts: the grants dump would be empty"
         raise _ProbeFailed(problem, Reason.UNHEALTHY)
     facts = replace(probe.facts, databases=tuple(databases), accounts=accounts)
-    galera = cluster.parse_galera_status(galera_text) if judged else None
-    return replace(probe, facts=facts, galera=galera, password=password)
+    return replace(probe, facts=facts, asked_cluster=True)
+
+
+def share_cluster_facts(probes: Sequence[Probe]) -> tuple[Probe, ...]:
+    """Every galera node's probe given the database list and accounts of the one node asked;
+    unchanged when that node's answer is missing (its problem refuses the run)."""
+    source = next((p for p in probes if p.asked_cluster and not p.problem), None)
+    if source is None:
+        return tuple(probes)
+    databases, accounts = source.facts.databases, source.facts.accounts
+    return tuple(
+        replace(probe, facts=replace(probe.facts, databases=databases, accounts=accounts))
+        if probe.password and not probe.problem
+        else probe
+        for probe in probes
+    )
 
 
 def _setup_problems(prober: _Prober, settings: RearSettings) -> tuple[str, ...]:
@@ -213,9 +249,11 @@ def probe_node(
     timeout: int,
     settings: RearSettings | None = None,
     target: RearTarget | None = None,
+    elect: Elect = _ask_here,
 ) -> Probe:
     """Run the read-only probes of one plan node and collect its facts; with `target`, its
-    local.conf must be the rendered one and it must reach the target as ReaR will."""
+    local.conf must be the rendered one and it must reach the target as ReaR will. `elect`
+    says whether this node asks the cluster-wide galera queries (gate_election)."""
     prober = _Prober(runner, node, timeout)
     probe = Probe(node.name, pacemaker_group=pacemaker and PACEMAKER_GROUP in node.groups)
     try:
@@ -240,7 +278,7 @@ def probe_node(
             container = UNDERCLOUD_DATABASE_CONTAINER
         if container is None:
             return probe
-        return _galera_probe(prober, probe, container, judged=pacemaker)
+        return _galera_probe(prober, probe, container, judged=pacemaker, elect=elect)
     except _ProbeFailed as failure:
         return replace(probe, problem=str(failure), reason_class=failure.reason)
 

@@ -131,10 +131,19 @@ def parse_reply(reply: CommandResult, names: Sequence[str]) -> dict[str, Command
     return {name: found.get(name, missing) for name in wanted if name not in skipped}
 
 
-def database_queries(container: str, password: str, timeout: int) -> tuple[RemoteCommand, ...]:
-    """The galera queries of the gate's second exec, each reading the option file on stdin."""
+def database_queries(
+    container: str, password: str, timeout: int, *, cluster: bool
+) -> tuple[RemoteCommand, ...]:
+    """The galera queries of the gate's second exec, each reading the option file on stdin.
+
+    The node's own galera state always; with `cluster`, also what every member answers alike
+    (the database list and the accounts: galera replicates both), which the gate asks of one
+    node only (issue 12 item 1)."""
+    own = (commands_services.galera_status(container, password, timeout),)
+    if not cluster:
+        return own
     return (
-        commands_services.galera_status(container, password, timeout),
+        *own,
         commands_services.database_names(container, password, timeout),
         commands_services.database_accounts(container, password, timeout),
     )

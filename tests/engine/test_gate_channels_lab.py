@@ -86,6 +86,28 @@ def test_controlplane_gate_uses_two_execs_on_galera_nodes_and_one_elsewhere(
     assert changes(lab) == []
 
 
+def queries_per_node(lab: Lab, text: str) -> Counter[str]:
+    """How many mysql runs (podman exec ... mysql) each host saw whose query holds `text`."""
+    return Counter(
+        call.host
+        for call in lab.invocations()
+        if call.argv[:2] == ("podman", "exec") and any(text in word for word in call.argv)
+    )
+
+
+def test_cluster_wide_galera_queries_run_on_one_controller_only(lab: Lab, tmp_path: Path) -> None:
+    """The database list and the accounts are asked of ctl-0 alone (the first galera node in
+    inventory order), each controller's own wsrep state of every controller; all get the lists."""
+    result, _ = gate_execs(lab, tmp_path, "controlplane")
+    assert result.passed, result.problems
+    assert queries_per_node(lab, "information_schema.tables") == Counter({"ctl-0": 1})
+    assert queries_per_node(lab, "mysql.user") == Counter({"ctl-0": 1})
+    assert queries_per_node(lab, "wsrep_") == Counter({"ctl-0": 1, "ctl-1": 1, "ctl-2": 1})
+    facts = result.facts()
+    assert {facts[f"ctl-{index}"].accounts for index in range(3)} == {facts["ctl-0"].accounts}
+    assert changes(lab) == []
+
+
 def test_undercloud_gate_asks_its_node_twice_at_most(lab: Lab, tmp_path: Path) -> None:
     """The undercloud (its own database container) is probed in two execs, the target in one."""
     result, execs = gate_execs(lab, tmp_path, "undercloud")
