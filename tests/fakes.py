@@ -14,7 +14,7 @@ from typing import Union
 from barctl.model import CommandResult, Node
 from barctl.reasons import Reason
 from barctl.run import probe_script
-from barctl.run.commands import RemoteCommand, render
+from barctl.run.commands import RemoteCommand, bounded, render
 from barctl.run.commands_services import VIEW_MARKER
 from barctl.run.runner import LineCallback
 
@@ -98,12 +98,13 @@ class FakeRunner:
     def _probe_script(self, node: Node, command: RemoteCommand) -> CommandResult:
         """What probe_script.PROBE_SCRIPT prints: each probe answered (and recorded) as if run
         alone, `?` probes only after an exit 0; a connection failure ends the whole exec."""
-        words = list(command.argv[6:])
+        words = list(command.argv[5:])
         lines: list[str] = []
         last = 0
-        while len(words) >= 3:
-            name, count = words[0], int(words[2])
-            argv, words = tuple(words[3 : 3 + count]), words[3 + count :]
+        bounding = len(bounded((), 0))  # each probe's own argv follows its `timeout` words
+        while len(words) >= 2:
+            name, count = words[0], int(words[1])
+            argv, words = tuple(words[2 + bounding : 2 + count]), words[2 + count :]
             if name.startswith("?") and last != 0:
                 lines.append(f"S {name[1:]} skipped")
                 continue

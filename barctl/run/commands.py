@@ -18,6 +18,7 @@ command line, visible in `ps` and in logs (tripleo.md §8).
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 KILL_AFTER_SECONDS = 30
@@ -54,16 +55,23 @@ def render(command: RemoteCommand, user: str) -> str:
     prefix: list[str] = []
     if user != "root":
         prefix += ["sudo", "-n"]
-    prefix += ["timeout", f"--kill-after={KILL_AFTER_SECONDS}", f"{command.timeout_seconds}s"]
     if command.stdout_path is None and not command.stdout_filter and not command.private:
-        return shlex.join([*prefix, *command.argv])
+        return shlex.join([*prefix, *bounded(command.argv, command.timeout_seconds)])
     # Redirection needs a shell on the node; umask 077 because dumps hold every credential.
     pipeline = shlex.join(command.argv)
     if command.stdout_filter:
         pipeline = f"set -o pipefail; {pipeline} | {shlex.join(command.stdout_filter)}"
     if command.stdout_path:
         pipeline += f" > {shlex.quote(command.stdout_path)}"
-    return shlex.join([*prefix, "bash", "-c", f"umask 077; {pipeline}"])
+    shell = ("bash", "-c", f"umask 077; {pipeline}")
+    return shlex.join([*prefix, *bounded(shell, command.timeout_seconds)])
+
+
+def bounded(argv: Sequence[str], timeout_seconds: int) -> tuple[str, ...]:
+    """`argv` under coreutils `timeout --kill-after` (why: this module's docstring): the one
+    server-side bounding of a remote command, by `render` and by the gate's probe script for
+    each probe it runs (probe_script)."""
+    return ("timeout", f"--kill-after={KILL_AFTER_SECONDS}", f"{timeout_seconds}s", *argv)
 
 
 def client_timeout_seconds(command: RemoteCommand) -> int:

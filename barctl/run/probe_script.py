@@ -2,11 +2,12 @@
 
 Each probe stays the RemoteCommand its builder makes (commands.py, setup_commands.py); what
 changes is the transport. `batch` packs the probes' argv words as positional arguments of one
-constant bash script (`bash -c PROBE_SCRIPT barctl-probe SECONDS INPUT NAME LIMIT COUNT WORD...`,
-every word quoted by `commands.render`), so no node value is ever spliced into script text.
-The script runs each probe under its own coreutils `timeout` (as `render` would) and prints one
-line per probe: `S NAME BASE64(stdout) EXIT BASE64(stderr)`. Base64 has no space or newline,
-so no byte of a local.conf, a crm_mon XML or a hostile tool's output can forge another section.
+constant bash script (`bash -c PROBE_SCRIPT barctl-probe INPUT NAME COUNT WORD...`, every word
+quoted by `commands.render`), so no node value is ever spliced into script text. Each probe's
+words come bounded by its own coreutils `timeout` (`commands.bounded`, as `render` bounds a
+command of its own), and the script prints one line per probe: `S NAME BASE64(stdout) EXIT
+BASE64(stderr)`. Base64 has no space or newline, so no byte of a local.conf, a crm_mon XML
+or a hostile tool's output can forge another section.
 
 A probe that runs into its limit (timeout's 124, or 137 once killed) stops the script: the
 probes after it print `S NAME stopped` and fail without running, so a hung node costs one
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 
 from barctl.model import CommandResult
 from barctl.run import commands_probe, commands_rear, commands_services, gate_setup
-from barctl.run.commands import KILL_AFTER_SECONDS, RemoteCommand
+from barctl.run.commands import KILL_AFTER_SECONDS, RemoteCommand, bounded
 from barctl.run.rear_config import RearTarget
 
 PROBE_NAME = "gate_probe"
@@ -38,11 +39,11 @@ NOT_RUN_AFTER_TIMEOUT = "not run: an earlier probe of this node ran into its tim
 # fd 3 is the channel: each probe's stdout streams through base64 straight into it, while its
 # stderr (and, after a newline, its exit status) is captured to be encoded after it ended.
 PROBE_SCRIPT = r"""exec 3>&1
-kill_after=$1 input=$2; shift 2
+input=$1; shift
 if [ "$input" = each ]; then given=$(cat; printf x); given=${given%x}; fi
 last=0 stop=0
-while [ "$#" -ge 3 ]; do
-  name=$1 limit=$2 count=$3; shift 3
+while [ "$#" -ge 2 ]; do
+  name=$1 count=$2; shift 2
   words=("${@:1:$count}"); shift "$count"
   case $name in
     \?*) name=${name#\?}
@@ -52,9 +53,9 @@ while [ "$#" -ge 3 ]; do
   printf 'S %s ' "$name"
   err=$( {
     if [ "$input" = each ]; then
-      printf %s "$given" | timeout --kill-after="$kill_after" "$limit" "${words[@]}"
+      printf %s "$given" | "${words[@]}"
     else
-      timeout --kill-after="$kill_after" "$limit" "${words[@]}" </dev/null
+      "${words[@]}" </dev/null
     fi | base64 -w0 >&3
     printf '\n%s' "${PIPESTATUS[0]}" >&2
   } 2>&1 )
@@ -73,9 +74,10 @@ def batch(name: str, probes: Sequence[RemoteCommand], stdin: str | None = None) 
     for probe in probes:
         if probe.changes_state or probe.stdout_path or probe.stdout_filter or probe.private:
             raise ValueError(f"{probe.name} cannot run inside the gate's probe script")
-        words += [probe.name, f"{probe.timeout_seconds}s", str(len(probe.argv)), *probe.argv]
+        argv = bounded(probe.argv, probe.timeout_seconds)
+        words += [probe.name, str(len(argv)), *argv]
     mode = "none" if stdin is None else "each"
-    argv = ("bash", "-c", PROBE_SCRIPT, "barctl-probe", str(KILL_AFTER_SECONDS), mode, *words)
+    argv = ("bash", "-c", PROBE_SCRIPT, "barctl-probe", mode, *words)
     # The outer limit covers every probe running into its own limit and kill grace.
     total = sum(probe.timeout_seconds + KILL_AFTER_SECONDS for probe in probes)
     return RemoteCommand(name, argv, max(total, 1), stdin=stdin)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -12,35 +10,12 @@ import pytest
 from barctl.config.inventory import load_inventory
 from barctl.config.policy import load_policy
 from barctl.config.site import Site
-from barctl.model import CommandResult, Node
 from barctl.run import backup, gate, preflight, remote
-from barctl.run.commands import RemoteCommand
-from barctl.run.runner import LineCallback
 from lab import Lab
+from lab.counting import CountingRunner
 from tests.engine.helpers import changes, set_up
 
 pytestmark = pytest.mark.lab
-
-
-@dataclass
-class CountingRunner:
-    """The real SSH runner, counting the exec channels it opens per node."""
-
-    inner: remote.SessionPool
-    execs: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def run(
-        self,
-        node: Node,
-        command: RemoteCommand,
-        on_line: LineCallback | None = None,
-        abort: threading.Event | None = None,
-    ) -> CommandResult:
-        """One exec on the node, counted."""
-        with self.lock:
-            self.execs[node.name] += 1
-        return self.inner.run(node, command, on_line, abort)
 
 
 def gate_execs(lab: Lab, tmp_path: Path, plan: str) -> tuple[gate.GateResult, Counter[str]]:
