@@ -18,10 +18,12 @@ from barctl.run.runner import LineCallback, Runner
 
 @dataclass
 class CountingRunner:
-    """`inner` (the real SSH runner), counting each node's exec channels."""
+    """`inner` (the real SSH runner), counting each node's exec channels; `sent` keeps every
+    command in order with its node's name (the bench replays them as its floor)."""
 
     inner: Runner
     execs: Counter[str] = field(default_factory=Counter)
+    sent: list[tuple[str, RemoteCommand]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(
@@ -34,6 +36,7 @@ class CountingRunner:
         """One exec on the node, counted."""
         with self.lock:
             self.execs[node.name] += 1
+            self.sent.append((node.name, command))
         return self.inner.run(node, command, on_line, abort)
 
     def pipe(

@@ -47,5 +47,5 @@ def test_lab_benchmarks_run_against_the_lab() -> None:
     )
     assert "ansible gate bench: SKIPPED" in out or "ratio ansible / barctl at 8:" in out
     assert "x the floor's CPU" in out
-    assert "healthy gate:" in out
+    assert "healthy gate:" in out and "gate / floor" in out
     assert "nodes: exit 0" in out
