@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from barctl.model import Node, NodeFacts
 from barctl.reasons import Reason, root_cause
@@ -131,6 +131,38 @@ def evaluate(
     return tuple(dict.fromkeys(problems))
 
 
+@dataclass
+class _NodeProber:
+    """`probe_node` for each plan node, with the election of the node asked the cluster-wide
+    galera queries (gate_election) shared between them."""
+
+    runner: Runner
+    pacemaker: bool
+    timeout: int
+    settings: Callable[[str], RearSettings] | None
+    rear_target: RearTarget | None
+    count: int
+    election: ClusterQueryElection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.election = ClusterQueryElection(self.count)
+
+    def probe(self, index: int, node: Node) -> Probe:
+        """The probe of plan node number `index`."""
+        try:
+            return probe_node(
+                self.runner,
+                node,
+                pacemaker=self.pacemaker,
+                timeout=self.timeout,
+                settings=self.settings(node.name) if self.settings is not None else None,
+                target=self.rear_target,
+                elect=lambda candidate: self.election.elect(index, candidate=candidate),
+            )
+        finally:
+            self.election.withdraw(index)  # no-op once it reported; else later nodes would wait
+
+
 def check(
     nodes: Sequence[Node],
     target_node: Node,
@@ -152,27 +184,10 @@ def check(
     with `rear_target`, each node's local.conf must be the one rendered for it and the node must
     reach the target as ReaR will.
     """
-
-    election = ClusterQueryElection(len(nodes))
-
-    def node_work(index: int, node: Node) -> Probe:
-        own = settings(node.name) if settings is not None else None
-        try:
-            return probe_node(
-                runner,
-                node,
-                pacemaker=pacemaker,
-                timeout=timeout,
-                settings=own,
-                target=rear_target,
-                elect=lambda candidate: election.elect(index, candidate=candidate),
-            )
-        finally:
-            election.withdraw(index)  # no-op once it reported; else later nodes would wait
-
+    prober = _NodeProber(runner, pacemaker, timeout, settings, rear_target, len(nodes))
     # Submitted in plan order: the election relies on it (gate_election).
     with ThreadPoolExecutor(max_workers=max(1, max_parallel)) as pool:
-        futures = [pool.submit(node_work, index, node) for index, node in enumerate(nodes)]
+        futures = [pool.submit(prober.probe, index, node) for index, node in enumerate(nodes)]
         target_future = pool.submit(
             probe_target, runner, target_node, target_directory, timeout, min_free_bytes, need
         )
