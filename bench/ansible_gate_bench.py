@@ -75,7 +75,8 @@ def count_channels(
     policy = load_policy(policy_path)
     resolved = resolve(policy_path)
     settings = preflight.ssh_settings(policy, Site.from_policy(policy, {}))
-    _, verdict, execs = gate_once(resolved, settings, 8)
+    recorded = gate_once(resolved, settings, 8)
+    verdict, execs = recorded.verdict, recorded.runner.execs
     hosts = len(resolved.nodes) + 1
     print(
         f"barctl exec channels per host: mean {sum(execs.values()) / hosts:.2f},"
