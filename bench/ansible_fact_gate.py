@@ -110,7 +110,19 @@ def write_inventory(
     return path
 
 
-def ansible_environment(scratch: Path, pipelining: bool) -> dict[str, str]:
+# tripleo-common's write_default_ansible_cfg (tripleo_common/utils/ansible.py, wallaby): the
+# ansible.cfg an undercloud's playbooks run with. Its host key settings are left out: checking
+# stays on here.
+TRIPLEO_CONFIG = {
+    "ANSIBLE_PIPELINING": "True",
+    "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=30m -o ServerAliveInterval=5"
+    " -o ServerAliveCountMax=5 -o PreferredAuthentications=publickey",
+    "ANSIBLE_INTERNAL_POLL_INTERVAL": "0.01",
+    "ANSIBLE_INJECT_FACT_VARS": "False",
+}
+
+
+def ansible_environment(scratch: Path, tripleo: bool) -> dict[str, str]:
     """`ansible`'s environment: config by ANSIBLE_* variables, every local write in scratch."""
     home = scratch / "home"
     for directory in (home, scratch / "tmp", scratch / "cp"):
@@ -126,10 +138,12 @@ def ansible_environment(scratch: Path, pipelining: bool) -> dict[str, str]:
         ANSIBLE_LOCAL_TEMP=str(scratch / "tmp"),
         ANSIBLE_SSH_CONTROL_PATH_DIR=str(scratch / "cp"),
         ANSIBLE_HOST_KEY_CHECKING="True",
-        ANSIBLE_PIPELINING="True" if pipelining else "False",
         ANSIBLE_RETRY_FILES_ENABLED="False",
         ANSIBLE_NOCOLOR="1",
     )
+    # Otherwise Ansible's defaults: ssh_args `-C -o ControlMaster=auto -o ControlPersist=60s`,
+    # no pipelining (a temporary directory, an sftp upload and a chmod per module run).
+    environment.update(TRIPLEO_CONFIG if tripleo else {"ANSIBLE_PIPELINING": "False"})
     return environment
 
 

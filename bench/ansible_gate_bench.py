@@ -14,7 +14,8 @@ sftp invocation is one channel on the multiplexed connection). Asserts nothing.
 Ansible comes from `bench/.venv-ansible` (`--install` makes it: python3 -m venv, then pip
 installs ANSIBLE_CORE from PyPI). Without it, and without `--install`, the bench prints a SKIPPED
 line and exits 0, so CI needs no network. Ansible runs with its own defaults (ssh with
-ControlPersist, no pipelining unless `--pipelining`), host key checking ON against the lab's
+ControlPersist, no pipelining; `--tripleo-cfg`: the settings of the ansible.cfg tripleo-common
+writes, pipelining on), host key checking ON against the lab's
 known_hosts, the lab's key, addresses only in the inventory (no lab name reaches a resolver), and
 every file it writes on this side (ANSIBLE_HOME, ANSIBLE_LOCAL_TEMP, control sockets) in a
 temporary directory.
@@ -69,7 +70,7 @@ def resolve(policy_path: Path) -> Resolved:
 
 
 def count_channels(
-    lab: Lab, policy_path: Path, scratch: Path, executable: Path, inventory_path: Path
+    policy_path: Path, scratch: Path, executable: Path, inventory_path: Path, tripleo: bool
 ) -> None:
     """Exec channels per host of each gate (untimed; also warms both up)."""
     policy = load_policy(policy_path)
@@ -83,7 +84,7 @@ def count_channels(
         f" max {max(execs.values())} (gate passed={verdict.passed}; target <= 2)",
         flush=True,
     )
-    environment = ansible_environment(scratch / "count", pipelining=False)
+    environment = ansible_environment(scratch / "count", tripleo)
     run = timed(ansible_argv(executable, inventory_path, 8, True), environment)
     channels = count_exec_channels(run.output)
     print(
@@ -123,7 +124,7 @@ def rounds(
                     argv, environment = barctl_argv(policies[parallel]), barctl_environment
                 else:
                     environment = ansible_environment(
-                        scratch / f"run-{number}-{parallel}", arguments.pipelining
+                        scratch / f"run-{number}-{parallel}", arguments.tripleo_cfg
                     )
                     argv = ansible_argv(executable, inventory_path, parallel, False)
                 measure = one_run(tool, parallel, argv, environment)
@@ -155,11 +156,11 @@ def compare(scratch: Path, executable: Path, arguments: argparse.Namespace) -> N
         )
         print(
             f"hosts gated: {len(nodes)} ({len(resolved.nodes)} controllers and the backup node);"
-            f" ansible {'with' if arguments.pipelining else 'without'} pipelining",
+            f" ansible's configuration: {'TripleO' if arguments.tripleo_cfg else 'as shipped'}",
             flush=True,
         )
         become_subreaper()
-        count_channels(lab, policies[8], scratch, executable, inventory_path)
+        count_channels(policies[8], scratch, executable, inventory_path, arguments.tripleo_cfg)
         measures = rounds(
             scratch=scratch,
             executable=executable,
@@ -189,7 +190,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--hosts", type=int, default=50, help="lab hosts (gate: all but one)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", default="8,16", help="max_parallel / forks values")
-    parser.add_argument("--pipelining", action="store_true", help="Ansible with pipelining")
+    parser.add_argument("--tripleo-cfg", action="store_true", help="TripleO's ansible.cfg")
     parser.add_argument("--quick", action="store_true", help="6 hosts, one round, at 8")
     arguments = parser.parse_args(argv)
     if arguments.quick:

@@ -50,12 +50,22 @@ def test_inventory_refuses_an_address_outside_the_lab(tmp_path: Path) -> None:
 
 def test_environment_keeps_every_ansible_write_in_the_scratch_directory(tmp_path: Path) -> None:
     """Ansible's home, local temp and control sockets are in the scratch dir; key checking is on."""
-    environment = ansible_environment(tmp_path, pipelining=False)
+    environment = ansible_environment(tmp_path, tripleo=False)
     for name in ("HOME", "ANSIBLE_HOME", "ANSIBLE_LOCAL_TEMP", "ANSIBLE_SSH_CONTROL_PATH_DIR"):
         assert Path(environment[name]).is_relative_to(tmp_path), name
     assert Path(environment["ANSIBLE_CONFIG"]).read_text() == ""
     assert environment["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     assert environment["ANSIBLE_PIPELINING"] == "False"
+    assert "ANSIBLE_SSH_ARGS" not in environment
+
+
+def test_tripleo_configuration_pipelines_but_keeps_host_key_checking(tmp_path: Path) -> None:
+    """--tripleo-cfg turns pipelining on and sets TripleO's ssh_args, never disabling key checks."""
+    environment = ansible_environment(tmp_path, tripleo=True)
+    assert environment["ANSIBLE_PIPELINING"] == "True"
+    assert "ControlPersist=30m" in environment["ANSIBLE_SSH_ARGS"]
+    assert "StrictHostKeyChecking" not in environment["ANSIBLE_SSH_ARGS"]
+    assert environment["ANSIBLE_HOST_KEY_CHECKING"] == "True"
 
 
 def test_exec_channels_are_counted_per_host_from_the_verbose_output() -> None:
