@@ -37,12 +37,14 @@ PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
 
 @dataclass(frozen=True)
 class Measure:
-    """One timed gate: which tool, at which parallelism, wall and CPU seconds, whether it passed."""
+    """One timed gate: tool, parallelism, wall seconds, client CPU seconds (the process and all it
+    started), the lab nodes' CPU seconds (every command the gate ran on them), whether it passed."""
 
     tool: str
     parallel: int
     wall: float
     cpu: float
+    node_cpu: float
     ok: bool
 
 
@@ -167,34 +169,43 @@ def format_measure(measure: Measure, hosts: int) -> str:
     """One timed run as a line."""
     return (
         f"{measure.tool} at {measure.parallel}: {measure.wall:.2f}s wall,"
-        f" {measure.cpu * 1000 / hosts:.0f} ms client CPU per host"
+        f" {measure.cpu * 1000 / hosts:.0f} ms client CPU per host,"
+        f" {measure.node_cpu * 1000 / hosts:.0f} ms node CPU per host"
         f" ({'passed' if measure.ok else 'FAILED'})"
     )
 
 
+def median_measure(measures: Sequence[Measure]) -> Measure:
+    """The median of each figure of `measures` (one tool, one parallelism); ok if all were."""
+    first = measures[0]
+    return Measure(
+        first.tool,
+        first.parallel,
+        statistics.median(m.wall for m in measures),
+        statistics.median(m.cpu for m in measures),
+        statistics.median(m.node_cpu for m in measures),
+        all(m.ok for m in measures),
+    )
+
+
 def summary_lines(measures: Sequence[Measure], hosts: int) -> list[str]:
-    """Medians per tool and parallelism, and the ratio ansible / barctl at each parallelism."""
+    """Medians per tool and parallelism, and the ratios ansible / barctl at each parallelism."""
     lines = []
     for parallel in sorted({measure.parallel for measure in measures}):
-        walls: dict[str, float] = {}
-        cpus: dict[str, float] = {}
+        medians: dict[str, Measure] = {}
         for tool in ("barctl", "ansible"):
             chosen = [m for m in measures if m.tool == tool and m.parallel == parallel]
-            if not chosen:
-                continue
-            walls[tool] = statistics.median(m.wall for m in chosen)
-            cpus[tool] = statistics.median(m.cpu for m in chosen)
-            lines.append(
-                f"{tool} at {parallel}, median of {len(chosen)}: {walls[tool]:.2f}s wall,"
-                f" {cpus[tool] * 1000 / hosts:.0f} ms client CPU per host"
-                f" ({sum(not m.ok for m in chosen)} failed)"
-            )
-        if len(walls) == 2:
-            ratio = walls["ansible"] / walls["barctl"]
+            if chosen:
+                medians[tool] = median_measure(chosen)
+                lines.append(f"median of {len(chosen)}: {format_measure(medians[tool], hosts)}")
+        if len(medians) == 2:
+            ansible, barctl = medians["ansible"], medians["barctl"]
+            ratio = ansible.wall / barctl.wall
             lines.append(
                 f"ratio ansible / barctl at {parallel}: {ratio:.2f}x wall"
                 f" (target >= 3x: {'met' if ratio >= 3 else 'not met'}),"
-                f" {cpus['ansible'] / cpus['barctl']:.2f}x client CPU"
+                f" {ansible.cpu / barctl.cpu:.2f}x client CPU,"
+                f" {ansible.node_cpu / barctl.node_cpu:.2f}x node CPU"
             )
     return lines
 

@@ -80,23 +80,29 @@ def test_exec_channels_are_counted_per_host_from_the_verbose_output() -> None:
     assert count_exec_channels(output) == {"198.18.7.10": 2, "198.18.7.11": 1}
 
 
-def test_summary_gives_medians_and_the_ratio_against_the_target() -> None:
-    """The summary prints each tool's median wall and CPU per host, and ansible/barctl vs 3x."""
+def test_summary_gives_medians_and_the_ratios_against_the_target() -> None:
+    """The summary prints each tool's medians per host, and ansible/barctl against 3x."""
     measures = [
-        Measure("barctl", 8, 10.0, 1.0, True),
-        Measure("barctl", 8, 12.0, 3.0, True),
-        Measure("barctl", 8, 30.0, 2.0, True),
-        Measure("ansible", 8, 36.0, 20.0, True),
-        Measure("barctl", 16, 10.0, 1.0, True),
-        Measure("ansible", 16, 20.0, 20.0, False),
+        Measure("barctl", 8, 10.0, 1.0, 5.0, True),
+        Measure("barctl", 8, 12.0, 3.0, 7.0, True),
+        Measure("barctl", 8, 30.0, 2.0, 6.0, True),
+        Measure("ansible", 8, 36.0, 20.0, 12.0, True),
+        Measure("barctl", 16, 10.0, 1.0, 5.0, True),
+        Measure("ansible", 16, 20.0, 20.0, 5.0, False),
     ]
     assert summary_lines(measures, 10) == [
-        "barctl at 8, median of 3: 12.00s wall, 200 ms client CPU per host (0 failed)",
-        "ansible at 8, median of 1: 36.00s wall, 2000 ms client CPU per host (0 failed)",
-        "ratio ansible / barctl at 8: 3.00x wall (target >= 3x: met), 10.00x client CPU",
-        "barctl at 16, median of 1: 10.00s wall, 100 ms client CPU per host (0 failed)",
-        "ansible at 16, median of 1: 20.00s wall, 2000 ms client CPU per host (1 failed)",
-        "ratio ansible / barctl at 16: 2.00x wall (target >= 3x: not met), 20.00x client CPU",
+        "median of 3: barctl at 8: 12.00s wall, 200 ms client CPU per host,"
+        " 600 ms node CPU per host (passed)",
+        "median of 1: ansible at 8: 36.00s wall, 2000 ms client CPU per host,"
+        " 1200 ms node CPU per host (passed)",
+        "ratio ansible / barctl at 8: 3.00x wall (target >= 3x: met), 10.00x client CPU,"
+        " 2.00x node CPU",
+        "median of 1: barctl at 16: 10.00s wall, 100 ms client CPU per host,"
+        " 500 ms node CPU per host (passed)",
+        "median of 1: ansible at 16: 20.00s wall, 2000 ms client CPU per host,"
+        " 500 ms node CPU per host (FAILED)",
+        "ratio ansible / barctl at 16: 2.00x wall (target >= 3x: not met), 20.00x client CPU,"
+        " 1.00x node CPU",
     ]
 
 
