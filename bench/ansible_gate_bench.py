@@ -73,27 +73,37 @@ def resolve(policy_path: Path) -> Resolved:
 
 
 def count_channels(
-    policy_path: Path, scratch: Path, executable: Path, inventory_path: Path, tripleo: bool
+    lab: Lab,
+    policy_path: Path,
+    scratch: Path,
+    executable: Path,
+    inventory_path: Path,
+    *,
+    tripleo: bool,
 ) -> None:
-    """Exec channels per host of each gate (untimed; also warms both up)."""
+    """Exec channels and stand-in calls per host of each gate (untimed; warms both up)."""
     policy = load_policy(policy_path)
     resolved = resolve(policy_path)
     settings = preflight.ssh_settings(policy, Site.from_policy(policy, {}))
+    lab.clear_invocations()
     recorded = gate_once(resolved, settings, 8)
     verdict, execs = recorded.verdict, recorded.runner.execs
     hosts = len(resolved.nodes) + 1
     print(
         f"barctl exec channels per host: mean {sum(execs.values()) / hosts:.2f},"
-        f" max {max(execs.values())} (gate passed={verdict.passed}; target <= 2)",
+        f" max {max(execs.values())} (gate passed={verdict.passed}; target <= 2);"
+        f" lab stand-in calls per host {len(lab.invocations()) / hosts:.1f}",
         flush=True,
     )
+    lab.clear_invocations()
     environment = ansible_environment(scratch / "count", tripleo)
     run = timed(ansible_argv(executable, inventory_path, 8, True), environment)
     channels = count_exec_channels(run.output)
     print(
         f"ansible exec channels per host (-vvv, exit {run.status}): mean"
         f" {sum(channels.values()) / hosts:.2f}, max {max(channels.values(), default=0)}"
-        f" over {len(channels)} hosts; {run.adopted} detached ssh masters reaped",
+        f" over {len(channels)} hosts; {run.adopted} detached ssh masters reaped;"
+        f" lab stand-in calls per host {len(lab.invocations()) / hosts:.1f}",
         flush=True,
     )
 
@@ -171,7 +181,9 @@ def compare(scratch: Path, executable: Path, arguments: argparse.Namespace) -> N
             flush=True,
         )
         become_subreaper()
-        count_channels(policies[8], scratch, executable, inventory_path, arguments.tripleo_cfg)
+        count_channels(
+            lab, policies[8], scratch, executable, inventory_path, tripleo=arguments.tripleo_cfg
+        )
         measures = rounds(
             lab=lab,
             scratch=scratch,
