@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_a_command_exiting_without_reading_its_stdin_keeps_its_exit_code(
             result = pool.run(node, command)
             assert (result.exit_code, result.reason) == (7, None), (size, result)
         assert pool.run(node, RemoteCommand("after", ("true",), 10)).ok
+
+
+def test_a_command_does_not_wait_for_the_servers_delayed_ack(lab_factory: LabFactory) -> None:
+    """The session's socket has Nagle off (TCP_NODELAY), so a command's last small packet (its
+    EOF) is not held for the server's 40 ms delayed ACK: the fastest of ten `true` is below it."""
+    lab = lab_factory(standard_hosts(1, ceph=False))
+    node = Node("ctl-0", lab.address("ctl-0"), "root")
+    with open_session(node, settings_of(lab)) as session:
+        transport = session.transport
+        assert transport is not None
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        walls = []
+        for _ in range(10):
+            result = session.run(RemoteCommand("true", ("true",), 10))
+            assert result.ok
+            walls.append(result.duration_seconds)
+    # Linux's TCP_DELACK_MIN: with Nagle on, every exec measured 44-52 ms on the lab.
+    assert min(walls) < 0.040, walls
