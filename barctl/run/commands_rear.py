@@ -43,9 +43,12 @@ def write_rear_config(content: str, timeout_seconds: int) -> RemoteCommand:
     return RemoteCommand("write_rear_config", argv, timeout_seconds, True, stdin=content)
 
 
+MKBACKUP_STEP = "rear_mkbackup"
+
+
 def rear_mkbackup(timeout_seconds: int) -> RemoteCommand:
     """Create the rescue ISO and the backup archive with the per-run file read after local.conf."""
-    return RemoteCommand("rear_mkbackup", rear_config.rear_argv(), timeout_seconds, True)
+    return RemoteCommand(MKBACKUP_STEP, rear_config.rear_argv(), timeout_seconds, True)
 
 
 # --- node hygiene: run directories ------------------------------------------------------------

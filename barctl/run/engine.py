@@ -30,6 +30,7 @@ from barctl.redaction import redact
 from barctl.run import (
     cluster_checks,
     commands_probe,
+    commands_rear,
     commands_target,
     manifest_writer,
     verdicts,
@@ -130,6 +131,8 @@ class Execution:
         self.lock = threading.Lock()
         # The node whose view a rejoin found whole, until the next step starts.
         self.rejoined_view = ""
+        # Each node's ReaR version as its `rear -v mkbackup` printed it (for the manifest).
+        self.rear_versions: dict[str, str] = {}
 
     # ---- the run ------------------------------------------------------------------------------
 
@@ -197,7 +200,10 @@ class Execution:
             assert step.command is not None
             if step.undo is not None:
                 self.journal.register(node, step.undo_key, step.undo)
-            return verdicts.command_problem(self.steps.run(node, step.command))
+            result = self.steps.run(node, step.command)
+            if step.command.name == commands_rear.MKBACKUP_STEP:
+                self._keep_rear_version(node.name, result.stdout)
+            return verdicts.command_problem(result)
         if step.kind is StepKind.UNDO:
             return self.journal.run(step.node, step.undo_key)
         if step.kind is StepKind.CHECK_PEERS:
@@ -244,6 +250,25 @@ class Execution:
 
     # ---- verification and bookkeeping ---------------------------------------------------------
 
+    def _keep_rear_version(self, node: str, stdout: str) -> None:
+        """`rear -v` prints "$PRODUCT $VERSION / $RELEASE_DATE" first (usr/sbin/rear, LogPrint
+        to the original stdout): the version that made this backup, for its manifest, without
+        another `rear -V` on the node (a second ReaR start, ~0.1 s of its CPU per node)."""
+        version = manifest_writer.rear_version(stdout)
+        if version != "unknown":
+            with self.lock:
+                self.rear_versions[node] = version
+
+    def _rear_version(self, node: str) -> str:
+        """The node's ReaR version: as its backup printed it, else asked (`rear -V`)."""
+        with self.lock:
+            known = self.rear_versions.get(node)
+        if known is not None:
+            return known
+        timeout = self.plan.timeouts.command
+        rear = self.steps.read(self.nodes[node], commands_probe.rear_version(timeout))
+        return manifest_writer.rear_version(rear.stdout)
+
     def _verify(self, step: Step) -> str:
         """Every check of the node's run on the target (verifier.py); "" when it is proven."""
         node, target, timeouts = step.node, self.plan.target, self.plan.timeouts
@@ -264,14 +289,13 @@ class Execution:
         """The node's manifest on the target and in the history, whether verification passed or
         not; a problem when it could not be written (the run is then not findable)."""
         timeout = self.plan.timeouts.command
-        rear = self.steps.read(self.nodes[node], commands_probe.rear_version(timeout))
         redacted = replace(verified, problem=redact(verified.problem, self.steps.secrets))
         found = manifest_writer.compose(
             self.run_facts,
             node,
             subject,
             redacted,
-            rear=manifest_writer.rear_version(rear.stdout),
+            rear=self._rear_version(node),
             uefi=self.facts[node].firmware == "uefi" if node in self.facts else False,
             checked_at=self.environment.clock(),
         )

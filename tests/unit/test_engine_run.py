@@ -158,6 +158,25 @@ def test_an_undo_that_raises_does_not_stop_the_others(store: Store) -> None:
     assert "left for replay: RuntimeError: runner bug" in report.summary()
 
 
+def test_the_manifest_takes_rears_version_from_its_backup_without_asking_again(
+    store: Store,
+) -> None:
+    """The version `rear -v mkbackup` printed first goes into that node's manifest, and no
+    `rear -V` is run for it; a node whose ReaR printed none is still asked."""
+    fake = runner(
+        cluster01__rear_mkbackup=ok("Relax-and-Recover 2.7 / Git\nRunning rear mkbackup\n"),
+        cluster02__rear_version=ok("Relax-and-Recover 2.6 / 2020-06-17\n"),
+    )
+    store.start_run(REAL_RUN, "controlplane", Trigger.MANUAL, NOW, 1)
+    report = execute(store, fake, REAL_RUN)
+    assert report.outcome is RunOutcome.SUCCESS, report.summary()
+    writes = [call for call in fake.calls if call.name == "write_manifest"]
+    versions = [manifest_parse.parse(call.stdin or "", "stdin").rear_version for call in writes]
+    assert versions == ["2.7", "2.6"]
+    assert "rear_version" not in fake.ran("cluster01")
+    assert "rear_version" in fake.ran("cluster02")
+
+
 def test_each_verified_node_gets_a_manifest_on_the_target_and_in_the_history(
     store: Store,
 ) -> None:
