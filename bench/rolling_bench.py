@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import node_costs, rolling_breakdown
+from bench.node_costs import node_cpu_seconds
 from lab import Lab, standard_hosts
 
 OVERHEAD_TARGET_SECONDS = 1.5
@@ -52,6 +54,8 @@ class Figures:
     barctl_cpu: float
     node_cpu: float
     calls: int
+    # Rolling: where the middle controller's time went (rolling_breakdown), as printed lines.
+    breakdown: tuple[str, ...] = ()
 
     @property
     def overhead_per_controller(self) -> float:
@@ -85,17 +89,6 @@ def windows(lab: Lab) -> dict[str, float]:
         elif words[:3] == ["pcs", "cluster", "start"] and call.host in stops:
             found[call.host] = call.time - stops.pop(call.host)
     return found
-
-
-def node_cpu_seconds(lab: Lab) -> float:
-    """CPU time of everything run on the lab's hosts so far: each host's sshd master reaps its
-    sessions, so its cutime + cstime (proc(5), fields 16 and 17) hold their commands' CPU."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in lab.pids().values():
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[13]) + int(fields[14])
-    return total / ticks
 
 
 def children_cpu_seconds() -> float:
@@ -137,6 +130,7 @@ def measure(size: int, mode: str, barctl_path: str | None = None) -> Figures:
         barctl_cpu = children_cpu_seconds() - barctl_before
         if completed.returncode != 0:
             print(completed.stdout[-2000:], completed.stderr[-2000:], file=sys.stderr)
+        breakdown = one_controller(lab) if mode == "rolling" else ()
         return Figures(
             mode,
             size,
@@ -147,7 +141,20 @@ def measure(size: int, mode: str, barctl_path: str | None = None) -> Figures:
             barctl_cpu,
             node_cpu,
             len(lab.invocations()),
+            breakdown,
         )
+
+
+def one_controller(lab: Lab) -> tuple[str, ...]:
+    """The per-step table of the middle controller (not the first: the gate precedes it)."""
+    rows = rolling_breakdown.step_rows(lab.directory / "barctl-state" / "history.db")
+    order = [row.node for row in rows if row.step == "rear_mkbackup"]
+    if len(order) < 2:
+        return ()
+    index = max(1, len(order) // 2)
+    previous, controller = order[index - 1], order[index]
+    segments = rolling_breakdown.controller_segments(rows, lab.invocations(), previous, controller)
+    return tuple(rolling_breakdown.render(controller, rolling_breakdown.table(segments)))
 
 
 def verdict(met: bool) -> str:
@@ -177,6 +184,8 @@ def report_rolling(results: list[Figures]) -> None:
             f"the lab's nodes {item.node_cpu / item.size:5.2f} s (ReaR included); "
             f"{item.calls / item.size:4.1f} stand-in calls per controller (gate included)"
         )
+        for line in item.breakdown:
+            print(line)
     smallest, largest = results[0], results[-1]
     if largest.size > smallest.size:
         growth = largest.overhead_per_controller / smallest.overhead_per_controller
@@ -205,6 +214,15 @@ def report_offline(results: list[Figures]) -> None:
         )
 
 
+def print_exec_costs() -> None:
+    """Node CPU of one command by kind, on a small lab: the unit the lab's CPU is made of."""
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Lab.running(Path(directory), standard_hosts(1, ceph=False)) as lab,
+    ):
+        print(node_costs.render(node_costs.exec_costs(lab, "ctl-0")), flush=True)
+
+
 def main() -> None:
     """Measure rolling at each size, offline at the smallest and the largest."""
     parser = argparse.ArgumentParser()
@@ -219,6 +237,7 @@ def main() -> None:
     arguments = parser.parse_args()
     sizes = sorted(arguments.sizes or ([3, 10] if arguments.quick else [3, 10, 30]))
     print(f"cpus {os.cpu_count()}, load average before {os.getloadavg()}", flush=True)
+    print_exec_costs()
     offline_sizes = sorted({sizes[0], sizes[-1]})
     paths = [None, arguments.before] if arguments.before else [None]
     # Alternated, size by size, so both see the same machine load.
