@@ -8,42 +8,13 @@ from pathlib import Path
 import pytest
 
 from barctl.console import cli
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-INVENTORY = DATA / "inventory" / "train_single.yaml"
-
-
-def write_policy(directory: Path, body: str) -> Path:
-    """A policy file next to a copy of the train inventory, an SSH key and a known_hosts file."""
-    (directory / "inventory.yaml").write_text(INVENTORY.read_text())
-    (directory / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
-    (directory / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
-    path = directory / "policy.yaml"
-    path.write_text(body.replace("DIRECTORY", str(directory)))
-    return path
-
-
-VALID = """\
-inventory:
-  path: inventory.yaml
-undercloud:
-  address: 192.0.2.1
-backup_target:
-  nfs: {server: 192.0.2.250, export: /ctl_plane_backups}
-plans:
-  undercloud: {schedule: "30 1 * * *"}
-  controlplane: {schedule: "30 2 * * sun", groups: [Controller, Database]}
-ssh:
-  private_key: DIRECTORY/id_ed25519
-  known_hosts: DIRECTORY/known_hosts
-state_directory: STATE
-"""
+from tests.cli_site import VALID_POLICY, write_policy
 
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
     """A valid policy over the train inventory, with its own state directory."""
-    return write_policy(tmp_path, VALID.replace("STATE", str(tmp_path / "state")))
+    return write_policy(tmp_path)
 
 
 def test_validate_accepts_a_valid_policy(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,8 +27,7 @@ def test_validate_reports_every_problem_located_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Several mistakes give exit 2 and one FILE:LINE:COL: key: message line each."""
-    body = VALID.replace("STATE", "/var/lib/barctl")
-    body = body.replace('{schedule: "30 1 * * *"}', '{schedule: "30 1 * * 0"}')
+    body = VALID_POLICY.replace('{schedule: "30 1 * * *"}', '{schedule: "30 1 * * 0"}')
     body = body.replace("export: /ctl_plane_backups", "export: ctl_plane_backups, colour: red")
     path = write_policy(tmp_path, body)
     assert cli.main(["-c", str(path), "validate"]) == 2
@@ -73,8 +43,7 @@ def test_unknown_inventory_group_lists_existing_groups(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A plan group missing from the inventory is located and the real groups are listed."""
-    body = VALID.replace("STATE", str(tmp_path / "state"))
-    path = write_policy(tmp_path, body.replace("Database]", "Databse]"))
+    path = write_policy(tmp_path, VALID_POLICY.replace("Database]", "Databse]"))
     assert cli.main(["-c", str(path), "validate"]) == 2
     error = capsys.readouterr().err
     assert f"{path}:9:65: plans.controlplane.groups.1: unknown inventory group 'Databse'" in error

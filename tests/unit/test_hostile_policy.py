@@ -11,8 +11,7 @@ import pytest
 from barctl.config.policy import load_policy
 from barctl.console import cli
 from barctl.errors import InputError
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.cli_site import write_site
 
 # Every string field of the policy, one per line; cases replace one value.
 BASE = (
@@ -166,10 +165,7 @@ state_directory: DIRECTORY/state
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """A directory with the train inventory, an SSH key and known_hosts."""
-    (tmp_path / "inventory.yaml").write_text((DATA / "inventory" / "train_single.yaml").read_text())
-    (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
-    (tmp_path / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
-    return tmp_path
+    return write_site(tmp_path)
 
 
 def validate(site: Path, body: str, capsys: pytest.CaptureFixture[str]) -> list[str]:

@@ -24,28 +24,13 @@ from barctl.run.rear_config import RearTarget
 from barctl.run.retention import Rules, decide
 from barctl.run.target_listing import Listing, RunDirectory, judge
 from barctl.service import daemon_state
+from tests.cli_site import VALID_POLICY, write_policy
 from tests.target_runs import run_files, run_id, sample
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOCUMENT = REPOSITORY / "docs" / "json.md"
-INVENTORY = REPOSITORY / "tests" / "data" / "inventory" / "train_single.yaml"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
-POLICY = """\
-inventory:
-  path: inventory.yaml
-undercloud:
-  address: 192.0.2.1
-backup_target:
-  nfs: {server: 192.0.2.250, export: /ctl_plane_backups}
-plans:
-  undercloud: {schedule: "30 1 * * *"}
-  controlplane: {schedule: "30 2 * * sun", groups: [Controller, Database]}
-ssh:
-  private_key: DIRECTORY/id_ed25519
-  known_hosts: DIRECTORY/known_hosts
-state_directory: DIRECTORY/state
-runtime_directory: DIRECTORY/run
-"""
+POLICY = VALID_POLICY + "runtime_directory: DIRECTORY/run\n"
 
 
 def documented() -> dict[str, set[str]]:
@@ -87,11 +72,7 @@ def assert_documented(text: str, command: str) -> dict[str, Any]:
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
     """A valid policy over the train inventory, with a history holding one finished run."""
-    (tmp_path / "inventory.yaml").write_text(INVENTORY.read_text())
-    (tmp_path / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
-    (tmp_path / "known_hosts").write_text("192.0.2.1 ssh-ed25519 AAAA\n")
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY.replace("DIRECTORY", str(tmp_path)))
+    path = write_policy(tmp_path, POLICY)
     (tmp_path / "state").mkdir()
     with Store.open(history_path(tmp_path / "state")) as store:
         store.start_run("R1", "undercloud", Trigger.MANUAL, NOW, pid=os.getpid())
