@@ -140,6 +140,30 @@ def set_up(policy: Path, *plans: str) -> None:
         assert result.exit_code == 0, result.stdout + result.stderr
 
 
+def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
+    """The lab's policy with this test's own state and runtime directories, plus overrides;
+    every node set up for it (`barctl setup`, as an operator does once), and the invocations
+    setup made cleared."""
+    path = lab.write_policy(
+        directory / "policy.yaml",
+        state_directory=str(directory / "state"),
+        runtime_directory=str(directory / "run"),
+        **overrides,
+    )
+    set_up(path)
+    lab.clear_invocations()  # what setup ran is not the test's
+    return path
+
+
+def run_backup(policy: Path, plan: str) -> str:
+    """Run `plan` to success through the real CLI; its run id."""
+    result = barctl(policy, "run", plan, timeout=300)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    run = history(policy)[0]
+    assert run["outcome"] == "success"
+    return str(run["run_id"])
+
+
 def start_barctl(policy: Path, *arguments: str) -> subprocess.Popen[str]:
     """Start the CLI in the background; the caller stops it by this PID."""
     return subprocess.Popen(

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, changes
+from tests.engine.helpers import barctl, changes, policy_for, run_backup
 from tests.engine.test_node_hygiene_lab import set_up
-from tests.engine.test_restore_lab import policy_for, run_backup
 
 pytestmark = pytest.mark.lab
 

@@ -18,11 +18,12 @@ from tests.engine.helpers import (
     called,
     changes,
     history,
+    policy_for,
     start_barctl,
     terminate_during_rear,
     wait_for,
 )
-from tests.engine.test_runs import ROLLING_NODE, policy_for
+from tests.engine.test_runs import ROLLING_NODE
 
 pytestmark = pytest.mark.lab
 

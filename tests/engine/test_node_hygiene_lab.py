@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl
-from tests.engine.test_restore_lab import policy_for, run_backup
+from tests.engine.helpers import barctl, policy_for, run_backup
 
 pytestmark = pytest.mark.lab
 

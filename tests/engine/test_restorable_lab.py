@@ -19,33 +19,13 @@ from barctl.config.inventory import load_inventory
 from barctl.config.policy import load_policy
 from barctl.observe.metrics import MetricsSource, render
 from lab import Lab
-from tests.engine.helpers import barctl, changes, history, set_up
+from tests.engine.helpers import barctl, changes, history, policy_for, run_backup
 from tests.metrics.helpers import parse, value
 
 pytestmark = pytest.mark.lab
 
 EXPORT = "/ctl_plane_backups"
 TARGET_PATH = re.compile(rf"{EXPORT}(?:/[^\s'\"`]+)?")
-
-
-def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
-    """The lab's policy with this test's state and runtime directories (and `overrides`), its
-    nodes set up (`barctl setup`, as an operator does once)."""
-    policy = lab.write_policy(
-        directory / "policy.yaml",
-        state_directory=str(directory / "state"),
-        runtime_directory=str(directory / "run"),
-        **overrides,
-    )
-    set_up(policy)
-    return policy
-
-
-def backed_up(policy: Path, plan: str) -> str:
-    """Run `plan` to success; its run id."""
-    result = barctl(policy, "run", plan, timeout=300)
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return str(history(policy)[0]["run_id"])
 
 
 def node_rows(run: dict[str, object]) -> dict[str, dict[str, str]]:
@@ -71,7 +51,7 @@ def test_runbook_names_only_paths_that_exist_on_the_target(
     for that run, and every path of the backup node it names exists on the lab's export: ISO,
     archive, and the run's dump when the target holds it."""
     policy = policy_for(lab, tmp_path)
-    run = backed_up(policy, plan)
+    run = run_backup(policy, plan)
     text = barctl(policy, "restore-runbook", node)
     assert text.exit_code == 0, text.stdout + text.stderr
     document = barctl(policy, "restore-runbook", node, run, "--json")
@@ -98,8 +78,8 @@ def test_drill_proves_real_runs_and_names_a_tampered_file(lab: Lab, tmp_path: Pa
     node; after one byte of ctl-1's ISO changes on the target, the drill fails (exit 1)
     naming ctl-1 and the file, and the other nodes still pass."""
     policy = policy_for(lab, tmp_path)
-    backed_up(policy, "controlplane")
-    run = backed_up(policy, "undercloud")
+    run_backup(policy, "controlplane")
+    run = run_backup(policy, "undercloud")
     lab.clear_invocations()
     good = barctl(policy, "run", "drill", timeout=300)
     assert good.exit_code == 0, good.stdout + good.stderr
@@ -135,7 +115,7 @@ def test_metrics_after_real_runs_a_failed_verification_and_a_drill(
     previous verified sizes kept; a drill's success time follows; the gate's df reading is the
     target's free bytes."""
     policy = policy_for(lab, tmp_path, plans={"drill": {"covers": ["undercloud"]}})
-    backed_up(policy, "undercloud")
+    run_backup(policy, "undercloud")
     lab.set_rear(corrupt="truncated_archive", host="undercloud")
     failed = barctl(policy, "run", "undercloud", timeout=300)
     assert failed.exit_code == 1, failed.stdout + failed.stderr

@@ -22,9 +22,9 @@ import pytest
 
 from barctl.config.policy import Policy
 from lab import Lab
-from tests.engine.helpers import barctl
+from tests.engine.helpers import barctl, policy_for, run_backup
 from tests.engine.test_node_hygiene_lab import set_up
-from tests.engine.test_restore_lab import policy_for, run_backup, sftp_policy
+from tests.engine.test_restore_lab import sftp_policy
 
 pytestmark = pytest.mark.lab
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, rear_iso
-from tests.engine.helpers import barctl, history, set_up
+from tests.engine.helpers import history, policy_for, run_backup
 
 pytestmark = pytest.mark.lab
 
@@ -24,29 +24,6 @@ VENDOR_LOCAL_CONF = (
     'OUTPUT=ISO\nBACKUP=NETFS\nBACKUP_PROG_ARCHIVE="$(hostname)-vendor"\n'
     "BACKUP_URL=nfs://198.18.0.254/elsewhere\n"
 )
-
-
-def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
-    """The lab's policy with this test's own state and runtime directories, plus overrides;
-    every node set up for it (`barctl setup`)."""
-    path = lab.write_policy(
-        directory / "policy.yaml",
-        state_directory=str(directory / "state"),
-        runtime_directory=str(directory / "run"),
-        **overrides,
-    )
-    set_up(path)
-    lab.clear_invocations()  # what setup ran is not the test's
-    return path
-
-
-def run_backup(policy: Path, plan: str) -> str:
-    """Run `plan` to success through the real CLI; its run id."""
-    result = barctl(policy, "run", plan, timeout=300)
-    assert result.exit_code == 0, result.stdout + result.stderr
-    run = history(policy)[0]
-    assert run["outcome"] == "success"
-    return str(run["run_id"])
 
 
 def artifacts(policy: Path, run_id: str) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from tests.engine.helpers import (
     change_calls,
     changes,
     history,
+    policy_for,
     set_up,
     start_barctl,
     terminate_during_rear,
@@ -37,20 +38,6 @@ ROLLING_NODE = [
     "pcs cluster start",
     "ceph start",
 ]
-
-
-def policy_for(lab: Lab, directory: Path, **overrides: object) -> Path:
-    """The lab's policy with this test's own state and runtime directories, plus overrides;
-    every node set up for it (`barctl setup`)."""
-    path = lab.write_policy(
-        directory / "policy.yaml",
-        state_directory=str(directory / "state"),
-        runtime_directory=str(directory / "run"),
-        **overrides,
-    )
-    set_up(path)
-    lab.clear_invocations()  # what setup ran is not the test's
-    return path
 
 
 @pytest.fixture

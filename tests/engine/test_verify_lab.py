@@ -17,8 +17,8 @@ import pytest
 from barctl.run import manifest, manifest_parse
 from barctl.run.manifest import Manifest
 from lab import Lab
-from tests.engine.helpers import barctl, history
-from tests.engine.test_restore_lab import policy_for, sftp_policy
+from tests.engine.helpers import barctl, history, policy_for
+from tests.engine.test_restore_lab import sftp_policy
 
 pytestmark = pytest.mark.lab
 
