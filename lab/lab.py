@@ -75,6 +75,28 @@ EXPORT_PATH = "/ctl_plane_backups"
 UNUSED_MAC = "02:00:5e:00:53:01"
 FAULT_KINDS = ("link_down", "banner_hang", "sshd_stopped", "host_key_changed")
 
+# The lab's sudo: real sudo is a small C binary, and every remote command of a non-root SSH user
+# starts with it (commands.render: `sudo -n timeout ...`), so a Python stand-in here cost each
+# such command ~40 ms of the lab's CPU that a real node does not spend (bench/node_costs.py).
+# sudo(8): -n (non-interactive: fail rather than prompt; root is never asked), -u USER and
+# -g GROUP (run as that user / group: the lab runs everything as root, so they are consumed),
+# other single-letter flags taken alone, `--` ends the options. Not recorded in
+# invocations.jsonl: like `timeout`, it is a wrapper, not a tool whose calls a test judges.
+SUDO_SCRIPT = """#!/bin/sh
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --) shift; break ;;
+        -u|-g) if [ "$#" -ge 2 ]; then shift 2; else set --; fi ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+if [ "$#" -eq 0 ]; then
+    echo "usage: sudo -n COMMAND" >&2
+    exit 1
+fi
+exec "$@"
+"""
 BANNER_HANG_LISTENER = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -490,6 +512,8 @@ class Lab:
             wrapper = self.bin_directory / name
             wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S {script} {name} "$@"\n')
             wrapper.chmod(0o755)
+        (self.bin_directory / "sudo").write_text(SUDO_SCRIPT)
+        (self.bin_directory / "sudo").chmod(0o755)
         key = self.client_key_path
         if not key.exists():
             _run(

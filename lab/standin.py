@@ -36,10 +36,11 @@ if __name__ == "__main__" and "lab" not in sys.modules:
     _package.__path__ = [str(Path(__file__).resolve().parent)]
     sys.modules["lab"] = _package
 
-# The stand-in runs once per remote command (the lab's sudo, then the tool): its start-up is lab CPU
-# that every benchmark counts as the nodes' time, so the heavy siblings (rear_standin and rear_iso
-# pull in tarfile, gzip, tempfile, dataclasses and subprocess: ~45 ms) and the rarely used modules
-# are imported by the handler that needs them, not here.
+# The stand-in runs once per remote command (the tool; the lab's sudo is a sh script,
+# lab.lab.SUDO_SCRIPT): its start-up is lab CPU that every benchmark counts as the nodes' time,
+# so the heavy siblings (rear_standin and rear_iso pull in tarfile, gzip, tempfile, dataclasses
+# and subprocess: ~45 ms) and the rarely used modules are imported by the handler that needs
+# them, not here.
 
 STANDIN_NAMES = (
     "rear",
@@ -52,7 +53,6 @@ STANDIN_NAMES = (
     "cephadm",
     "clustercheck",
     "systemctl",
-    "sudo",
     "crm_mon",
     "crm_node",
     "df",
@@ -631,7 +631,7 @@ def _podman_exec(ctx: Ctx, args: list[str]) -> int:  # noqa: PLR0911
         ctx.err("Error: must provide a non-empty command to start an exec session")
         return 125
     name = os.path.basename(inner[0])
-    if name not in HANDLERS or name in ("podman", "sudo"):
+    if name not in HANDLERS or name == "podman":
         ctx.err(
             f"Error: crun: executable file `{inner[0]}` not found in $PATH: "
             "No such file or directory: OCI runtime attempted to invoke a command that was "
@@ -1040,19 +1040,6 @@ def cmd_df(ctx: Ctx, args: list[str]) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- sudo
-
-
-def cmd_sudo(ctx: Ctx, args: list[str]) -> int:
-    while args and args[0].startswith("-"):
-        args = args[2:] if args[0] in ("-u", "-g") else args[1:]
-    if not args:
-        ctx.err("usage: sudo -n COMMAND")
-        return 1
-    os.execvp(args[0], args)  # noqa: S606
-    return 127  # pragma: no cover
-
-
 HANDLERS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "rear": cmd_rear,
     "pcs": cmd_pcs,
@@ -1064,7 +1051,6 @@ HANDLERS: dict[str, Callable[[Ctx, list[str]], int]] = {
     "cephadm": cmd_cephadm,
     "clustercheck": cmd_clustercheck,
     "systemctl": cmd_systemctl,
-    "sudo": cmd_sudo,
     "crm_mon": cmd_crm_mon,
     "crm_node": cmd_crm_node,
     "df": cmd_df,
