@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` after `timeout`."""
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
+    """Poll `condition` every `step` seconds until it returns something truthy; fail naming
+    `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -31,7 +32,7 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(step)
 
 
 def free_port() -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -22,6 +20,7 @@ from barctl.history.records import Artifact
 from barctl.history.store import Store
 from barctl.observe.metrics import MetricsSource
 from barctl.outcome import NodeOutcome, RunOutcome, Trigger
+from tests.daemon.helpers import wait_until
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
@@ -36,6 +35,7 @@ INVENTORY = {
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 # Loopback requests to the servers these tests start must not go through an HTTP proxy.
+DASHBOARD = Path(__file__).resolve().parents[2] / "etc/grafana/barctl-dashboard.json"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 T = TypeVar("T")
 
@@ -135,23 +135,23 @@ def environ_without_proxy() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_for(what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.25)
+    """Poll `check` until it returns something truthy; fail naming `what` after `timeout`.
+    Every 0.25 s: most checks here are HTTP queries to Prometheus or Alertmanager."""
+    result: T = wait_until(check, timeout, what, step=0.25)
+    return result
+
+
+def panel_queries(dashboard: Mapping[str, Any], variables: Mapping[str, str]) -> list[str]:
+    """Every panel query of a Grafana dashboard, its `variables` substituted as Grafana does."""
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            query = target["expr"]
+            for variable, replacement in variables.items():
+                query = query.replace(variable, replacement)
+            queries.append(query)
+    return queries
 
 
 class ServerProcess:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.metrics.helpers import NO_PROXY, ServerProcess, free_port, wait_for
+from tests.daemon.helpers import free_port
+from tests.metrics.helpers import NO_PROXY, ServerProcess, wait_for
 
 ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
 EXAMPLE = Path(__file__).resolve().parents[2] / "etc/alertmanager/alertmanager.yml"

@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "etc/grafana/barctl-dashboard.json"
+from tests.metrics.helpers import DASHBOARD, panel_queries
+
 VARIABLES = {"$job": "barctl", "$cloud": ".*", "$instance": ".*", "$__range": "7d"}
 
 
 def expressions(dashboard: dict[str, Any]) -> list[str]:
-    found = []
-    for panel in dashboard["panels"]:
-        for target in panel["targets"]:
-            expression = target["expr"]
-            for variable, replacement in VARIABLES.items():
-                expression = expression.replace(variable, replacement)
-            found.append(expression)
-    return found
+    """The dashboard's panel queries over every cloud and instance, a 7 d range."""
+    return panel_queries(dashboard, VARIABLES)
 
 
 def test_dashboard_is_importable_json_with_unique_panels() -> None:

@@ -29,8 +29,16 @@ from barctl.config.site import Site
 from barctl.outcome import RunOutcome
 from barctl.run.backup import Request, perform
 from lab import Lab
+from tests.daemon.helpers import free_port
 from tests.engine.helpers import set_up
-from tests.metrics.helpers import NO_PROXY, ServerProcess, free_port, parse, wait_for
+from tests.metrics.helpers import (
+    DASHBOARD,
+    NO_PROXY,
+    ServerProcess,
+    panel_queries,
+    parse,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -257,21 +265,10 @@ def test_refused_alert_fires_with_the_node_then_resolves_and_survives_a_restart(
     assert {float(value) for _, value in points} == {last_success}
 
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "etc/grafana/barctl-dashboard.json"
-
-
 def dashboard_queries(cloud: str) -> list[str]:
     """Every panel query of the shipped dashboard with $cloud set as Grafana substitutes it."""
-    dashboard = json.loads(DASHBOARD.read_text())
     values = {"$job": "barctl", "$cloud": cloud, "$instance": ".*", "$__range": "1h"}
-    queries = []
-    for panel in dashboard["panels"]:
-        for target in panel["targets"]:
-            query = target["expr"]
-            for variable, value in values.items():
-                query = query.replace(variable, value)
-            queries.append(query)
-    return queries
+    return panel_queries(json.loads(DASHBOARD.read_text()), values)
 
 
 @pytest.fixture
