@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, changes, history, set_up
+from tests.engine.helpers import barctl, changes, history, policy_for
 
 pytestmark = pytest.mark.lab
 
@@ -15,14 +15,7 @@ pytestmark = pytest.mark.lab
 @pytest.fixture
 def policy(lab: Lab, tmp_path: Path) -> Path:
     """The lab's policy with this test's own state and runtime directories; nodes set up."""
-    path = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
-    )
-    set_up(path)
-    lab.clear_invocations()  # what setup ran is not the test's
-    return path
+    return policy_for(lab, tmp_path)
 
 
 def refused(lab: Lab, policy: Path) -> str:

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, called, changes, history, set_up
+from tests.engine.helpers import barctl, called, changes, history, policy_for
 
 pytestmark = pytest.mark.lab
 
 # What RHEL 8's rear RPM installs (issue 10): the same minute as the example undercloud schedule.
 RPM_CRON = "30 1 * * * root /usr/sbin/rear checklayout || /usr/sbin/rear mkrescue\n"
 GIB = 1 << 30
-
-
-def policy(lab: Lab, tmp_path: Path, **overrides: Any) -> Path:
-    """The lab's policy with this test's own state and runtime directories; nodes set up, so
-    that only the refusal each test causes remains."""
-    path = lab.write_policy(
-        tmp_path / "policy.yaml",
-        state_directory=str(tmp_path / "state"),
-        runtime_directory=str(tmp_path / "run"),
-        **overrides,
-    )
-    set_up(path)
-    lab.clear_invocations()  # what setup ran is not the test's
-    return path
 
 
 def refused(lab: Lab, path: Path, plan: str = "controlplane") -> str:
@@ -42,7 +27,7 @@ def refused(lab: Lab, path: Path, plan: str = "controlplane") -> str:
 
 def test_rear_cron_file_on_a_controller_refuses(lab: Lab, tmp_path: Path) -> None:
     """ctl-1 has the rear package's /etc/cron.d/rear: refused naming it; the real one untouched."""
-    path = policy(lab, tmp_path)  # setup removes the file: it comes back afterwards
+    path = policy_for(lab, tmp_path)  # setup removes the file: it comes back afterwards
     (lab.host_directory("ctl-1", "etc-cron.d") / "rear").write_text(RPM_CRON)
     stdout = refused(lab, path)
     assert (
@@ -56,7 +41,7 @@ def test_rear_cron_file_on_a_controller_refuses(lab: Lab, tmp_path: Path) -> Non
 
 def test_rear_cron_file_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) -> None:
     """The undercloud plan is refused the same way, before its database dump."""
-    path = policy(lab, tmp_path)
+    path = policy_for(lab, tmp_path)
     (lab.host_directory("undercloud", "etc-cron.d") / "rear").write_text(RPM_CRON)
     stdout = refused(lab, path, "undercloud")
     assert "REFUSED  undercloud: /etc/cron.d/rear exists" in stdout
@@ -64,7 +49,7 @@ def test_rear_cron_file_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) -> N
 
 def test_iso_size_limit_on_rear_2_6_refuses(lab: Lab, tmp_path: Path) -> None:
     """rear.iso_file_size_limit_bytes set, ReaR 2.6 (RHEL 8's) on the nodes: each is refused."""
-    path = policy(lab, tmp_path, rear={"iso_file_size_limit_bytes": 4 * GIB})
+    path = policy_for(lab, tmp_path, rear={"iso_file_size_limit_bytes": 4 * GIB})
     stdout = refused(lab, path)
     for host in ("ctl-0", "ctl-1", "ctl-2"):
         assert (
@@ -76,7 +61,7 @@ def test_iso_size_limit_on_rear_2_6_refuses(lab: Lab, tmp_path: Path) -> None:
 def test_iso_size_limit_on_rear_2_7_passes_the_gate(lab: Lab, tmp_path: Path) -> None:
     """The same policy on ReaR 2.7 nodes passes the gate: the probe reads the version."""
     lab.set_rear("2.7")
-    path = policy(lab, tmp_path, rear={"iso_file_size_limit_bytes": 4 * GIB})
+    path = policy_for(lab, tmp_path, rear={"iso_file_size_limit_bytes": 4 * GIB})
     result = barctl(path, "precheck", "controlplane")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert changes(lab) == []
@@ -85,7 +70,7 @@ def test_iso_size_limit_on_rear_2_7_passes_the_gate(lab: Lab, tmp_path: Path) ->
 def test_target_below_the_free_space_floor_refuses(lab: Lab, tmp_path: Path) -> None:
     """backup-0 has 1.2 GiB free under the export, the floor is 10 GiB: refused, both named."""
     lab.set_free_space("backup-0", int(1.2 * GIB))
-    path = policy(lab, tmp_path, backup_target={"min_free_bytes": 10 * GIB})
+    path = policy_for(lab, tmp_path, backup_target={"min_free_bytes": 10 * GIB})
     stdout = refused(lab, path)
     assert (
         "REFUSED  backup-0: 1.2 GiB free under /ctl_plane_backups, below the floor of 10 GiB"
@@ -96,7 +81,7 @@ def test_target_below_the_free_space_floor_refuses(lab: Lab, tmp_path: Path) -> 
 def test_healthy_lab_passes_the_gate_with_every_new_probe(lab: Lab, tmp_path: Path) -> None:
     """No cron file, ReaR 2.6, 11 GiB free over a 10 GiB floor: passes, having run each probe."""
     lab.set_free_space("backup-0", 11 * GIB)
-    path = policy(lab, tmp_path, backup_target={"min_free_bytes": 10 * GIB})
+    path = policy_for(lab, tmp_path, backup_target={"min_free_bytes": 10 * GIB})
     result = barctl(path, "precheck", "controlplane")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert called(lab, "backup-0", "df -B1 --output=avail /ctl_plane_backups")
@@ -107,7 +92,7 @@ def test_healthy_lab_passes_the_gate_with_every_new_probe(lab: Lab, tmp_path: Pa
 def test_local_conf_edited_on_one_controller_refuses(lab: Lab, tmp_path: Path) -> None:
     """ctl-2's local.conf edited after setup: refused naming ctl-2, the line and `barctl setup`;
     the file is left as it is (a run never writes local.conf)."""
-    path = policy(lab, tmp_path)
+    path = policy_for(lab, tmp_path)
     local = lab.host_directory("ctl-2", "etc-rear") / "local.conf"
     edited = local.read_text().replace('BACKUP="NETFS"', 'BACKUP="REQUESTRESTORE"')
     local.write_text(edited)
@@ -122,7 +107,7 @@ def test_local_conf_edited_on_one_controller_refuses(lab: Lab, tmp_path: Path) -
 
 def test_missing_local_conf_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) -> None:
     """A node never set up (no local.conf) is refused before its database dump."""
-    path = policy(lab, tmp_path)
+    path = policy_for(lab, tmp_path)
     (lab.host_directory("undercloud", "etc-rear") / "local.conf").unlink()
     stdout = refused(lab, path, "undercloud")
     assert "REFUSED  undercloud: /etc/rear/local.conf is missing: run `barctl setup`" in stdout
@@ -131,7 +116,7 @@ def test_missing_local_conf_on_the_undercloud_refuses(lab: Lab, tmp_path: Path) 
 def test_export_not_offered_to_a_controller_refuses(lab: Lab, tmp_path: Path) -> None:
     """backup-0 re-exported without ctl-1 (a hand edit, then exportfs -ra): ctl-1 is refused
     from its own showmount, naming whom it is exported to; the others pass that check."""
-    path = policy(lab, tmp_path)
+    path = policy_for(lab, tmp_path)
     exports = lab.host_directory("backup-0", "etc-exports.d") / "barctl.exports"
     exports.write_text(exports.read_text().replace(f" {lab.address('ctl-1')}(", " 198.18.0.1("))
     assert lab.ssh("backup-0", "exportfs -ra").returncode == 0
@@ -148,7 +133,7 @@ def test_sftp_login_refused_for_roots_key_refuses(lab: Lab, tmp_path: Path) -> N
     """SFTP target whose account lists ctl-0's root key only: ctl-1 and ctl-2 cannot log in
     without a prompt and are refused before anything changes; ctl-0 passes."""
     sftp = {"host": lab.address("backup-0"), "user": "backup", "path": "/ctl_plane_backups"}
-    path = policy(lab, tmp_path, backup_target={"nfs": None, "sftp": sftp})
+    path = policy_for(lab, tmp_path, backup_target={"nfs": None, "sftp": sftp})
     keys = {host: lab.root_ssh_key(host) for host in ("ctl-0", "ctl-1", "ctl-2")}
     lab.set_sftp_account("backup", public_keys=[keys["ctl-0"]])
     lab.set_sftp_host_key_check(True)
