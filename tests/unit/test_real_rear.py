@@ -11,10 +11,8 @@ host's ReaR state is never touched.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,35 +21,21 @@ import pytest
 
 from barctl.run import rear_config
 from barctl.run.rear_config import RearSettings, RearTarget
+from tests.real_rear import NEEDS_REAR, rear_dump
 
-REAR = Path("/usr/sbin/rear")
 NFS = RearTarget("nfs", "198.18.0.10", "/ctl_plane_backups")
 SFTP = RearTarget("sftp", "198.18.0.10", "/srv/backups", "backup")
 SETTINGS = RearSettings(networking_preparation_commands=("ip link set br-ex up",))
-SHIELD = "for d in /etc/rear /var/lib/rear /var/log/rear; do mount -t tmpfs barctl-test $d; done"
 
-pytestmark = [
-    pytest.mark.skipif(not REAR.exists(), reason="Debian's rear is not installed (./dev test)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="rear dump needs root (and a mount namespace)"),
-]
+pytestmark = NEEDS_REAR
 
 
 def _dump(config: Path, *extra: str) -> dict[str, str]:
     """Scalar variables of `rear -c config [extra] dump`, run behind a tmpfs shield."""
     private = config.parent / f"{config.name}.tmp"
     private.mkdir()
-    command = f"{SHIELD} && exec {shlex.join([str(REAR), '-c', str(config), *extra, 'dump'])}"
-    result = subprocess.run(
-        ["unshare", "--mount", "sh", "-ec", command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": os.environ["PATH"], "TMPDIR": str(private)},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
     values: dict[str, str] = {}
-    for line in result.stdout.splitlines():
+    for line in rear_dump(config, private, *extra).splitlines():
         # dump-workflow.sh prints BACKUP and OUTPUT as headings, the rest as assignments.
         for heading, name in (("# Backup with ", "BACKUP"), ("# Output to ", "OUTPUT")):
             if line.startswith(heading):

@@ -14,10 +14,7 @@ touched.
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,43 +22,23 @@ import pytest
 from barctl.model import NodeFacts
 from barctl.run import plan_steps, rear_config
 from barctl.run.rear_config import RearSettings, RearTarget
+from tests.real_rear import NEEDS_REAR, in_private_mounts, rear_dump
 
-REAR = Path("/usr/sbin/rear")
 NFS = RearTarget("nfs", "198.18.0.10", "/ctl_plane_backups")
 RUN = "20261125T023000Z-controlplane-d4"
 OLDER = ("20261121T023000Z-controlplane-a1", "20261124T023000Z-controlplane-c3")
-SHIELD = "for d in /etc/rear /var/lib/rear /var/log/rear; do mount -t tmpfs barctl-test $d; done"
 # The options 500_make_backup.sh gives tar (2.7; the same in 2.4 and 2.6), without compression.
 REAR_TAR = (
     "tar --sparse --block-number --totals --verbose --no-wildcards-match-slash"
     " --one-file-system --ignore-failed-read -X {exclude} -C / -c -f - /var/lib/barctl /mnt"
 )
 
-pytestmark = [
-    pytest.mark.skipif(not REAR.exists(), reason="Debian's rear is not installed (./dev test)"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="rear dump needs root (and a mount namespace)"),
-    pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) missing"),
-]
-
-
-def _private(script: str, directory: Path) -> str:
-    """Run `script` with sh in a private mount namespace; its stdout (exit 0 asserted)."""
-    result = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-ec", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": os.environ["PATH"], "TMPDIR": str(directory)},
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+pytestmark = NEEDS_REAR
 
 
 def _dumped_excludes(config: Path, scratch: Path) -> tuple[str, ...]:
     """BACKUP_PROG_EXCLUDE's patterns as real `rear -c config -C barctl-run dump` prints them."""
-    command = shlex.join([str(REAR), "-c", str(config), "-C", "barctl-run", "dump"])
-    output = _private(f"{SHIELD} && exec {command}", scratch)
+    output = rear_dump(config, scratch, "-C", "barctl-run")
     (line,) = [line for line in output.splitlines() if "BACKUP_PROG_EXCLUDE=" in line]
     value = line.split("=", 1)[1].strip()
     assert value.startswith("(") and value.endswith(")"), value
@@ -108,7 +85,7 @@ def test_rear_tar_archives_only_this_runs_directory(
     image = "echo image > /mnt/config-drive"
     shield = "mount -t tmpfs barctl-test /var/lib; mount -t tmpfs barctl-test /mnt"
     script = f"{shield}; {make}; {image}; {tar} 2>/dev/null | tar -tf -"
-    listed = _private(script, tmp_path).splitlines()
+    listed = in_private_mounts(script, tmp_path).splitlines()
     assert f"var/lib/barctl/{RUN}/dump.sql" in listed
     assert "mnt/config-drive" in listed
     assert not [member for member in listed if any(name in member for name in OLDER)]
