@@ -11,7 +11,6 @@ import pytest
 
 from lab import Lab
 from tests.engine.helpers import barctl, changes, policy_for, run_backup
-from tests.engine.test_node_hygiene_lab import set_up
 
 pytestmark = pytest.mark.lab
 
@@ -21,7 +20,7 @@ def test_controller_with_config_drive_gets_its_image_before_rear(lab: Lab, tmp_p
     ctl-0 leaves the cluster and before its rear; ctl-1 and ctl-2 run no dd and get no file."""
     content = os.urandom(3 * 1024 * 1024 + 17)
     lab.set_config_drive("ctl-0", content)
-    run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
+    run_backup(policy_for(lab, tmp_path), "controlplane")
     image = lab.host_directory("ctl-0") / "mnt" / "config-drive"
     assert image.read_bytes() == content
     assert stat.S_IMODE(image.stat().st_mode) == 0o600
@@ -41,7 +40,7 @@ def test_existing_world_readable_image_is_made_private_and_replaced(
     stale.write_bytes(b"old image" * 100000)
     stale.chmod(0o644)
     lab.set_config_drive("ctl-0", b"new image")
-    run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
+    run_backup(policy_for(lab, tmp_path), "controlplane")
     assert stale.read_bytes() == b"new image"
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
 
@@ -54,7 +53,7 @@ def test_a_directory_at_the_image_path_fails_before_the_node_leaves_the_cluster(
     directory = lab.host_directory("ctl-0") / "mnt" / "config-drive"
     directory.mkdir(mode=0o755)
     lab.set_config_drive("ctl-0", b"image")
-    policy = set_up(policy_for(lab, tmp_path), "controlplane")
+    policy = policy_for(lab, tmp_path)
     result = barctl(policy, "run", "controlplane", timeout=300)
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "is a directory, not the image file" in result.stdout + result.stderr

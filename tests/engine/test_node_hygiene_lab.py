@@ -10,18 +10,11 @@ from pathlib import Path
 import pytest
 
 from lab import Lab
-from tests.engine.helpers import barctl, policy_for, run_backup
+from tests.engine.helpers import policy_for, run_backup
 
 pytestmark = pytest.mark.lab
 
 CONTROLLERS = ("ctl-0", "ctl-1", "ctl-2")
-
-
-def set_up(policy: Path, plan: str) -> Path:
-    """`barctl setup PLAN` applied (local.conf and the rest barctl owns on the nodes)."""
-    result = barctl(policy, "setup", plan)
-    assert result.exit_code == 0, result.stdout + result.stderr
-    return policy
 
 
 def run_directories(lab: Lab, host: str) -> list[str]:
@@ -39,9 +32,7 @@ def excluded_runs(lab: Lab, host: str) -> str:
 def test_undercloud_keeps_the_last_runs_and_excludes_the_others(lab: Lab, tmp_path: Path) -> None:
     """keep_run_directories 2, three runs: after each, the newest two directories remain; each
     run's ReaR file excludes exactly the earlier directories present, never its own."""
-    policy = set_up(
-        policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 2}), "undercloud"
-    )
+    policy = policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 2})
     first = run_backup(policy, "undercloud")
     assert run_directories(lab, "undercloud") == [first]
     assert excluded_runs(lab, "undercloud") == ""
@@ -66,7 +57,7 @@ def archived_runs(lab: Lab, host: str, run_id: str) -> set[str]:
 def test_each_archive_holds_only_its_own_run_directory(lab: Lab, tmp_path: Path) -> None:
     """Three undercloud runs: each run's archive (ReaR's tar with the run's excludes) holds
     its own run directory and dump, never an earlier run's."""
-    policy = set_up(policy_for(lab, tmp_path), "undercloud")
+    policy = policy_for(lab, tmp_path)
     runs = [run_backup(policy, "undercloud") for _ in range(3)]
     assert run_directories(lab, "undercloud") == runs
     for run_id in runs:
@@ -82,9 +73,7 @@ def test_a_stray_entry_in_var_lib_barctl_is_never_removed(lab: Lab, tmp_path: Pa
     state = lab.host_directory("undercloud", "var-lib-barctl")
     (state / "history.db").write_text("not a run")
     (state / "keep-me").mkdir()
-    policy = set_up(
-        policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 1}), "undercloud"
-    )
+    policy = policy_for(lab, tmp_path, node_hygiene={"keep_run_directories": 1})
     run_backup(policy, "undercloud")
     latest = run_backup(policy, "undercloud")
     assert run_directories(lab, "undercloud") == sorted([latest, "history.db", "keep-me"])
@@ -103,7 +92,7 @@ def test_nothing_barctl_writes_on_a_controller_is_world_readable(lab: Lab, tmp_p
     stale = lab.host_directory("ctl-0", "etc-rear") / "barctl-run.conf"
     stale.write_text("# left by hand\n")
     stale.chmod(0o644)
-    run_id = run_backup(set_up(policy_for(lab, tmp_path), "controlplane"), "controlplane")
+    run_id = run_backup(policy_for(lab, tmp_path), "controlplane")
     for host in CONTROLLERS:
         directory = lab.host_directory(host, "var-lib-barctl") / run_id
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700

@@ -23,7 +23,6 @@ import pytest
 from barctl.config.policy import Policy
 from lab import Lab
 from tests.engine.helpers import barctl, policy_for, run_backup
-from tests.engine.test_node_hygiene_lab import set_up
 from tests.engine.test_restore_lab import sftp_policy
 
 pytestmark = pytest.mark.lab
@@ -187,8 +186,6 @@ def nfs_runs(lab: Lab, tmp_path: Path) -> Runs:
     for host in CONTROLLERS:
         lab.set_config_drive(host, f"config drive of {host}".encode())
     policy = policy_for(lab, tmp_path)
-    for plan in ("controlplane", "undercloud"):
-        set_up(policy, plan)
     return policy, run_backup(policy, "controlplane"), run_backup(policy, "undercloud")
 
 
@@ -305,7 +302,7 @@ def test_restore_md_holds_against_real_nfs_runs(lab: Lab, tmp_path: Path) -> Non
 def test_the_sftp_iso_restore_md_names_holds_its_archive(lab: Lab, tmp_path: Path) -> None:
     """SFTP: the table's ISO `<path>/<node>/<run id>/<node>-<run id>.iso` is on the target and
     its rescue system reads the archive inside it at the table's path."""
-    policy = set_up(sftp_policy(lab, tmp_path, ("undercloud",)), "undercloud")
+    policy = sftp_policy(lab, tmp_path, ("undercloud",))
     run_id = run_backup(policy, "undercloud")
     iso_cell, archive_cell = files_table("SFTP")
     values = {"<node>": "undercloud", "<run id>": run_id, "<path>": SFTP_PATH}
