@@ -507,7 +507,7 @@ class Lab:
         d = self.directory
         for sub in ("bin", "client", "hosts"):
             (d / sub).mkdir(exist_ok=True)
-        script = Path(standin.__file__).resolve()
+        script = Path(standin.__file__).resolve().with_name("standin_launcher.py")
         for name in standin.STANDIN_NAMES:
             wrapper = self.bin_directory / name
             wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -I -S {script} {name} "$@"\n')

@@ -1,7 +1,8 @@
 """Stand-in commands for the lab hosts (stdlib only, run as a script).
 
 Every lab host has ``<lab>/bin/<name>`` wrappers that exec
-``python -I -S lab/standin.py <name> ARGS...``.  The script records the invocation in
+``python -I -S lab/standin_launcher.py <name> ARGS...``, which imports this module and calls
+:func:`main`.  It records the invocation in
 ``<lab>/invocations.jsonl`` (argv only, never stdin), applies injected faults, then
 simulates the tool against the shared cluster state in ``<lab>/state.json``
 (read-modify-write under ``fcntl.flock`` of ``<lab>/state.lock``).
