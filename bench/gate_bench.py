@@ -55,18 +55,7 @@ def gate_once(resolved: Resolved, settings: remote.SshSettings, parallel: int) -
     wall, cpu = time.monotonic(), time.process_time()
     with remote.SessionPool(remote.session_opener(settings)) as pool:
         runner = CountingRunner(pool)
-        verdict = gate.check(
-            resolved.nodes,
-            resolved.target.node,
-            resolved.target.directory,
-            runner,
-            pacemaker=resolved.name == "controlplane",
-            timeout=resolved.timeouts.command,
-            max_parallel=parallel,
-            settings=resolved.target.settings_for,
-            min_free_bytes=resolved.target.min_free_bytes,
-            rear_target=resolved.target.rear,
-        )
+        verdict = preflight.gate_of(resolved, runner, parallel)
     return GateRun(time.monotonic() - wall, time.process_time() - cpu, verdict, runner)
 
 

@@ -20,6 +20,7 @@ from barctl.model import UndoFailure
 from barctl.run import gate, locks, rear_capability, remote
 from barctl.run.rear_capability import SpaceNeed
 from barctl.run.resolution import Resolved
+from barctl.run.runner import Runner
 from barctl.run.undo import replay_pending
 
 Clock = Callable[[], datetime]
@@ -57,25 +58,35 @@ def space_need(store: HistoryQueries | None, resolved: Resolved) -> SpaceNeed | 
     return rear_capability.space_need(sizes, names, resolved.target.space_margin_percent)
 
 
+def gate_of(
+    resolved: Resolved,
+    runner: Runner,
+    max_parallel: int,
+    need: SpaceNeed | None = None,
+) -> gate.GateResult:
+    """The gate for `resolved` through `runner`: the one place a plan's nodes, target and
+    limits become `gate.check`'s arguments; `need` is what the run will write on the target."""
+    return gate.check(
+        resolved.nodes,
+        resolved.target.node,
+        resolved.target.directory,
+        runner,
+        pacemaker=resolved.name == "controlplane",
+        timeout=resolved.timeouts.command,
+        max_parallel=max_parallel,
+        settings=resolved.target.settings_for,
+        min_free_bytes=resolved.target.min_free_bytes,
+        need=need,
+        rear_target=resolved.target.rear,
+    )
+
+
 def precheck(
     resolved: Resolved,
     settings: remote.SshSettings,
     max_parallel: int,
     need: SpaceNeed | None = None,
 ) -> gate.GateResult:
-    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run;
-    `need` is what the run will write on the target (`space_need`)."""
+    """The gate for `resolved`, over fresh SSH sessions: `barctl precheck` and every run."""
     with remote.SessionPool(remote.session_opener(settings)) as runner:
-        return gate.check(
-            resolved.nodes,
-            resolved.target.node,
-            resolved.target.directory,
-            runner,
-            pacemaker=resolved.name == "controlplane",
-            timeout=resolved.timeouts.command,
-            max_parallel=max_parallel,
-            settings=resolved.target.settings_for,
-            min_free_bytes=resolved.target.min_free_bytes,
-            need=need,
-            rear_target=resolved.target.rear,
-        )
+        return gate_of(resolved, runner, max_parallel, need)

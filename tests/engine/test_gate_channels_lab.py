@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,21 +30,12 @@ def gate_execs(lab: Lab, tmp_path: Path, plan: str) -> tuple[gate.GateResult, Co
     lab.clear_invocations()
     policy = load_policy(path)
     resolved = backup.resolve(policy, load_inventory(str(policy.inventory.path)), plan)
+    # A free-space floor of one byte: the gate's df probe runs too, inside the same exec.
+    resolved = replace(resolved, target=replace(resolved.target, min_free_bytes=1))
     settings = preflight.ssh_settings(policy, Site.from_policy(policy, {}))
     with remote.SessionPool(remote.session_opener(settings)) as pool:
         runner = CountingRunner(pool)
-        result = gate.check(
-            resolved.nodes,
-            resolved.target.node,
-            resolved.target.directory,
-            runner,
-            pacemaker=plan == "controlplane",
-            timeout=resolved.timeouts.command,
-            max_parallel=4,
-            settings=resolved.target.settings_for,
-            min_free_bytes=1,
-            rear_target=resolved.target.rear,
-        )
+        result = preflight.gate_of(resolved, runner, max_parallel=4)
     return result, runner.execs
 
 
