@@ -30,7 +30,6 @@ BENCHMARKS: tuple[tuple[str, bool, tuple[str, ...], tuple[str, ...]], ...] = (
     # The full sitting installs ansible-core into bench/.venv-ansible (PyPI) when it is not there;
     # the quick one never touches the network: SKIPPED (one line, exit 0) without that venv.
     ("bench.ansible_gate_bench", True, ("--install",), ("--quick",)),
-    ("bench.plan_bench", True, (), ("--sizes", "3")),
     ("bench.rolling_bench", True, (), ("--sizes", "3")),
 )
 

@@ -41,11 +41,12 @@ def test_metrics_and_startup_benchmarks_print_their_figures() -> None:
 @pytest.mark.lab
 @pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
 def test_lab_benchmarks_run_against_the_lab() -> None:
-    """The SSH, gate, Ansible-gate and plan benchmarks run in quick mode against a lab."""
+    """The SSH, gate, Ansible-gate and rolling benchmarks run in quick mode against a lab."""
     out = quick(
-        "bench.exec_bench", "bench.gate_bench", "bench.ansible_gate_bench", "bench.plan_bench"
+        "bench.exec_bench", "bench.gate_bench", "bench.ansible_gate_bench", "bench.rolling_bench"
     )
     assert "ansible gate bench: SKIPPED" in out or "ratio ansible / barctl at 8:" in out
     assert "x the floor's CPU" in out
     assert "healthy gate:" in out and "gate / floor" in out
-    assert "nodes: exit 0" in out
+    assert "exit 0" in out and "overhead/controller" in out
+    assert "offline: wall time of the whole run" in out
