@@ -20,7 +20,10 @@ from barctl.run.manifest import Manifest, ManifestFile, Target, Verification
 from barctl.run.plan import BackupTarget
 from barctl.run.verifier import Subject, Verified
 
-_REAR_VERSION = re.compile(r"Relax-and-Recover (\S+)")
+# A line of ReaR's own (usr/sbin/rear: "$PRODUCT $VERSION / $RELEASE_DATE"), not any text a
+# node prints: anchored at a line's start, a version-shaped word of bounded length, so nothing
+# else from the node's output lands in the manifest.
+_REAR_VERSION = re.compile(r"^Relax-and-Recover ([0-9][0-9A-Za-z.+~-]{0,31})(?: |$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from barctl.run import manifest, manifest_parse
+from barctl.run import manifest, manifest_parse, manifest_writer
 from barctl.run.manifest import Manifest, ManifestFile, Target, Verification
 from barctl.run.manifest_parse import ManifestError
 
@@ -144,3 +144,17 @@ def test_paths_and_restore_material_kinds() -> None:
     assert manifest.restore_kind("rear.log") is None
     assert _sample().files_of("archive")[0].path == "backup.tar.gz"
     assert _sample().size_bytes == 1024 + 4096 + 10
+
+
+def test_rear_version_is_read_from_rears_own_line_only() -> None:
+    """The manifest's ReaR version comes from a line ReaR starts, version-shaped and bounded."""
+    assert manifest_writer.rear_version("Relax-and-Recover 2.6 / 2020-06-17\n") == "2.6"
+    assert manifest_writer.rear_version("Relax-and-Recover 2.7\nUsing log file\n") == "2.7"
+    hostile = (
+        "note: Relax-and-Recover 9.9 / x\n",
+        "Relax-and-Recover $(reboot) / x\n",
+        "Relax-and-Recover " + "9" * 100 + " / x\n",
+        "Relax-and-Recover 2.6\u200b / x\n",
+    )
+    for stdout in hostile:
+        assert manifest_writer.rear_version(stdout) == "unknown", stdout
