@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -19,8 +20,11 @@ from tests.engine.helpers import changes, set_up
 pytestmark = pytest.mark.lab
 
 
-def gate_execs(lab: Lab, tmp_path: Path, plan: str) -> tuple[gate.GateResult, Counter[str]]:
-    """The gate of `plan` over real SSH (as `preflight.precheck`), and the execs per node."""
+def gate_execs(
+    lab: Lab, tmp_path: Path, plan: str, command_seconds: int | None = None
+) -> tuple[gate.GateResult, Counter[str]]:
+    """The gate of `plan` over real SSH (as `preflight.precheck`), and the execs per node;
+    `command_seconds` replaces the plan's command limit."""
     path = lab.write_policy(
         tmp_path / "policy.yaml",
         state_directory=str(tmp_path / "state"),
@@ -32,6 +36,8 @@ def gate_execs(lab: Lab, tmp_path: Path, plan: str) -> tuple[gate.GateResult, Co
     resolved = backup.resolve(policy, load_inventory(str(policy.inventory.path)), plan)
     # A free-space floor of one byte: the gate's df probe runs too, inside the same exec.
     resolved = replace(resolved, target=replace(resolved.target, min_free_bytes=1))
+    if command_seconds is not None:
+        resolved = replace(resolved, timeouts=replace(resolved.timeouts, command=command_seconds))
     settings = preflight.ssh_settings(policy, Site.from_policy(policy, {}))
     with remote.SessionPool(remote.session_opener(settings)) as pool:
         runner = CountingRunner(pool)
@@ -80,4 +86,20 @@ def test_undercloud_gate_asks_its_node_twice_at_most(lab: Lab, tmp_path: Path) -
     result, execs = gate_execs(lab, tmp_path, "undercloud")
     assert result.passed, result.problems
     assert max(execs.values()) <= 2 and execs["backup-0"] == 1
+    assert changes(lab) == []
+
+
+def test_elected_node_hanging_in_its_queries_refuses_within_its_limit(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """ctl-0, the node asked the cluster-wide queries, hangs in mysql: the gate refuses naming it
+    within about one command limit (the others do not wait for ever), and nothing changes."""
+    lab.inject("ctl-0", ["mysql"], hang=True)
+    started = time.monotonic()
+    result, _ = gate_execs(lab, tmp_path, "controlplane", command_seconds=3)
+    elapsed = time.monotonic() - started
+    assert not result.passed
+    assert "ctl-0" in {node for node, _ in result.problems}, result.problems
+    # Not a speed target: a bound far above one limit (3 s), far below waiting for ever.
+    assert elapsed < 60, elapsed
     assert changes(lab) == []
